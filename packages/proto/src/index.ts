@@ -1,0 +1,4 @@
+export * from "./gen/altalune/v1/common_pb.js";
+export * from "./gen/altalune/v1/options_pb.js";
+export * from "./gen/altalune/v1/project_pb.js";
+export * from "./gen/altalune/v1/config_pb.js";
