@@ -1,0 +1,75 @@
+import type { ServiceImpl } from "@connectrpc/connect";
+import type {
+  CreateProjectRequest,
+  DeleteProjectRequest,
+  GetProjectRequest,
+  ProjectService as ProjectServiceDesc,
+  QueryProjectsRequest,
+  UpdateProjectRequest,
+} from "@altalune/proto";
+import { invalidArgument } from "@altalune/core";
+import { listQueryFromProto, queryMetaToProto } from "../../shared/query-mapper.js";
+import { invalidTimezone } from "./errors.js";
+import { isEnvironment, projectToProto } from "./mapper.js";
+import type { ProjectRepo } from "./repo.js";
+
+/** The canonical IANA name ("asia/jakarta" → "Asia/Jakarta"), or undefined when not a time zone. */
+export function canonicalTimezone(timezone: string): string | undefined {
+  try {
+    return new Intl.DateTimeFormat("en-US", { timeZone: timezone }).resolvedOptions().timeZone;
+  } catch {
+    return undefined;
+  }
+}
+
+function requireName(name: string): string {
+  const trimmed = name.trim();
+  if (trimmed === "") throw invalidArgument("name must not be blank", { name: "string.not_blank" });
+  return trimmed;
+}
+
+function requireTimezone(timezone: string): string {
+  const canonical = canonicalTimezone(timezone.trim());
+  if (canonical === undefined) throw invalidTimezone(timezone);
+  return canonical;
+}
+
+export class ProjectService implements ServiceImpl<typeof ProjectServiceDesc> {
+  constructor(private readonly projects: ProjectRepo) {}
+
+  async queryProjects(req: QueryProjectsRequest) {
+    const result = await this.projects.query(listQueryFromProto(req.query));
+    return { data: result.rows.map(projectToProto), meta: queryMetaToProto(result) };
+  }
+
+  async createProject(req: CreateProjectRequest) {
+    // The proto's `in` rule already guarantees this; the guard narrows the type.
+    if (!isEnvironment(req.environment)) throw new Error(`unvalidated environment ${req.environment}`);
+    const project = await this.projects.create({
+      name: requireName(req.name),
+      description: req.description.trim(),
+      timezone: requireTimezone(req.timezone),
+      environment: req.environment,
+    });
+    return { project: projectToProto(project), message: "Project created successfully" };
+  }
+
+  async getProject(req: GetProjectRequest) {
+    return { project: projectToProto(await this.projects.getByPublicId(req.id)) };
+  }
+
+  async updateProject(req: UpdateProjectRequest) {
+    const project = await this.projects.update({
+      publicId: req.id,
+      name: requireName(req.name),
+      description: req.description.trim(),
+      timezone: requireTimezone(req.timezone),
+    });
+    return { project: projectToProto(project), message: "Project updated successfully" };
+  }
+
+  async deleteProject(req: DeleteProjectRequest) {
+    await this.projects.delete(req.id);
+    return { message: "Project deleted successfully" };
+  }
+}

@@ -1,0 +1,3 @@
+export { startResourcesServer, type ResourcesServer, type StartOptions } from "./server.js";
+export { createContainer, type Container } from "./container.js";
+export { seed } from "./seed.js";

@@ -1,0 +1,62 @@
+export {
+  createPool,
+  silentLogger,
+  type DbLogger,
+  type PoolOptions,
+  type PostgresNotice,
+  type Queryable,
+  type ReservedSql,
+  type Sql,
+  type TransactionSql,
+} from "./pool.js";
+export {
+  DEFAULT_MIGRATIONS_DIR,
+  MIGRATION_LOCK_KEY,
+  MIGRATIONS_TABLE,
+  MigrationError,
+  loadMigrations,
+  migrateDown,
+  migrateUp,
+  migrationStatus,
+  parseMigration,
+  type Migration,
+  type MigrationOptions,
+  type MigrationStatusEntry,
+} from "./migrator.js";
+export {
+  classifyPgError,
+  isCheckViolation,
+  isForeignKeyViolation,
+  isInvalidTextRepresentation,
+  isNotNullViolation,
+  isUniqueViolation,
+  type PgErrorInfo,
+  type PgErrorKind,
+} from "./pg-errors.js";
+export {
+  embeddedUrl,
+  findFreePort,
+  startEmbeddedPostgres,
+  type EmbeddedPostgres,
+  type EmbeddedPostgresOptions,
+} from "./embedded.js";
+export {
+  databaseUrlFor,
+  redactUrl,
+  resolveDatabase,
+  type ResolveDatabaseOptions,
+  type ResolvedDatabase,
+} from "./database-url.js";
+export {
+  PARTITION_KEY_COLUMN,
+  PROJECTS_TABLE,
+  createProjectPartitions,
+  dropProjectPartitions,
+  ensureAllPartitions,
+  partitionName,
+  partitionedTables,
+  projectIdLiteral,
+  quoteIdent,
+} from "./partitions.js";
+export { runPostMigrate } from "./post-migrate.js";
+export * from "./list-query.js";

@@ -1,0 +1,293 @@
+import { createHash } from "node:crypto";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type DbLogger, type ReservedSql, type Sql, silentLogger } from "./pool.js";
+
+/** The repository's `migrations/` directory. */
+export const DEFAULT_MIGRATIONS_DIR = fileURLToPath(new URL("../../../migrations/", import.meta.url));
+
+export const MIGRATIONS_TABLE = "altalune_migrations";
+
+/**
+ * Key for the session-level advisory lock that serialises migration runs.
+ * Derived from the table name so it cannot collide with locks that other
+ * code takes with small hand-picked keys.
+ */
+export const MIGRATION_LOCK_KEY: bigint = createHash("sha256").update(MIGRATIONS_TABLE).digest().readBigInt64BE(0);
+
+export interface Migration {
+  /** File name without `.sql`, e.g. `0001_projects`. */
+  version: string;
+  fileName: string;
+  path: string;
+  /** sha256 (hex) of the whole file. */
+  checksum: string;
+  up: string;
+  down: string;
+}
+
+export interface MigrationOptions {
+  /** Directory holding `NNNN_description.sql` files. Default: the repo's `migrations/`. */
+  dir?: string;
+  logger?: DbLogger;
+}
+
+export interface MigrationStatusEntry {
+  version: string;
+  applied: boolean;
+  appliedAt?: Date;
+  /** The file on disk differs from the one that was applied. */
+  checksumMismatch: boolean;
+  /** Applied in the database but no longer on disk. */
+  fileMissing: boolean;
+}
+
+export class MigrationError extends Error {
+  override name = "MigrationError";
+}
+
+const FILE_NAME = /^(\d+)_[A-Za-z0-9_.-]+\.sql$/;
+const MARKER = /^--\s*migrate:(up|down)\s*$/;
+
+/** Splits a migration file into its up and down parts. */
+export function parseMigration(fileName: string, text: string): { up: string; down: string } {
+  const parts: Record<"head" | "up" | "down", string[]> = { head: [], up: [], down: [] };
+  let section: "head" | "up" | "down" = "head";
+  const seen = new Set<string>();
+  for (const line of text.split(/\r?\n/)) {
+    const marker = MARKER.exec(line.trim())?.[1];
+    if (marker === "up" || marker === "down") {
+      if (seen.has(marker)) throw new MigrationError(`${fileName}: duplicate "-- migrate:${marker}" marker`);
+      if (marker === "up" && seen.has("down")) {
+        throw new MigrationError(`${fileName}: "-- migrate:up" must come before "-- migrate:down"`);
+      }
+      seen.add(marker);
+      section = marker;
+      continue;
+    }
+    parts[section].push(line);
+  }
+  if (!seen.has("up")) throw new MigrationError(`${fileName}: missing "-- migrate:up" marker`);
+  // SQL above the up marker would otherwise be silently ignored.
+  if (!isBlankSql(parts.head.join("\n"))) {
+    throw new MigrationError(`${fileName}: SQL found before the "-- migrate:up" marker`);
+  }
+  return { up: parts.up.join("\n").trim(), down: parts.down.join("\n").trim() };
+}
+
+/** True when the text holds nothing but whitespace and comments. */
+function isBlankSql(text: string): boolean {
+  return text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/--[^\n]*/g, "").trim() === "";
+}
+
+/** Reads and parses every migration in `dir`, sorted by file name. */
+export async function loadMigrations(dir: string = DEFAULT_MIGRATIONS_DIR): Promise<Migration[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (e) {
+    throw new MigrationError(`cannot read migrations directory ${dir}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const sqlFiles = names.filter((n) => n.endsWith(".sql")).sort();
+  const migrations: Migration[] = [];
+  for (const fileName of sqlFiles) {
+    // A typo in a name must not make a migration silently disappear.
+    if (!FILE_NAME.test(fileName)) {
+      throw new MigrationError(`${fileName}: migration files must be named NNNN_description.sql`);
+    }
+    const path = join(dir, fileName);
+    const bytes = await readFile(path);
+    const { up, down } = parseMigration(fileName, bytes.toString("utf8"));
+    migrations.push({
+      version: fileName.slice(0, -".sql".length),
+      fileName,
+      path,
+      checksum: createHash("sha256").update(bytes).digest("hex"),
+      up,
+      down,
+    });
+  }
+  return migrations;
+}
+
+interface AppliedRow {
+  version: string;
+  checksum: string;
+  applied_at: Date;
+}
+
+async function trackingTableExists(sql: Sql): Promise<boolean> {
+  const [row] = await sql<{ exists: boolean }[]>`select to_regclass(${MIGRATIONS_TABLE}) is not null as exists`;
+  return row?.exists ?? false;
+}
+
+async function readApplied(sql: Sql): Promise<AppliedRow[]> {
+  return sql<AppliedRow[]>`
+    select version, checksum, applied_at from ${sql(MIGRATIONS_TABLE)}
+    order by applied_at, version`;
+}
+
+/** Refuses to run when history and disk disagree: editing an applied file never re-runs it. */
+function verifyHistory(migrations: Migration[], applied: AppliedRow[]): void {
+  const byVersion = new Map(migrations.map((m) => [m.version, m]));
+  for (const row of applied) {
+    const m = byVersion.get(row.version);
+    if (!m) {
+      throw new MigrationError(
+        `migration ${row.version} is applied in the database but ${row.version}.sql is missing from the migrations directory`,
+      );
+    }
+    if (m.checksum !== row.checksum) {
+      throw new MigrationError(
+        `${m.fileName} was modified after it was applied (checksum ${m.checksum} on disk, ${row.checksum} in ${MIGRATIONS_TABLE}); ` +
+          "add a new migration instead of editing an applied one",
+      );
+    }
+  }
+}
+
+/**
+ * Runs `fn` on one reserved connection holding the migration advisory lock.
+ * A session-level lock on a single connection is what makes concurrent
+ * `migrateUp` calls (other processes, other pools) apply every file once.
+ */
+async function withMigrationLock<T>(sql: Sql, logger: DbLogger, fn: (conn: ReservedSql) => Promise<T>): Promise<T> {
+  const conn = await sql.reserve();
+  const key = MIGRATION_LOCK_KEY.toString();
+  try {
+    const [row] = await conn<{ locked: boolean }[]>`select pg_try_advisory_lock(${key}::bigint) as locked`;
+    if (!row?.locked) {
+      logger.info("waiting for another process to finish migrating");
+      await conn`select pg_advisory_lock(${key}::bigint)`;
+    }
+    try {
+      await conn.unsafe(`create table if not exists ${MIGRATIONS_TABLE} (
+        version text primary key,
+        checksum text not null,
+        applied_at timestamptz not null default now()
+      )`);
+      return await fn(conn);
+    } finally {
+      await conn`select pg_advisory_unlock(${key}::bigint)`;
+    }
+  } finally {
+    conn.release();
+  }
+}
+
+/**
+ * postgres.js has no `begin` on reserved connections, so the transaction is
+ * driven by hand; the lock and the transaction must share a connection.
+ */
+async function inTransaction(conn: ReservedSql, fn: () => Promise<void>): Promise<void> {
+  await conn.unsafe("begin");
+  try {
+    await fn();
+    await conn.unsafe("commit");
+  } catch (e) {
+    // A dead connection cannot roll back; the server aborts the transaction anyway.
+    await conn.unsafe("rollback").catch(() => {});
+    throw e;
+  }
+}
+
+function describeFailure(fileName: string, part: "up" | "down", e: unknown): MigrationError {
+  const message = e instanceof Error ? e.message : String(e);
+  const error = new MigrationError(`${fileName} (${part}) failed: ${message}`);
+  error.cause = e;
+  return error;
+}
+
+/** Applies every pending migration in file-name order, each in its own transaction. */
+export async function migrateUp(sql: Sql, opts: MigrationOptions = {}): Promise<{ applied: string[] }> {
+  const logger = opts.logger ?? silentLogger;
+  const migrations = await loadMigrations(opts.dir);
+  return withMigrationLock(sql, logger, async (conn) => {
+    const appliedRows = await readApplied(conn);
+    verifyHistory(migrations, appliedRows);
+    const done = new Set(appliedRows.map((r) => r.version));
+    const applied: string[] = [];
+    for (const m of migrations) {
+      if (done.has(m.version)) continue;
+      const started = performance.now();
+      try {
+        await inTransaction(conn, async () => {
+          // Simple-query protocol (no parameters) lets a file hold many statements.
+          if (!isBlankSql(m.up)) await conn.unsafe(m.up);
+          await conn`insert into ${conn(MIGRATIONS_TABLE)} (version, checksum) values (${m.version}, ${m.checksum})`;
+        });
+      } catch (e) {
+        throw describeFailure(m.fileName, "up", e);
+      }
+      applied.push(m.version);
+      logger.info(`applied migration ${m.version} in ${Math.round(performance.now() - started)} ms`);
+    }
+    return { applied };
+  });
+}
+
+/** Reverts the `steps` most recently applied migrations, newest first. */
+export async function migrateDown(
+  sql: Sql,
+  opts: MigrationOptions & { steps?: number } = {},
+): Promise<{ reverted: string[] }> {
+  const logger = opts.logger ?? silentLogger;
+  const steps = opts.steps ?? 1;
+  if (!Number.isInteger(steps) || steps < 1) throw new MigrationError(`steps must be a positive integer, got ${steps}`);
+  const migrations = await loadMigrations(opts.dir);
+  const byVersion = new Map(migrations.map((m) => [m.version, m]));
+  return withMigrationLock(sql, logger, async (conn) => {
+    const appliedRows = await readApplied(conn);
+    verifyHistory(migrations, appliedRows);
+    const targets = appliedRows.slice(-steps).reverse();
+    // Check every target before touching anything, so a missing down part
+    // cannot leave the database half-reverted.
+    for (const row of targets) {
+      const m = byVersion.get(row.version);
+      if (m && isBlankSql(m.down)) {
+        throw new MigrationError(`${m.fileName} has no "-- migrate:down" part; it cannot be reverted`);
+      }
+    }
+    const reverted: string[] = [];
+    for (const row of targets) {
+      const m = byVersion.get(row.version);
+      if (!m) throw new MigrationError(`migration ${row.version} vanished while reverting`);
+      try {
+        await inTransaction(conn, async () => {
+          await conn.unsafe(m.down);
+          await conn`delete from ${conn(MIGRATIONS_TABLE)} where version = ${m.version}`;
+        });
+      } catch (e) {
+        throw describeFailure(m.fileName, "down", e);
+      }
+      reverted.push(m.version);
+      logger.info(`reverted migration ${m.version}`);
+    }
+    return { reverted };
+  });
+}
+
+/** Lists every migration on disk or in the database, in order. Takes no lock. */
+export async function migrationStatus(sql: Sql, opts: Pick<MigrationOptions, "dir"> = {}): Promise<MigrationStatusEntry[]> {
+  const migrations = await loadMigrations(opts.dir);
+  const appliedRows = (await trackingTableExists(sql)) ? await readApplied(sql) : [];
+  const appliedByVersion = new Map(appliedRows.map((r) => [r.version, r]));
+  const entries: MigrationStatusEntry[] = migrations.map((m) => {
+    const row = appliedByVersion.get(m.version);
+    if (!row) return { version: m.version, applied: false, checksumMismatch: false, fileMissing: false };
+    return {
+      version: m.version,
+      applied: true,
+      appliedAt: row.applied_at,
+      checksumMismatch: row.checksum !== m.checksum,
+      fileMissing: false,
+    };
+  });
+  const onDisk = new Set(migrations.map((m) => m.version));
+  for (const row of appliedRows) {
+    if (onDisk.has(row.version)) continue;
+    entries.push({ version: row.version, applied: true, appliedAt: row.applied_at, checksumMismatch: false, fileMissing: true });
+  }
+  return entries.sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
+}

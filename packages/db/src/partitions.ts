@@ -1,0 +1,202 @@
+import type { Queryable } from "./pool.js";
+
+/**
+ * Per-project partitions: every table in the current schema that is
+ * partitioned BY LIST on exactly one column named `project_id` gets one
+ * partition per project, named `<table>_p<projectId>`. The set of tables comes
+ * from the catalog, so a migration that adds such a table needs no code change.
+ */
+
+export const PARTITION_KEY_COLUMN = "project_id";
+export const PROJECTS_TABLE = "altalune_projects";
+
+const MAX_IDENTIFIER_BYTES = 63;
+const INT8_MAX = 9223372036854775807n;
+
+/** Tables in the current schema partitioned BY LIST (project_id), sorted by name. */
+export async function partitionedTables(sql: Queryable): Promise<string[]> {
+  // partattrs is a 0-based int2vector; 0 would mean an expression key.
+  // Partitions that are themselves partitioned are skipped: only top-level
+  // tables get per-project partitions.
+  const rows = await sql<{ relname: string }[]>`
+    select c.relname
+    from pg_partitioned_table pt
+    join pg_class c on c.oid = pt.partrelid
+    join pg_namespace n on n.oid = c.relnamespace
+    join pg_attribute a on a.attrelid = c.oid and a.attnum = pt.partattrs[0]
+    where n.nspname = current_schema()
+      and pt.partstrat = 'l'
+      and pt.partnatts = 1
+      and a.attname = ${PARTITION_KEY_COLUMN}
+      and not c.relispartition
+    order by c.relname`;
+  return rows.map((r) => r.relname);
+}
+
+/**
+ * Validates a project id before it is spliced into DDL (partition bounds
+ * cannot be bind parameters). Returns its canonical decimal form.
+ */
+export function projectIdLiteral(projectId: bigint | number | string): string {
+  let value: bigint;
+  if (typeof projectId === "bigint") {
+    value = projectId;
+  } else if (typeof projectId === "number") {
+    if (!Number.isSafeInteger(projectId)) throw new RangeError(`invalid project id: ${projectId}`);
+    value = BigInt(projectId);
+  } else {
+    if (!/^[0-9]{1,19}$/.test(projectId)) throw new RangeError(`invalid project id: ${JSON.stringify(projectId)}`);
+    value = BigInt(projectId);
+  }
+  if (value < 1n || value > INT8_MAX) throw new RangeError(`invalid project id: ${String(projectId)}`);
+  return value.toString();
+}
+
+export function partitionName(table: string, projectId: bigint | number | string): string {
+  const name = `${table}_p${projectIdLiteral(projectId)}`;
+  // Postgres would silently truncate a longer name, and two tables could then
+  // map the same project onto one partition name.
+  if (Buffer.byteLength(name, "utf8") > MAX_IDENTIFIER_BYTES) {
+    throw new RangeError(`partition name ${name} exceeds ${MAX_IDENTIFIER_BYTES} bytes; shorten table ${table}`);
+  }
+  return name;
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+async function createPartition(sql: Queryable, table: string, projectId: string): Promise<string> {
+  const id = projectIdLiteral(projectId);
+  const name = partitionName(table, id);
+  await sql.unsafe(`create table if not exists ${quoteIdent(name)} partition of ${quoteIdent(table)} for values in (${id})`);
+  return name;
+}
+
+/**
+ * Creates the project's partition of every partitioned table (idempotent).
+ * Pass the transaction that inserts the project so both commit together.
+ * Note: attaching a partition locks the parent table until commit.
+ */
+export async function createProjectPartitions(sql: Queryable, projectId: bigint | number | string): Promise<string[]> {
+  const id = projectIdLiteral(projectId);
+  const created: string[] = [];
+  for (const table of await partitionedTables(sql)) {
+    created.push(await createPartition(sql, table, id));
+  }
+  return created;
+}
+
+interface ForeignKeyEdge {
+  referencing: string;
+  referenced: string;
+}
+
+/** Foreign keys (declared on the parents) whose referenced table is one of `tables`. */
+async function foreignKeysInto(sql: Queryable, tables: string[]): Promise<ForeignKeyEdge[]> {
+  return sql<ForeignKeyEdge[]>`
+    select src.relname as referencing, dst.relname as referenced
+    from pg_constraint con
+    join pg_class src on src.oid = con.conrelid
+    join pg_class dst on dst.oid = con.confrelid
+    join pg_namespace n on n.oid = dst.relnamespace
+    where con.contype = 'f'
+      and con.conparentid = 0
+      and n.nspname = current_schema()
+      and dst.relname = any(${tables}::text[])`;
+}
+
+/** Referencing tables before the tables they reference; cycles fall back to name order. */
+function dropOrder(tables: string[], edges: ForeignKeyEdge[]): string[] {
+  const pendingReferrers = new Map(tables.map((t) => [t, new Set<string>()]));
+  for (const { referencing, referenced } of edges) {
+    if (referencing !== referenced && pendingReferrers.has(referencing)) {
+      pendingReferrers.get(referenced)?.add(referencing);
+    }
+  }
+  const order: string[] = [];
+  while (pendingReferrers.size > 0) {
+    const ready = [...pendingReferrers].filter(([, refs]) => refs.size === 0).map(([t]) => t);
+    const next = ready.length > 0 ? ready : [...pendingReferrers.keys()];
+    for (const table of next) {
+      order.push(table);
+      pendingReferrers.delete(table);
+      for (const refs of pendingReferrers.values()) refs.delete(table);
+    }
+  }
+  return order;
+}
+
+/**
+ * Drops the project's partitions (idempotent), deleting its rows in every
+ * partitioned table. Pass the transaction that deletes the project.
+ *
+ * A partition of a table that a foreign key points at cannot simply be
+ * dropped: the key's per-partition catalog entries belong to the referencing
+ * parent, so Postgres refuses (even in one DROP with the referencing
+ * partition). Such partitions are detached, which re-checks the key, and then
+ * dropped, after the partitions referencing them are gone. Rows that
+ * reference their own partition (a self-referencing key) would fail that
+ * check, so those partitions are emptied first: O(rows), unlike a drop.
+ */
+export async function dropProjectPartitions(sql: Queryable, projectId: bigint | number | string): Promise<string[]> {
+  const id = projectIdLiteral(projectId);
+  const tables = await partitionedTables(sql);
+  if (tables.length === 0) return [];
+  const edges = await foreignKeysInto(sql, tables);
+  const referenced = new Set(edges.map((e) => e.referenced));
+  const selfReferencing = new Set(edges.filter((e) => e.referencing === e.referenced).map((e) => e.referenced));
+  const dropped: string[] = [];
+  for (const table of dropOrder(tables, edges)) {
+    const name = partitionName(table, id);
+    dropped.push(name);
+    if (!referenced.has(table)) {
+      await sql.unsafe(`drop table if exists ${quoteIdent(name)}`);
+      continue;
+    }
+    const [row] = await sql<{ attached: boolean }[]>`
+      select exists (
+        select 1 from pg_inherits i
+        where i.inhrelid = to_regclass(${quoteIdent(name)}) and i.inhparent = to_regclass(${quoteIdent(table)})
+      ) as attached`;
+    if (!row?.attached) {
+      await sql.unsafe(`drop table if exists ${quoteIdent(name)}`);
+      continue;
+    }
+    if (selfReferencing.has(table)) await sql.unsafe(`delete from ${quoteIdent(name)}`);
+    await sql.unsafe(`alter table ${quoteIdent(table)} detach partition ${quoteIdent(name)}`);
+    await sql.unsafe(`drop table ${quoteIdent(name)}`);
+  }
+  return dropped.sort();
+}
+
+/**
+ * Creates any missing partition for every existing project, e.g. after a
+ * migration added a partitioned table. A no-op until the projects table exists.
+ * Returns the names of the partitions it created.
+ */
+export async function ensureAllPartitions(sql: Queryable): Promise<string[]> {
+  const [exists] = await sql<{ ok: boolean }[]>`select to_regclass(${PROJECTS_TABLE}) is not null as ok`;
+  if (!exists?.ok) return [];
+  const tables = await partitionedTables(sql);
+  if (tables.length === 0) return [];
+  const projects = await sql<{ id: string }[]>`select id::text as id from ${sql(PROJECTS_TABLE)} order by id`;
+  const existing = new Set(
+    (
+      await sql<{ relname: string }[]>`
+        select child.relname
+        from pg_inherits i
+        join pg_class child on child.oid = i.inhrelid
+        join pg_namespace n on n.oid = child.relnamespace
+        where n.nspname = current_schema()`
+    ).map((r) => r.relname),
+  );
+  const created: string[] = [];
+  for (const { id } of projects) {
+    for (const table of tables) {
+      if (existing.has(partitionName(table, id))) continue;
+      created.push(await createPartition(sql, table, id));
+    }
+  }
+  return created;
+}

@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  classifyPgError,
+  isCheckViolation,
+  isForeignKeyViolation,
+  isInvalidTextRepresentation,
+  isNotNullViolation,
+  isUniqueViolation,
+} from "./pg-errors.js";
+import { createTestDatabase, type TestDatabase } from "./testing.js";
+
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await createTestDatabase({ empty: true });
+  await db.sql.unsafe(`
+    create table parent (id int primary key);
+    create table child (
+      id int primary key,
+      parent_id int not null constraint fk_child_parent references parent (id),
+      email text not null,
+      age int constraint chk_child_age check (age >= 0),
+      constraint ux_child_email unique (email)
+    );
+    insert into parent values (1);
+    insert into child (id, parent_id, email, age) values (1, 1, 'a@example.com', 3);
+  `);
+});
+
+afterAll(async () => {
+  await db?.drop();
+});
+
+async function failure(run: () => Promise<unknown>): Promise<unknown> {
+  try {
+    await run();
+  } catch (e) {
+    return e;
+  }
+  throw new Error("expected the statement to fail");
+}
+
+describe("classifyPgError", () => {
+  it("classifies a unique violation with its constraint and table", async () => {
+    const e = await failure(() => db.sql`insert into child (id, parent_id, email) values (2, 1, 'a@example.com')`);
+    expect(classifyPgError(e)).toMatchObject({
+      kind: "unique_violation",
+      code: "23505",
+      constraint: "ux_child_email",
+      table: "child",
+    });
+    expect(isUniqueViolation(e)).toBe(true);
+    expect(isUniqueViolation(e, "ux_child_email")).toBe(true);
+    expect(isUniqueViolation(e, "other_constraint")).toBe(false);
+    expect(isForeignKeyViolation(e)).toBe(false);
+  });
+
+  it("classifies a foreign key violation", async () => {
+    const e = await failure(() => db.sql`insert into child (id, parent_id, email) values (3, 99, 'b@example.com')`);
+    expect(classifyPgError(e)).toMatchObject({ kind: "foreign_key_violation", constraint: "fk_child_parent", table: "child" });
+    expect(isForeignKeyViolation(e, "fk_child_parent")).toBe(true);
+  });
+
+  it("classifies a check violation", async () => {
+    const e = await failure(() => db.sql`insert into child (id, parent_id, email, age) values (4, 1, 'c@example.com', -1)`);
+    expect(classifyPgError(e)).toMatchObject({ kind: "check_violation", constraint: "chk_child_age", table: "child" });
+    expect(isCheckViolation(e, "chk_child_age")).toBe(true);
+  });
+
+  it("classifies a not-null violation with its column", async () => {
+    const e = await failure(() => db.sql`insert into child (id, parent_id, email) values (5, 1, ${null})`);
+    expect(classifyPgError(e)).toMatchObject({ kind: "not_null_violation", column: "email", table: "child" });
+    expect(isNotNullViolation(e, "email")).toBe(true);
+    expect(isNotNullViolation(e, "parent_id")).toBe(false);
+  });
+
+  it("classifies invalid text input", async () => {
+    const e = await failure(() => db.sql`select ${"not-a-uuid"}::uuid`);
+    expect(classifyPgError(e)).toMatchObject({ kind: "invalid_text", code: "22P02" });
+    expect(isInvalidTextRepresentation(e)).toBe(true);
+  });
+
+  it("reports other SQL errors as 'other'", async () => {
+    const e = await failure(() => db.sql`select * from no_such_table`);
+    expect(classifyPgError(e)).toMatchObject({ kind: "other", code: "42P01" });
+  });
+
+  it("returns undefined for anything that is not a PostgresError", () => {
+    expect(classifyPgError(new Error("boom"))).toBeUndefined();
+    expect(classifyPgError("23505")).toBeUndefined();
+    expect(classifyPgError({ code: "23505" })).toBeUndefined();
+    expect(classifyPgError(undefined)).toBeUndefined();
+    expect(isUniqueViolation(new Error("duplicate"))).toBe(false);
+  });
+});

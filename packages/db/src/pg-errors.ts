@@ -1,0 +1,93 @@
+import postgres from "postgres";
+
+export type PgErrorKind =
+  | "unique_violation"
+  | "foreign_key_violation"
+  | "check_violation"
+  | "not_null_violation"
+  | "invalid_text"
+  | "other";
+
+export interface PgErrorInfo {
+  kind: PgErrorKind;
+  /** The SQLSTATE, e.g. "23505". */
+  code: string;
+  constraint?: string;
+  table?: string;
+  column?: string;
+  detail?: string;
+}
+
+const KIND_BY_SQLSTATE: Readonly<Record<string, PgErrorKind>> = {
+  "23505": "unique_violation",
+  "23503": "foreign_key_violation",
+  "23514": "check_violation",
+  "23502": "not_null_violation",
+  "22P02": "invalid_text",
+};
+
+interface PostgresErrorFields {
+  code: string;
+  constraint_name?: string | undefined;
+  table_name?: string | undefined;
+  column_name?: string | undefined;
+  detail?: string | undefined;
+}
+
+/**
+ * `instanceof` alone is not enough: test runners and bundlers can load two
+ * copies of postgres.js, whose PostgresError classes differ. The error's name
+ * and string `code` identify it just as well.
+ */
+function asPostgresError(e: unknown): PostgresErrorFields | undefined {
+  if (e instanceof postgres.PostgresError) return e;
+  if (e instanceof Error && e.name === "PostgresError" && "code" in e && typeof e.code === "string") {
+    return e as Error & PostgresErrorFields;
+  }
+  return undefined;
+}
+
+/** Classifies a postgres.js error; undefined for anything that is not one. */
+export function classifyPgError(e: unknown): PgErrorInfo | undefined {
+  const pg = asPostgresError(e);
+  if (!pg) return undefined;
+  const info: PgErrorInfo = { kind: KIND_BY_SQLSTATE[pg.code] ?? "other", code: pg.code };
+  if (pg.constraint_name) info.constraint = pg.constraint_name;
+  if (pg.table_name) info.table = pg.table_name;
+  if (pg.column_name) info.column = pg.column_name;
+  if (pg.detail) info.detail = pg.detail;
+  return info;
+}
+
+function isKind(e: unknown, kind: PgErrorKind, constraint?: string): boolean {
+  const info = classifyPgError(e);
+  if (!info || info.kind !== kind) return false;
+  return constraint === undefined || info.constraint === constraint;
+}
+
+/** True for 23505; when `constraint` is given, only for that constraint. */
+export function isUniqueViolation(e: unknown, constraint?: string): boolean {
+  return isKind(e, "unique_violation", constraint);
+}
+
+/** True for 23503; when `constraint` is given, only for that constraint. */
+export function isForeignKeyViolation(e: unknown, constraint?: string): boolean {
+  return isKind(e, "foreign_key_violation", constraint);
+}
+
+/** True for 23514; when `constraint` is given, only for that constraint. */
+export function isCheckViolation(e: unknown, constraint?: string): boolean {
+  return isKind(e, "check_violation", constraint);
+}
+
+/** True for 23502; when `column` is given, only for that column. */
+export function isNotNullViolation(e: unknown, column?: string): boolean {
+  const info = classifyPgError(e);
+  if (!info || info.kind !== "not_null_violation") return false;
+  return column === undefined || info.column === column;
+}
+
+/** True for 22P02, e.g. a malformed uuid or integer literal. */
+export function isInvalidTextRepresentation(e: unknown): boolean {
+  return isKind(e, "invalid_text");
+}

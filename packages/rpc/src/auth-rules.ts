@@ -1,0 +1,30 @@
+import { getOption, hasOption, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { auth, type AuthRule } from "@altalune/proto";
+
+export type { AuthRule };
+
+/** The auth rule declared in the proto for a method, or undefined when it declares none. */
+export function authRuleOf(method: DescMethod): AuthRule | undefined {
+  return hasOption(method, auth) ? getOption(method, auth) : undefined;
+}
+
+/** Methods (as "pkg.Service/Method") that declare no auth rule: such a method is never served. */
+export function methodsWithoutRule(services: readonly DescService[]): string[] {
+  return services.flatMap((s) =>
+    s.methods.filter((m) => authRuleOf(m) === undefined).map((m) => `${s.typeName}/${m.name}`),
+  );
+}
+
+/** A rule must say exactly one kind of access, or it would be ambiguous which check applies. */
+export function ruleProblems(method: DescMethod, rule: AuthRule): string[] {
+  const name = `${method.parent.typeName}/${method.name}`;
+  const hasPermission = rule.permission !== "" || rule.anyPermission.length > 0;
+  const kinds = [rule.public, rule.authenticated, hasPermission].filter(Boolean).length;
+  const problems: string[] = [];
+  if (kinds !== 1) problems.push(`${name}: auth rule must set exactly one of public, authenticated, permission`);
+  if (rule.projectScoped && !hasPermission) problems.push(`${name}: project_scoped requires a permission`);
+  if (rule.projectScoped && !method.input.fields.some((f) => f.name === "project_id")) {
+    problems.push(`${name}: project_scoped but the request has no project_id field`);
+  }
+  return problems;
+}

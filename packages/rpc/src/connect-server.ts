@@ -1,0 +1,142 @@
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
+import type { DescService } from "@bufbuild/protobuf";
+import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { CallPipeline } from "./pipeline.js";
+
+export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+/** A service and its implementation, registered on both ports. */
+export interface ServiceRegistration<S extends DescService = DescService> {
+  service: S;
+  impl: ServiceImpl<S>;
+}
+
+export function registration<S extends DescService>(service: S, impl: ServiceImpl<S>): ServiceRegistration {
+  return { service, impl } as unknown as ServiceRegistration;
+}
+
+type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
+type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
+export type HttpRoute = (req: NodeRequest, res: NodeResponse) => void | Promise<void>;
+
+export interface ConnectServerOptions {
+  services: readonly ServiceRegistration[];
+  pipeline: CallPipeline;
+  /** Plain HTTP routes by exact path (health probes; the BFF later). */
+  routes?: Record<string, HttpRoute>;
+  maxTimeoutMs: number;
+  /** A connection that sends nothing for this long is closed (slowloris). */
+  idleTimeoutMs?: number;
+}
+
+export interface RunningServer {
+  readonly port: number;
+  /** Stops accepting; lets in-flight calls finish for up to `graceMs`, then cuts what is left. */
+  close(graceMs: number): Promise<void>;
+}
+
+const SECURITY_HEADERS: Record<string, string> = {
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "referrer-policy": "strict-origin-when-cross-origin",
+};
+
+/**
+ * The Connect port: Connect (JSON and binary), gRPC-Web and gRPC under /api, on HTTP/1.1 and
+ * h2c at once. Node's cleartext HTTP/2 server cannot answer HTTP/1.1, so a listener looks at the
+ * first bytes of each connection and hands it to one server or the other.
+ */
+export async function startConnectServer(opts: ConnectServerOptions, port: number, host: string): Promise<RunningServer> {
+  const idleTimeoutMs = opts.idleTimeoutMs ?? 60_000;
+  const connectHandler = connectNodeAdapter({
+    requestPathPrefix: "/api",
+    readMaxBytes: MAX_MESSAGE_BYTES,
+    writeMaxBytes: MAX_MESSAGE_BYTES,
+    maxTimeoutMs: opts.maxTimeoutMs,
+    routes: (router: ConnectRouter) => {
+      for (const { service, impl } of opts.services) router.service(service, opts.pipeline.wrap(service, impl));
+    },
+  });
+  const routes = opts.routes ?? {};
+  const handler = (req: NodeRequest, res: NodeResponse) => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+    const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
+    const route = routes[path];
+    if (route === undefined) {
+      connectHandler(req, res);
+      return;
+    }
+    Promise.resolve(route(req, res)).catch(() => {
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  };
+
+  const h1 = http.createServer(
+    { requestTimeout: 30_000, headersTimeout: 15_000, keepAliveTimeout: 5_000, maxHeaderSize: 16 * 1024 },
+    handler,
+  );
+  // Node sets up connection tracking (request/headers timeouts, closeIdleConnections) when an
+  // http.Server starts listening. This one never listens itself (the sniffing listener hands it
+  // sockets), so it is told it is listening.
+  h1.emit("listening");
+  const h2 = http2.createServer({ maxSessionMemory: 10 }, handler);
+  h2.setTimeout(idleTimeoutMs);
+  const h2Sessions = new Set<http2.ServerHttp2Session>();
+  h2.on("session", (session) => {
+    h2Sessions.add(session);
+    session.once("close", () => h2Sessions.delete(session));
+  });
+
+  const sockets = new Set<net.Socket>();
+  const handedOver = new WeakSet<net.Socket>();
+  const listener = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    // Nothing sent at all within the idle bound: drop it before it costs a server slot.
+    socket.setTimeout(idleTimeoutMs, () => socket.destroy());
+    socket.once("readable", () => {
+      const head: Buffer | null = socket.read();
+      if (head === null) {
+        socket.destroy();
+        return;
+      }
+      socket.setTimeout(0);
+      socket.unshift(head);
+      handedOver.add(socket);
+      // "PRI * HTTP/2.0" is the HTTP/2 connection preface: prior-knowledge h2c.
+      (head.subarray(0, 3).toString("latin1") === "PRI" ? h2 : h1).emit("connection", socket);
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    listener.once("error", reject);
+    listener.listen(port, host, () => resolve());
+  });
+  const address = listener.address();
+  const boundPort = typeof address === "object" && address !== null ? address.port : port;
+
+  return {
+    port: boundPort,
+    async close(graceMs: number) {
+      const deadline = Date.now() + graceMs;
+      const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
+      for (const socket of sockets) if (!handedOver.has(socket)) socket.destroy();
+      h1.close();
+      h1.closeIdleConnections();
+      for (const session of h2Sessions) session.close();
+      await opts.pipeline.drained(graceMs);
+      h1.closeIdleConnections();
+      // Responses may still be flushing after the handlers returned: let sockets close on their own.
+      while (sockets.size > 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        h1.closeIdleConnections();
+      }
+      for (const socket of sockets) socket.destroy();
+      await closed;
+    },
+  };
+}

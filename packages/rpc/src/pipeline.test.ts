@@ -1,0 +1,144 @@
+import { Writable } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Code, ConnectError, createClient, type ServiceImpl } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { AppError, createLogger } from "@altalune/core";
+import { ConfigService, ErrorDetailSchema, ProjectService } from "@altalune/proto";
+import { createGrpcJsClient } from "./grpc-client.js";
+import { registration, startConnectServer, type RunningServer } from "./connect-server.js";
+import { startGrpcServer } from "./grpc-server.js";
+import { CallPipeline, type CallInfo } from "./pipeline.js";
+
+// A pipeline around a deliberately failing ConfigService, served on both ports.
+const lines: Array<Record<string, unknown>> = [];
+const sink = new Writable({
+  write(chunk: Buffer, _enc, done) {
+    for (const line of chunk.toString().split("\n")) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+    done();
+  },
+});
+const seen: CallInfo[] = [];
+let mode: "secret-failure" | "app-error" | "slow" = "secret-failure";
+const pipeline = new CallPipeline({
+  logger: createLogger({ level: "info", destination: sink }),
+  authorize: (call) => {
+    seen.push(call);
+  },
+});
+const failing = {
+  async getPublicConfig() {
+    if (mode === "app-error") throw new AppError({ code: "69999", status: "failed_precondition", message: "nope", meta: { k: "v" } });
+    if (mode === "slow") {
+      await new Promise((r) => setTimeout(r, 300));
+      return { branding: { dashboardName: "slow", authServerName: "slow" } };
+    }
+    throw new Error("password=hunter2 connection refused");
+  },
+};
+
+let connect: RunningServer;
+let grpc: RunningServer;
+beforeAll(async () => {
+  const services = [registration(ConfigService, failing)];
+  connect = await startConnectServer({ services, pipeline, maxTimeoutMs: 5_000 }, 0, "127.0.0.1");
+  grpc = await startGrpcServer({ services, pipeline, maxTimeoutMs: 5_000, isReady: async () => true }, 0, "127.0.0.1");
+});
+afterAll(async () => {
+  await connect?.close(500);
+  await grpc?.close(500);
+});
+
+function clients() {
+  const baseUrl = `http://127.0.0.1:${connect.port}/api`;
+  const grpcJs = createGrpcJsClient(ConfigService, `127.0.0.1:${grpc.port}`);
+  return {
+    "connect-json": createClient(ConfigService, createConnectTransport({ baseUrl, httpVersion: "1.1" })),
+    "grpc-js": grpcJs.client,
+  };
+}
+
+async function failure(p: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await p;
+  } catch (e) {
+    return ConnectError.from(e);
+  }
+  throw new Error("expected failure");
+}
+
+describe("call pipeline", () => {
+  it("hides unexpected errors behind the request id, on both ports", async () => {
+    mode = "secret-failure";
+    for (const [name, client] of Object.entries(clients())) {
+      const e = await failure(client.getPublicConfig({}, { headers: { "x-request-id": `req-${name}` } }));
+      expect(e.code).toBe(Code.Internal);
+      expect(e.rawMessage).toBe(`internal error (request id req-${name})`);
+      expect(e.rawMessage).not.toContain("hunter2");
+      const logged = lines.find((l) => l["requestId"] === `req-${name}` && l["msg"] === "call failed unexpectedly");
+      expect(logged).toBeDefined();
+    }
+  });
+
+  it("maps AppError to its code and ErrorDetail, identically on both ports", async () => {
+    mode = "app-error";
+    for (const client of Object.values(clients())) {
+      const e = await failure(client.getPublicConfig({}));
+      expect(e.code).toBe(Code.FailedPrecondition);
+      expect(e.rawMessage).toBe("nope");
+      const [detail] = e.findDetails(ErrorDetailSchema);
+      expect(detail?.code).toBe("69999");
+      expect(detail?.meta).toEqual({ k: "v" });
+    }
+  });
+
+  it("accepts a sane x-request-id, replaces an unsafe one, and logs one line per call", async () => {
+    mode = "slow";
+    const { "connect-json": client } = clients();
+    let header: string | null = null;
+    await client.getPublicConfig({}, { headers: { "x-request-id": "abc-123" }, onHeader: (h) => (header = h.get("x-request-id")) });
+    expect(header).toBe("abc-123");
+    await client.getPublicConfig({}, { headers: { "x-request-id": "bad id with spaces" }, onHeader: (h) => (header = h.get("x-request-id")) });
+    expect(header).toMatch(/^[0-9a-f-]{36}$/);
+    const line = lines.find((l) => l["requestId"] === "abc-123" && l["msg"] === "rpc");
+    expect(line).toMatchObject({ service: "altalune.v1.ConfigService", method: "GetPublicConfig", transport: "connect", code: "OK" });
+    expect(typeof line?.["durationMs"]).toBe("number");
+  });
+
+  it("passes the method's rule to the auth step", () => {
+    expect(seen.at(-1)?.rule.public).toBe(true);
+    expect(seen.at(-1)?.method.name).toBe("GetPublicConfig");
+  });
+
+  it("refuses deadlines beyond the limit on both ports", async () => {
+    mode = "slow";
+    for (const client of Object.values(clients())) {
+      const e = await failure(client.getPublicConfig({}, { timeoutMs: 60_000 }));
+      expect(e.code).toBe(Code.InvalidArgument);
+    }
+  });
+
+  it("ends calls that exceed their deadline", async () => {
+    mode = "slow";
+    for (const client of Object.values(clients())) {
+      const e = await failure(client.getPublicConfig({}, { timeoutMs: 50 }));
+      expect(e.code).toBe(Code.DeadlineExceeded);
+    }
+  });
+
+  it("refuses to serve a service with a missing implementation", () => {
+    expect(() => pipeline.wrap(ProjectService, {} as ServiceImpl<typeof ProjectService>)).toThrow(/QueryProjects: not implemented/);
+  });
+
+  it("lets in-flight calls finish on shutdown", async () => {
+    mode = "slow";
+    const extra = await startConnectServer({ services: [registration(ConfigService, failing)], pipeline, maxTimeoutMs: 5_000 }, 0, "127.0.0.1");
+    const client = createClient(ConfigService, createConnectTransport({ baseUrl: `http://127.0.0.1:${extra.port}/api`, httpVersion: "1.1" }));
+    const inFlight = client.getPublicConfig({});
+    await new Promise((r) => setTimeout(r, 50));
+    const started = Date.now();
+    await extra.close(5_000);
+    expect((await inFlight).branding?.dashboardName).toBe("slow");
+    // Keep-alive connections are closed once idle: shutdown does not wait out the grace period.
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+});

@@ -1,0 +1,123 @@
+import { randomUUID } from "node:crypto";
+import type { DescMethod, DescService, Message } from "@bufbuild/protobuf";
+import { Code, createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type { Logger } from "@altalune/core";
+import { authRuleOf, ruleProblems, type AuthRule } from "./auth-rules.js";
+import { toClientError } from "./errors.js";
+import { validateRequest } from "./validation.js";
+
+export interface CallInfo {
+  readonly service: DescService;
+  readonly method: DescMethod;
+  readonly rule: AuthRule;
+  readonly requestId: string;
+  readonly transport: string;
+}
+
+/** The call's identity, for services that need it (request id in audit rows, the caller later). */
+export const callInfoKey = createContextKey<CallInfo | undefined>(undefined);
+
+/**
+ * The authentication/authorization step. It runs before validation, so an unauthorized caller
+ * learns nothing about a method's input rules. It throws (ConnectError or AppError) to deny.
+ */
+export type AuthStep = (call: CallInfo, request: Message, ctx: HandlerContext) => Promise<void> | void;
+
+export interface PipelineOptions {
+  logger: Logger;
+  authorize: AuthStep;
+}
+
+type UnaryHandler = (request: Message, ctx: HandlerContext) => Promise<unknown>;
+
+const REQUEST_ID_HEADER = "x-request-id";
+// A caller-supplied id is echoed into logs and headers: keep it short and inert.
+const acceptableRequestId = /^[A-Za-z0-9._:-]{1,128}$/;
+
+function requestIdOf(ctx: HandlerContext): string {
+  const given = ctx.requestHeader.get(REQUEST_ID_HEADER);
+  return given !== null && acceptableRequestId.test(given) ? given : randomUUID();
+}
+
+/**
+ * One chain around every call, whatever the transport: request id → auth step (reads the
+ * method's rule) → protovalidate → service → error mapping → one log line. Both the Connect port
+ * and the grpc-js port serve the services wrapped here, so their behaviour cannot diverge.
+ */
+export class CallPipeline {
+  private active = 0;
+  private readonly idleWaiters = new Set<() => void>();
+
+  constructor(private readonly opts: PipelineOptions) {}
+
+  get activeCalls(): number {
+    return this.active;
+  }
+
+  /** Resolves true once no call is in flight, or false when the timeout passes first. */
+  drained(timeoutMs: number): Promise<boolean> {
+    if (this.active === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.idleWaiters.delete(done);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.idleWaiters.delete(done);
+        resolve(false);
+      }, timeoutMs);
+      this.idleWaiters.add(done);
+    });
+  }
+
+  wrap<S extends DescService>(service: S, impl: ServiceImpl<S>): ServiceImpl<S> {
+    const problems: string[] = [];
+    const implementations = impl as unknown as Record<string, unknown>;
+    const wrapped: Record<string, UnaryHandler> = {};
+    for (const method of service.methods) {
+      const rule = authRuleOf(method);
+      const fn = implementations[method.localName];
+      if (rule === undefined) problems.push(`${service.typeName}/${method.name}: no auth rule`);
+      else problems.push(...ruleProblems(method, rule));
+      if (method.methodKind !== "unary") problems.push(`${service.typeName}/${method.name}: only unary RPCs are served`);
+      if (typeof fn !== "function") problems.push(`${service.typeName}/${method.name}: not implemented`);
+      if (rule === undefined || typeof fn !== "function" || method.methodKind !== "unary") continue;
+      wrapped[method.localName] = this.wrapUnary(service, method, rule, (fn as UnaryHandler).bind(impl));
+    }
+    if (problems.length > 0) throw new Error(`cannot serve ${service.typeName}:\n  ${problems.join("\n  ")}`);
+    return wrapped as unknown as ServiceImpl<S>;
+  }
+
+  private wrapUnary(service: DescService, method: DescMethod, rule: AuthRule, handler: UnaryHandler): UnaryHandler {
+    const { logger, authorize } = this.opts;
+    return async (request, ctx) => {
+      const started = performance.now();
+      const requestId = requestIdOf(ctx);
+      const call: CallInfo = { service, method, rule, requestId, transport: ctx.protocolName };
+      ctx.values.set(callInfoKey, call);
+      ctx.responseHeader.set(REQUEST_ID_HEADER, requestId);
+      this.active++;
+      let code = "OK";
+      try {
+        await authorize(call, request, ctx);
+        validateRequest(method.input, request);
+        return await handler(request, ctx);
+      } catch (e) {
+        const { error, unexpected } = toClientError(e, requestId);
+        code = Code[error.code];
+        const line = { requestId, service: service.typeName, method: method.name, transport: call.transport, code };
+        if (unexpected) logger.error({ ...line, err: e }, "call failed unexpectedly");
+        throw error;
+      } finally {
+        this.active--;
+        if (this.active === 0) for (const wake of [...this.idleWaiters]) wake();
+        const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+        logger.info(
+          { requestId, service: service.typeName, method: method.name, transport: call.transport, code, durationMs },
+          "rpc",
+        );
+      }
+    };
+  }
+}
