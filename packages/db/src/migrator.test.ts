@@ -6,7 +6,7 @@ import { loadMigrations, migrateDown, migrateUp, migrationStatus, parseMigration
 import { createPool, type Sql } from "./pool.js";
 import { createTestDatabase, type TestDatabase } from "./testing.js";
 
-/** Each test gets an empty database and its own migrations directory. */
+/** Each test gets its own migrations directory; those touching a database get an empty one. */
 let db: TestDatabase;
 let dir: string;
 
@@ -32,12 +32,10 @@ drop table b;
 `;
 
 beforeEach(async () => {
-  db = await createTestDatabase({ empty: true });
   dir = await mkdtemp(join(tmpdir(), "altalune-migrations-"));
 });
 
 afterEach(async () => {
-  await db?.drop();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -80,6 +78,13 @@ describe("loadMigrations", () => {
 });
 
 describe("migrateUp / migrateDown / migrationStatus", () => {
+  beforeEach(async () => {
+    db = await createTestDatabase({ empty: true });
+  });
+  afterEach(async () => {
+    await db.drop();
+  });
+
   it("applies all pending migrations in order and records them", async () => {
     await write("0001_a.sql", CREATE_A);
     await write("0002_b.sql", CREATE_B);

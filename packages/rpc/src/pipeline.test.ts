@@ -1,4 +1,5 @@
 import { Writable } from "node:stream";
+import * as grpcJs from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError, createClient, type ServiceImpl } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
@@ -140,5 +141,54 @@ describe("call pipeline", () => {
     expect((await inFlight).branding?.dashboardName).toBe("slow");
     // Keep-alive connections are closed once idle: shutdown does not wait out the grace period.
     expect(Date.now() - started).toBeLessThan(2_000);
+  });
+});
+
+/** Sends raw bytes as a request to the native gRPC port, bypassing any client-side encoding. */
+function rawGrpcCall(path: string, body: Buffer): Promise<grpcJs.ServiceError | Buffer> {
+  const client = new grpcJs.Client(`127.0.0.1:${grpc.port}`, grpcJs.credentials.createInsecure(), {
+    "grpc.max_send_message_length": -1,
+  });
+  return new Promise((resolve) => {
+    client.makeUnaryRequest(path, (b: Buffer) => b, (b: Buffer) => b, body, (err, value) => {
+      client.close();
+      resolve(err ?? value ?? Buffer.alloc(0));
+    });
+  });
+}
+
+function rawConnectCall(path: string, contentType: string, body: Buffer | string) {
+  return fetch(`http://127.0.0.1:${connect.port}/api${path}`, {
+    method: "POST",
+    headers: { "content-type": contentType },
+    body,
+  });
+}
+
+describe("bytes that are not a valid request", () => {
+  const path = "/altalune.v1.ConfigService/GetPublicConfig";
+  // Field 1 as a length-delimited value claiming 100 bytes that never come.
+  const truncated = Buffer.from([0x0a, 0x64, 0x01]);
+  const oversized = Buffer.alloc(5 * 1024 * 1024, 0x41);
+
+  it("malformed protobuf → InvalidArgument on both ports", async () => {
+    const grpcResult = await rawGrpcCall(path, truncated);
+    expect((grpcResult as grpcJs.ServiceError).code).toBe(grpcJs.status.INVALID_ARGUMENT);
+    const res = await rawConnectCall(path, "application/proto", truncated);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { code: string }).code).toBe("invalid_argument");
+  });
+
+  it("malformed JSON → InvalidArgument", async () => {
+    const res = await rawConnectCall(path, "application/json", '{"unterminated": ');
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { code: string }).code).toBe("invalid_argument");
+  });
+
+  it("a message over 4 MiB → ResourceExhausted on both ports", async () => {
+    const grpcResult = await rawGrpcCall(path, oversized);
+    expect((grpcResult as grpcJs.ServiceError).code).toBe(grpcJs.status.RESOURCE_EXHAUSTED);
+    const res = await rawConnectCall(path, "application/proto", oversized);
+    expect(((await res.json()) as { code: string }).code).toBe("resource_exhausted");
   });
 });
