@@ -1,23 +1,34 @@
 import type { Logger } from "@altalune/core";
-import { isUniqueViolation, type Sql } from "@altalune/db";
+import type { Sql } from "@altalune/db";
 import { ProjectRepo } from "./domains/project/repo.js";
 
-// Idempotent: running it again changes nothing. The default project is found by its flag, never
-// by an id, so installations with other data keep working.
+// Any fixed 64-bit key works; it only has to differ from the migrator's.
+const SEED_LOCK_KEY = 7_245_130_115_009_051n;
+
+/**
+ * Idempotent seed data: running it again changes nothing. The default project is found by its
+ * flag, never by an id. Processes seeding at the same time (several replicas starting, two
+ * `migrate up`) take turns under an advisory lock, so the check and the insert cannot interleave.
+ */
 export async function seed(sql: Sql, logger: Pick<Logger, "info">): Promise<void> {
-  const projects = new ProjectRepo(sql);
-  if ((await projects.findDefault()) !== undefined) return;
+  const lock = await sql.reserve();
   try {
-    const project = await projects.create({
-      name: "Default Project",
-      description: "Default project for onboarding",
-      timezone: "Asia/Jakarta",
-      environment: "live",
-      isDefault: true,
-    });
-    logger.info(`seeded the default project ${project.publicId}`);
-  } catch (e) {
-    // Another process seeding at the same moment won the race: its default project stands.
-    if (!isUniqueViolation(e, "ux_altalune_projects_default")) throw e;
+    await lock`select pg_advisory_lock(${SEED_LOCK_KEY.toString()}::bigint)`;
+    await seedDefaultProject(new ProjectRepo(sql), logger);
+  } finally {
+    await lock`select pg_advisory_unlock(${SEED_LOCK_KEY.toString()}::bigint)`.catch(() => undefined);
+    lock.release();
   }
+}
+
+async function seedDefaultProject(projects: ProjectRepo, logger: Pick<Logger, "info">): Promise<void> {
+  if ((await projects.findDefault()) !== undefined) return;
+  const project = await projects.create({
+    name: "Default Project",
+    description: "Default project for onboarding",
+    timezone: "Asia/Jakarta",
+    environment: "live",
+    isDefault: true,
+  });
+  logger.info(`seeded the default project ${project.publicId}`);
 }
