@@ -1,6 +1,6 @@
 import type { Config, Logger } from "@altalune/core";
 import type { Sql } from "@altalune/db";
-import { ConfigService, ProjectService } from "@altalune/proto";
+import { ApiKeyService, ConfigService, EmployeeService, ProjectService } from "@altalune/proto";
 import {
   CallPipeline,
   registration,
@@ -11,6 +11,7 @@ import {
   type RunningServer,
 } from "@altalune/rpc";
 import { createContainer } from "./container.js";
+import type { Clock } from "./domains/api-key/model.js";
 
 export interface ResourcesServer {
   readonly connectPort: number;
@@ -25,6 +26,7 @@ export interface StartOptions {
   logger: Logger;
   /** Ports override (tests pass 0 for ephemeral ports). */
   ports?: { connect: number; grpc: number };
+  clock?: Clock;
 }
 
 // Every method's rule is read from the proto and checked at start-up (a method without one is
@@ -50,8 +52,13 @@ function json(status: number, body: unknown): HttpRoute {
 
 export async function startResourcesServer(opts: StartOptions): Promise<ResourcesServer> {
   const { sql, config, logger } = opts;
-  const { services } = createContainer(sql, config);
-  const registrations = [registration(ProjectService, services.project), registration(ConfigService, services.config)];
+  const { services } = createContainer({ sql, config, logger, ...(opts.clock ? { clock: opts.clock } : {}) });
+  const registrations = [
+    registration(ProjectService, services.project),
+    registration(ConfigService, services.config),
+    registration(EmployeeService, services.employee),
+    registration(ApiKeyService, services.apiKey),
+  ];
   const pipeline = new CallPipeline({ logger, authorize: declaredRuleOnly });
 
   const routes: Record<string, HttpRoute> = {

@@ -1,9 +1,10 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
-import { createLogger, loadConfig, type Config } from "@altalune/core";
+import { createLogger, loadConfig, type Config, type Logger } from "@altalune/core";
 import { runPostMigrate } from "@altalune/db";
 import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
+import type { Clock } from "../domains/api-key/model.js";
 import { seed } from "../seed.js";
 import { startResourcesServer, type ResourcesServer } from "../server.js";
 import { createGrpcJsClient } from "@altalune/rpc";
@@ -26,13 +27,24 @@ export interface TestApi {
  * A real Resources API on ephemeral ports over this test file's own database (cloned from the
  * migrated template, then seeded like `altalune dev` does).
  */
-export async function startTestApi(env: Record<string, string> = {}): Promise<TestApi> {
-  const db = await createTestDatabase();
+export async function startTestApi(
+  env: Record<string, string> = {},
+  opts: { clock?: Clock; logger?: Logger; db?: TestDatabase } = {},
+): Promise<TestApi> {
+  // A given database is shared (e.g. a second server with another clock) and left to its owner.
+  const ownsDb = opts.db === undefined;
+  const db = opts.db ?? (await createTestDatabase());
   await runPostMigrate(db.sql);
-  const config = loadConfig({ LOG_LEVEL: "silent", NODE_ENV: "test", ...env });
-  const logger = createLogger({ level: config.logLevel });
+  const config = loadConfig({ LOG_LEVEL: "silent", NODE_ENV: "test", SHUTDOWN_TIMEOUT_MS: "2000", ...env });
+  const logger = opts.logger ?? createLogger({ level: config.logLevel });
   await seed(db.sql, logger);
-  const server = await startResourcesServer({ sql: db.sql, config, logger, ports: { connect: 0, grpc: 0 } });
+  const server = await startResourcesServer({
+    sql: db.sql,
+    config,
+    logger,
+    ports: { connect: 0, grpc: 0 },
+    ...(opts.clock ? { clock: opts.clock } : {}),
+  });
   const baseUrl = `http://127.0.0.1:${server.connectPort}/api`;
   const grpcAddress = `127.0.0.1:${server.grpcPort}`;
   const closers: Array<() => void> = [];
@@ -61,7 +73,7 @@ export async function startTestApi(env: Record<string, string> = {}): Promise<Te
     async close() {
       for (const close of closers) close();
       await server.close();
-      await db.drop();
+      if (ownsDb) await db.drop();
     },
   };
 }

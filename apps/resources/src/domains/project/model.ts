@@ -28,3 +28,9 @@ export interface UpdateProjectInput {
   description: string;
   timezone: string;
 }
+
+/** A project as project-scoped domains need it: the internal id for SQL, the public id for errors. */
+export interface ProjectRef {
+  id: string;
+  publicId: string;
+}

@@ -1,30 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { ErrorDetailSchema, ProjectService, ConfigService, SortOrder } from "@altalune/proto";
+import { ProjectService, ConfigService, SortOrder } from "@altalune/proto";
 import { startTestApi, TRANSPORTS, type TestApi, type TransportName } from "../../testing/api-harness.js";
+import { callError, detailOf } from "../../testing/errors.js";
 
 let api: TestApi;
 
 beforeAll(async () => {
-  api = await startTestApi({ SHUTDOWN_TIMEOUT_MS: "2000" });
+  api = await startTestApi();
 });
 afterAll(async () => {
   await api?.close();
 });
-
-async function callError(promise: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await promise;
-  } catch (e) {
-    return ConnectError.from(e);
-  }
-  throw new Error("expected the call to fail");
-}
-
-function detailOf(e: ConnectError) {
-  const [detail] = e.findDetails(ErrorDetailSchema);
-  return detail === undefined ? undefined : { code: detail.code, meta: { ...detail.meta } };
-}
 
 async function partitionsOf(projectPublicId: string): Promise<string[]> {
   const rows = await api.db.sql<{ relname: string }[]>`

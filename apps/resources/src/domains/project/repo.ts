@@ -12,7 +12,7 @@ import {
 } from "@altalune/db";
 import { defaultProjectUndeletable, projectAlreadyExists, projectNotFound } from "./errors.js";
 import { projectFromRow, type ProjectRow } from "./mapper.js";
-import { ENVIRONMENTS, type CreateProjectInput, type Project, type UpdateProjectInput } from "./model.js";
+import { ENVIRONMENTS, type CreateProjectInput, type Project, type ProjectRef, type UpdateProjectInput } from "./model.js";
 
 const NAME_UNIQUE = "ux_altalune_projects_name";
 
@@ -69,6 +69,13 @@ export class ProjectRepo {
       select ${this.sql(columns)} from altalune_projects where public_id = ${publicId}`;
     if (row === undefined) throw projectNotFound(publicId);
     return projectFromRow(row);
+  }
+
+  /** Resolves a project-scoped request's project_id; an unknown project is NotFound (60301). */
+  async resolve(publicId: string): Promise<ProjectRef> {
+    const [row] = await this.sql<{ id: string }[]>`select id from altalune_projects where public_id = ${publicId}`;
+    if (row === undefined) throw projectNotFound(publicId);
+    return { id: row.id, publicId };
   }
 
   async findDefault(): Promise<Project | undefined> {

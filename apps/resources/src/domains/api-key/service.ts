@@ -1,0 +1,90 @@
+import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { invalidArgument, newPublicId } from "@altalune/core";
+import type {
+  ActivateApiKeyRequest,
+  ApiKeyService as ApiKeyServiceDesc,
+  CreateApiKeyRequest,
+  DeactivateApiKeyRequest,
+  DeleteApiKeyRequest,
+  GetApiKeyRequest,
+  QueryApiKeysRequest,
+  UpdateApiKeyRequest,
+} from "@altalune/proto";
+import { listQueryFromProto, queryMetaToProto } from "../../shared/query-mapper.js";
+import type { ProjectRepo } from "../project/repo.js";
+import { apiKeyExpired, expirationInPast, expirationTooFar } from "./errors.js";
+import { generateApiKey } from "./key-format.js";
+import { apiKeyToProto } from "./mapper.js";
+import { MAX_LIFETIME_MS, type ApiKeyInput, type Clock } from "./model.js";
+import type { ApiKeyRepo } from "./repo.js";
+
+export class ApiKeyService implements ServiceImpl<typeof ApiKeyServiceDesc> {
+  constructor(
+    private readonly keys: ApiKeyRepo,
+    private readonly projects: Pick<ProjectRepo, "resolve">,
+    private readonly clock: Clock,
+  ) {}
+
+  /** The proto rules check the expiration against the wall clock; this checks it against ours. */
+  private inputOf(req: CreateApiKeyRequest | UpdateApiKeyRequest, now: Date): ApiKeyInput {
+    const name = req.name.trim();
+    if (name.length < 2) throw invalidArgument("name must have at least 2 non-blank characters", { name: "string.not_blank" });
+    const expiration = timestampDate(req.expiration as Timestamp);
+    if (expiration.getTime() <= now.getTime()) throw expirationInPast();
+    if (expiration.getTime() > now.getTime() + MAX_LIFETIME_MS) throw expirationTooFar();
+    return { name, expiration };
+  }
+
+  async queryApiKeys(req: QueryApiKeysRequest) {
+    const project = await this.projects.resolve(req.projectId);
+    const now = this.clock();
+    const result = await this.keys.query(project, listQueryFromProto(req.query), now);
+    return { data: result.rows.map((k) => apiKeyToProto(k, now)), meta: queryMetaToProto(result) };
+  }
+
+  async createApiKey(req: CreateApiKeyRequest) {
+    const project = await this.projects.resolve(req.projectId);
+    const now = this.clock();
+    const input = this.inputOf(req, now);
+    const publicId = newPublicId();
+    const key = generateApiKey(project.publicId, publicId);
+    const created = await this.keys.create(project, publicId, input, key.secretHash);
+    return { apiKey: apiKeyToProto(created, now), keyValue: key.value, message: "API key created successfully" };
+  }
+
+  async getApiKey(req: GetApiKeyRequest) {
+    const project = await this.projects.resolve(req.projectId);
+    return { apiKey: apiKeyToProto(await this.keys.get(project, req.apiKeyId), this.clock()) };
+  }
+
+  async updateApiKey(req: UpdateApiKeyRequest) {
+    const project = await this.projects.resolve(req.projectId);
+    const now = this.clock();
+    const updated = await this.keys.update(project, req.apiKeyId, this.inputOf(req, now));
+    return { apiKey: apiKeyToProto(updated, now), message: "API key updated successfully" };
+  }
+
+  async deleteApiKey(req: DeleteApiKeyRequest) {
+    const project = await this.projects.resolve(req.projectId);
+    await this.keys.delete(project, req.apiKeyId);
+    return { message: "API key deleted successfully" };
+  }
+
+  async activateApiKey(req: ActivateApiKeyRequest) {
+    const project = await this.projects.resolve(req.projectId);
+    const now = this.clock();
+    const activated = await this.keys.setActive(project, req.apiKeyId, true, now);
+    if (activated === undefined) throw apiKeyExpired(req.apiKeyId);
+    return { apiKey: apiKeyToProto(activated, now), message: "API key activated successfully" };
+  }
+
+  /** Keeps the expiration (the original overwrote it with 1970), so reactivation restores the key as it was. */
+  async deactivateApiKey(req: DeactivateApiKeyRequest) {
+    const project = await this.projects.resolve(req.projectId);
+    const now = this.clock();
+    const deactivated = await this.keys.setActive(project, req.apiKeyId, false, now);
+    if (deactivated === undefined) throw new Error("deactivation cannot be refused");
+    return { apiKey: apiKeyToProto(deactivated, now), message: "API key deactivated successfully" };
+  }
+}

@@ -1,0 +1,58 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { EmployeeSchema, EmployeeStatus as EmployeeStatusProto, type Employee as EmployeeMessage } from "@altalune/proto";
+import { EMPLOYEE_STATUSES, type Employee, type EmployeeStatus } from "./model.js";
+
+export interface EmployeeRow {
+  public_id: string;
+  name: string;
+  email: string;
+  role: string;
+  department: string;
+  status: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const toProtoStatus: Record<EmployeeStatus, EmployeeStatusProto> = {
+  active: EmployeeStatusProto.ACTIVE,
+  inactive: EmployeeStatusProto.INACTIVE,
+};
+
+/** The proto enum as the stored value; UNSPECIFIED never gets here (validation rejects it). */
+export function statusFromProto(status: EmployeeStatusProto): EmployeeStatus {
+  if (status === EmployeeStatusProto.ACTIVE) return "active";
+  if (status === EmployeeStatusProto.INACTIVE) return "inactive";
+  throw new Error(`unvalidated employee status ${status}`);
+}
+
+function isStatus(value: string): value is EmployeeStatus {
+  return (EMPLOYEE_STATUSES as readonly string[]).includes(value);
+}
+
+export function employeeFromRow(row: EmployeeRow): Employee {
+  if (!isStatus(row.status)) throw new Error(`employee ${row.public_id}: unknown status ${row.status}`);
+  return {
+    publicId: row.public_id,
+    name: row.name,
+    email: row.email,
+    role: row.role,
+    department: row.department,
+    status: row.status,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export function employeeToProto(e: Employee): EmployeeMessage {
+  return create(EmployeeSchema, {
+    id: e.publicId,
+    name: e.name,
+    email: e.email,
+    role: e.role,
+    department: e.department,
+    status: toProtoStatus[e.status],
+    createdAt: timestampFromDate(e.createdAt),
+    updatedAt: timestampFromDate(e.updatedAt),
+  });
+}

@@ -1,0 +1,103 @@
+import { newPublicId } from "@altalune/core";
+import { defineListSpec, isUniqueViolation, runListQuery, type ListQuery, type ListResult, type Sql } from "@altalune/db";
+import { rethrowMissingProject } from "../../shared/project-scoped.js";
+import type { ProjectRef } from "../project/model.js";
+import { employeeAlreadyExists, employeeNotFound } from "./errors.js";
+import { employeeFromRow, type EmployeeRow } from "./mapper.js";
+import { EMPLOYEE_STATUSES, type Employee, type EmployeeInput } from "./model.js";
+
+// A unique violation on a partition names the partition's own index, not the parent's
+// ux_altalune_example_employees_email, so it is recognised by kind: the email is the only unique
+// key a client controls (ids are generated: 14 random characters).
+const isEmailTaken = (e: unknown) => isUniqueViolation(e);
+const columns = ["public_id", "name", "email", "role", "department", "status", "created_at", "updated_at"];
+
+export const employeeListSpec = defineListSpec({
+  from: "altalune_example_employees",
+  scope: ["project_id"],
+  columns,
+  searchable: ["name", "email", "role", "department"],
+  filters: {
+    role: { column: "role" },
+    roles: { column: "role" },
+    department: { column: "department" },
+    departments: { column: "department" },
+    status: { column: "status" },
+    statuses: { column: "status" },
+    name: { column: "name" },
+    email: { column: "email" },
+  },
+  sortable: {
+    name: "name",
+    email: "email",
+    role: "role",
+    department: "department",
+    status: "status",
+    createdAt: "created_at",
+    updatedAt: "updated_at",
+    id: "id",
+  },
+  defaultSort: { column: "created_at", order: "desc" },
+  unknownSortFallback: "updated_at",
+  tieBreaker: "id",
+  catalog: {
+    roles: { distinct: "role" },
+    departments: { distinct: "department" },
+    statuses: { values: [...EMPLOYEE_STATUSES] },
+  },
+});
+
+/** Every statement names the project first, so PostgreSQL touches one partition only. */
+export class EmployeeRepo {
+  constructor(private readonly sql: Sql) {}
+
+  async query(project: ProjectRef, query: ListQuery): Promise<ListResult<Employee>> {
+    const result = await runListQuery<EmployeeRow>(this.sql, employeeListSpec, query, { scope: { project_id: project.id } });
+    return { ...result, rows: result.rows.map(employeeFromRow) };
+  }
+
+  async get(project: ProjectRef, publicId: string): Promise<Employee> {
+    const [row] = await this.sql<EmployeeRow[]>`
+      select ${this.sql(columns)} from altalune_example_employees
+      where project_id = ${project.id} and public_id = ${publicId}`;
+    if (row === undefined) throw employeeNotFound(publicId);
+    return employeeFromRow(row);
+  }
+
+  async create(project: ProjectRef, input: EmployeeInput): Promise<Employee> {
+    try {
+      const [row] = await this.sql<EmployeeRow[]>`
+        insert into altalune_example_employees (project_id, public_id, name, email, role, department, status)
+        values (${project.id}, ${newPublicId()}, ${input.name}, ${input.email}, ${input.role}, ${input.department},
+                ${input.status})
+        returning ${this.sql(columns)}`;
+      if (row === undefined) throw new Error("insert into altalune_example_employees returned no row");
+      return employeeFromRow(row);
+    } catch (e) {
+      if (isEmailTaken(e)) throw employeeAlreadyExists(input.email);
+      return rethrowMissingProject(e, project);
+    }
+  }
+
+  async update(project: ProjectRef, publicId: string, input: EmployeeInput): Promise<Employee> {
+    try {
+      const [row] = await this.sql<EmployeeRow[]>`
+        update altalune_example_employees
+        set name = ${input.name}, email = ${input.email}, role = ${input.role}, department = ${input.department},
+            status = ${input.status}, updated_at = CURRENT_TIMESTAMP
+        where project_id = ${project.id} and public_id = ${publicId}
+        returning ${this.sql(columns)}`;
+      if (row === undefined) throw employeeNotFound(publicId);
+      return employeeFromRow(row);
+    } catch (e) {
+      if (isEmailTaken(e)) throw employeeAlreadyExists(input.email);
+      throw e;
+    }
+  }
+
+  async delete(project: ProjectRef, publicId: string): Promise<void> {
+    const deleted = await this.sql`
+      delete from altalune_example_employees where project_id = ${project.id} and public_id = ${publicId}`;
+    if (deleted.count === 0) throw employeeNotFound(publicId);
+  }
+}

@@ -1,0 +1,64 @@
+import type { ServiceImpl } from "@connectrpc/connect";
+import type {
+  CreateEmployeeRequest,
+  DeleteEmployeeRequest,
+  EmployeeService as EmployeeServiceDesc,
+  GetEmployeeRequest,
+  QueryEmployeesRequest,
+  UpdateEmployeeRequest,
+} from "@altalune/proto";
+import { invalidArgument } from "@altalune/core";
+import { listQueryFromProto, queryMetaToProto } from "../../shared/query-mapper.js";
+import type { ProjectRepo } from "../project/repo.js";
+import { employeeToProto, statusFromProto } from "./mapper.js";
+import type { EmployeeInput } from "./model.js";
+import type { EmployeeRepo } from "./repo.js";
+
+function inputOf(req: CreateEmployeeRequest | UpdateEmployeeRequest): EmployeeInput {
+  const name = req.name.trim();
+  // The proto pattern allows whitespace; a name of spaces only is no name.
+  if (name.length < 2) throw invalidArgument("name must have at least 2 non-blank characters", { name: "string.not_blank" });
+  return {
+    name,
+    email: req.email.trim(),
+    role: req.role.trim(),
+    department: req.department.trim(),
+    status: statusFromProto(req.status),
+  };
+}
+
+export class EmployeeService implements ServiceImpl<typeof EmployeeServiceDesc> {
+  constructor(
+    private readonly employees: EmployeeRepo,
+    private readonly projects: Pick<ProjectRepo, "resolve">,
+  ) {}
+
+  async queryEmployees(req: QueryEmployeesRequest) {
+    const project = await this.projects.resolve(req.projectId);
+    const result = await this.employees.query(project, listQueryFromProto(req.query));
+    return { data: result.rows.map(employeeToProto), meta: queryMetaToProto(result) };
+  }
+
+  async createEmployee(req: CreateEmployeeRequest) {
+    const project = await this.projects.resolve(req.projectId);
+    const employee = await this.employees.create(project, inputOf(req));
+    return { employee: employeeToProto(employee), message: "Employee created successfully" };
+  }
+
+  async getEmployee(req: GetEmployeeRequest) {
+    const project = await this.projects.resolve(req.projectId);
+    return { employee: employeeToProto(await this.employees.get(project, req.employeeId)) };
+  }
+
+  async updateEmployee(req: UpdateEmployeeRequest) {
+    const project = await this.projects.resolve(req.projectId);
+    const employee = await this.employees.update(project, req.employeeId, inputOf(req));
+    return { employee: employeeToProto(employee), message: "Employee updated successfully" };
+  }
+
+  async deleteEmployee(req: DeleteEmployeeRequest) {
+    const project = await this.projects.resolve(req.projectId);
+    await this.employees.delete(project, req.employeeId);
+    return { message: "Employee deleted successfully" };
+  }
+}
