@@ -1,4 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
@@ -6,6 +7,10 @@ import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
 // The `altalune` command as a user runs it: a real process, a real database, real signals.
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 const databases: TestDatabase[] = [];
+const MIGRATIONS = readdirSync(fileURLToPath(new URL("../../../migrations/", import.meta.url)))
+  .filter((f) => f.endsWith(".sql"))
+  .map((f) => f.slice(0, -".sql".length))
+  .sort();
 
 afterAll(async () => {
   await Promise.all(databases.map((d) => d.drop()));
@@ -67,7 +72,7 @@ describe("altalune CLI", () => {
     const results = await Promise.all([run(["migrate", "up"], { DATABASE_URL: db.url }), run(["migrate", "up"], { DATABASE_URL: db.url })]);
     for (const r of results) expect(r.code, r.stderr).toBe(0);
     const applied = await db.sql<{ version: string }[]>`select version from altalune_migrations order by version`;
-    expect(applied.map((r) => r.version)).toEqual(["0001_projects", "0002_example_employees"]);
+    expect(applied.map((r) => r.version)).toEqual(MIGRATIONS);
     const defaults = await db.sql`select 1 from altalune_projects where is_default`;
     expect(defaults).toHaveLength(1);
   });
@@ -76,17 +81,21 @@ describe("altalune CLI", () => {
     const db = await emptyDatabase();
     const env = { DATABASE_URL: db.url };
     expect((await run(["migrate", "up", "--skip-seed"], env)).code).toBe(0);
-    const down = await run(["migrate", "down", "--steps", "2"], env);
+    const down = await run(["migrate", "down", "--steps", String(MIGRATIONS.length)], env);
     expect(down.code, down.stderr).toBe(0);
     const [gone] = await db.sql<{ n: number }[]>`
       select count(*)::int as n from pg_class where relname in ('altalune_projects', 'altalune_example_employees')`;
     expect(gone?.n).toBe(0);
+    const [leftover] = await db.sql<{ n: number }[]>`
+      select count(*)::int as n from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = 'public' and c.relname like 'altalune\\_%' and c.relname not like 'altalune\\_migrations%'`;
+    expect(leftover?.n).toBe(0);
     const status = await run(["migrate", "status"], env);
     expect(status.stdout).toMatch(/0001_projects\s+pending/);
     expect((await run(["migrate", "up"], env)).code).toBe(0);
     const after = await run(["migrate", "status"], env);
     expect(after.stdout).toMatch(/0001_projects\s+applied/);
-    expect(after.stdout).toMatch(/0002_example_employees\s+applied/);
+    for (const version of MIGRATIONS) expect(after.stdout).toMatch(new RegExp(`${version}\\s+applied`));
     // The seed ran and its project got its partition after the round trip.
     const parts = await db.sql`
       select 1 from altalune_projects p join pg_class c on c.relname = 'altalune_example_employees_p' || p.id where p.is_default`;

@@ -22,7 +22,7 @@ commands:
   migrate up [--skip-seed]
   migrate down [--steps N]
   migrate status
-  seed                    idempotent seed data (default project)
+  seed                    idempotent seed data (default project, roles, permissions, superadmin)
 `;
 
 interface Runtime {
@@ -60,7 +60,7 @@ async function migrateAndSeed(rt: Runtime, skipSeed: boolean): Promise<void> {
   const { applied } = await migrateUp(rt.sql, { logger: rt.logger });
   rt.logger.info(applied.length ? `applied migrations: ${applied.join(", ")}` : "database schema is up to date");
   await runPostMigrate(rt.sql);
-  if (!skipSeed) await seed(rt.sql, rt.logger);
+  if (!skipSeed) await seed(rt.sql, rt.logger, rt.config);
 }
 
 async function serve(rt: Runtime, startedAt: number): Promise<void> {
@@ -130,7 +130,7 @@ async function main(argv: string[]): Promise<number> {
         await serve(rt, startedAt);
         return 0;
       case "seed":
-        await seed(rt.sql, logger);
+        await seed(rt.sql, logger, rt.config);
         return 0;
       case "migrate":
         return await migrate(rt, sub, values["skip-seed"], values.steps);

@@ -50,6 +50,13 @@ export function createPool(url: string, opts: PoolOptions = {}): Sql {
     connect_timeout: opts.connectTimeoutSeconds ?? 10,
     prepare: true,
     onnotice: opts.onnotice ?? (() => {}),
-    connection: { application_name: opts.applicationName ?? "altalune" },
+    connection: {
+      application_name: opts.applicationName ?? "altalune",
+      // Statements stay prepared (parsed once) but are planned with each call's values. A generic
+      // plan cannot prune partitions at plan time (it locks and considers every project's
+      // partition) and cannot see the keyword, so it picks trigram index scans even for 1–2
+      // character keywords, where they degrade to full index scans (see bench/RESULTS.md).
+      plan_cache_mode: "force_custom_plan",
+    },
   });
 }

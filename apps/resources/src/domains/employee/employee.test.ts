@@ -3,6 +3,8 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { EmployeeService, EmployeeStatus, ProjectService, SortOrder } from "@altalune/proto";
 import { startTestApi, TRANSPORTS, type TestApi } from "../../testing/api-harness.js";
 import { callError, detailOf } from "../../testing/errors.js";
+import { searchDocumentSql } from "@altalune/db";
+import { employeeListSpec } from "./repo.js";
 
 let api: TestApi;
 let projectA: string;
@@ -217,5 +219,27 @@ describe("deleting a project", () => {
     expect(othersAfter).toEqual(othersBefore);
     const err = await callError(employees.queryEmployees({ projectId: doomed, query: { pagination: { page: 1, pageSize: 1 } } }));
     expect(detailOf(err)?.code).toBe("60301");
+  });
+});
+
+describe("keyword search index", () => {
+  it("the trigram index of migration 0006 matches the engine's search document, so the planner can use it", async () => {
+    const [offered] = await api.db.sql<{ n: number }[]>`select count(*)::int as n from pg_available_extensions where name = 'pg_trgm'`;
+    expect(offered?.n, "this server offers no pg_trgm: nothing to check").toBe(1);
+    expect(employeeListSpec.searchable).toEqual(["name", "email", "role", "department"]);
+    const publicId = (await api.client(ProjectService, "connect-binary").createProject({ name: "Big search", timezone: "UTC", environment: "live" })).project!.id;
+    const [project] = await api.db.sql<{ id: string }[]>`select id from altalune_projects where public_id = ${publicId}`;
+    // Enough rows for a scan to cost more than the index, as in a real project.
+    await api.db.sql`
+      insert into altalune_example_employees (project_id, public_id, name, email, role, department)
+      select ${project!.id}, substr(md5(g::text), 1, 14), 'Person ' || g, 'p' || g || '@corp.io', 'Engineer', 'Platform'
+      from generate_series(1, 5000) g`;
+    // As autovacuum would: merge GIN's pending list and refresh statistics.
+    await api.db.sql`vacuum analyze altalune_example_employees`;
+    const [plan] = await api.db.sql.unsafe<{ "QUERY PLAN": string }[]>(
+      `explain (format text) select count(*) from altalune_example_employees
+       where project_id = ${Number(project!.id)} and ${searchDocumentSql(employeeListSpec.searchable)} ilike '%p4242@%'`,
+    ).then((rows) => [rows.map((r) => r["QUERY PLAN"]).join("\n")]);
+    expect(plan).toMatch(/Bitmap Index Scan on altalune_example_employees_p\d+_expr_idx/);
   });
 });
