@@ -1,0 +1,115 @@
+// verifyApiKey with many projects: each project has its own partition of the keys table, so a
+// lookup that could not name the partition would probe every one. Measures verification latency
+// and shows the plan of the credential query. Appends a dated table to bench/RESULTS.md.
+// Run: pnpm bench:apikeys [--projects 10000] [--calls 2000]
+import { appendFile, chmod, mkdtemp, rm } from "node:fs/promises";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { CreateApiKeyRequestSchema } from "@altalune/proto";
+import { createLogger, loadConfig } from "@altalune/core";
+import { createPool, ensureAllPartitions, migrateUp, runPostMigrate, startEmbeddedPostgres } from "@altalune/db";
+import { createContainer, seed } from "@altalune/resources";
+
+const { values } = parseArgs({ options: { projects: { type: "string", default: "10000" }, calls: { type: "string", default: "2000" } } });
+const projectCount = Number(values.projects);
+const calls = Number(values.calls);
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+async function startDatabase() {
+  if (process.env["DATABASE_URL"]) return { url: process.env["DATABASE_URL"], stop: async () => {} };
+  const dir = await mkdtemp(join(tmpdir(), "altalune-bench-"));
+  await chmod(dir, 0o755); // as root, the embedded server runs as `postgres`, who must reach its data dir
+  const pg = await startEmbeddedPostgres({ dataDir: join(dir, "pg"), persistent: false });
+  return { url: pg.url, stop: async () => (await pg.stop(), await rm(dir, { recursive: true, force: true })) };
+}
+
+async function main() {
+  const db = await startDatabase();
+  const sql = createPool(db.url, { max: 4 });
+  const logger = createLogger({ level: "silent" });
+  const config = loadConfig({ LOG_LEVEL: "silent" });
+  try {
+    await migrateUp(sql);
+    await runPostMigrate(sql);
+    await seed(sql, logger, config);
+    const t0 = performance.now();
+    await sql`
+      insert into altalune_projects (public_id, name, timezone, environment)
+      select substr(translate(md5(g::text), '01io', '2345'), 1, 14), 'Tenant ' || g, 'UTC', 'live'
+      from generate_series(1, ${projectCount}) g`;
+    const created = await ensureAllPartitions(sql);
+    const setupSeconds = (performance.now() - t0) / 1000;
+    process.stderr.write(`${projectCount} projects, ${created.length} partitions in ${setupSeconds.toFixed(0)} s\n`);
+
+    const { services, auth } = createContainer({ sql, config, logger });
+    const [target] = await sql<{ public_id: string }[]>`select public_id from altalune_projects order by id desc limit 1`;
+    const created1 = await services.apiKey.createApiKey(
+      create(CreateApiKeyRequestSchema, {
+        projectId: target!.public_id,
+        name: "bench",
+        expiration: timestampFromDate(new Date(Date.now() + 86_400_000)),
+      }),
+    );
+    const key = created1.keyValue;
+
+    const time = async (fn: () => Promise<unknown>) => {
+      for (let i = 0; i < 50; i++) await fn();
+      const samples: number[] = [];
+      for (let i = 0; i < calls; i++) {
+        const t = performance.now();
+        await fn();
+        samples.push(performance.now() - t);
+      }
+      samples.sort((a, b) => a - b);
+      return { p50: samples[Math.floor(calls / 2)]!, p99: samples[Math.floor(calls * 0.99)]! };
+    };
+    const valid = await time(() => auth.apiKeys.verify(key));
+    const wrong = await time(() => auth.apiKeys.verify(key.slice(0, -2) + (key.endsWith("AA") ? "BB" : "AA")));
+
+    const [ids] = await sql<{ id: string; key_id: string }[]>`
+      select p.id, k.public_id as key_id from altalune_projects p join altalune_project_api_keys k on k.project_id = p.id
+      where p.public_id = ${target!.public_id}`;
+    const plan = (
+      await sql.unsafe<{ "QUERY PLAN": string }[]>(
+        `explain (analyze, costs off, timing off, summary off)
+         select id, key_hash, active, expiration from altalune_project_api_keys where project_id = $1 and public_id = $2`,
+        [ids!.id, ids!.key_id],
+      )
+    ).map((r) => r["QUERY PLAN"]);
+
+    const [version] = await sql<{ v: string }[]>`select current_setting('server_version') as v`;
+    const cpu = cpus();
+    const lines = [
+      "",
+      `## ${new Date().toISOString().slice(0, 10)} — verifyApiKey — ${cpu.length} × ${cpu[0]?.model ?? "CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, PostgreSQL ${version?.v ?? "?"}`,
+      "",
+      `${projectCount.toLocaleString("en")} projects (${created.length.toLocaleString("en")} partitions created in ${setupSeconds.toFixed(0)} s); ${calls} sequential verifications in-process after 50 warm-up calls.`,
+      "",
+      "| case | p50 ms | p99 ms |",
+      "|---|---:|---:|",
+      `| valid key | ${valid.p50.toFixed(3)} | ${valid.p99.toFixed(3)} |`,
+      `| wrong secret | ${wrong.p50.toFixed(3)} | ${wrong.p99.toFixed(3)} |`,
+      "",
+      "Plan of the key lookup (custom plan, as the pool runs it):",
+      "",
+      "```",
+      ...plan,
+      "```",
+      "",
+    ];
+    await appendFile(join(root, "bench/RESULTS.md"), lines.join("\n"));
+    process.stdout.write(lines.join("\n"));
+  } finally {
+    await sql.end();
+    await db.stop();
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});
