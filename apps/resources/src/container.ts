@@ -9,6 +9,15 @@ import { EmployeeService } from "./domains/employee/service.js";
 import { ConfigService } from "./domains/config/service.js";
 import { ProjectRepo } from "./domains/project/repo.js";
 import { ProjectService } from "./domains/project/service.js";
+import { IamRepo } from "./domains/iam/repo.js";
+import { IamMapperService } from "./domains/iam/service.js";
+import { PermissionRepo } from "./domains/permission/repo.js";
+import { PermissionService } from "./domains/permission/service.js";
+import { RoleRepo } from "./domains/role/repo.js";
+import { RoleService } from "./domains/role/service.js";
+import { noUserEvents, type UserEvents } from "./domains/user/events.js";
+import { UserRepo } from "./domains/user/repo.js";
+import { UserService } from "./domains/user/service.js";
 
 export interface ContainerDeps {
   sql: Sql;
@@ -16,10 +25,12 @@ export interface ContainerDeps {
   logger: Logger;
   /** Time as the domains see it; tests pass a fixed one. */
   clock?: Clock;
+  /** Listeners of user life-cycle events (the verification mail, once the auth server exists). */
+  userEvents?: UserEvents;
 }
 
 /** Builds every repo and service once; plain constructor injection. */
-export function createContainer({ sql, config, logger, clock = systemClock }: ContainerDeps) {
+export function createContainer({ sql, config, logger, clock = systemClock, userEvents = noUserEvents }: ContainerDeps) {
   const projectRepo = new ProjectRepo(sql);
   const employeeRepo = new EmployeeRepo(sql);
   const apiKeyRepo = new ApiKeyRepo(sql);
@@ -30,6 +41,10 @@ export function createContainer({ sql, config, logger, clock = systemClock }: Co
       project: new ProjectService(projectRepo),
       employee: new EmployeeService(employeeRepo, projectRepo),
       apiKey: new ApiKeyService(apiKeyRepo, projectRepo, clock),
+      user: new UserService(new UserRepo(sql), userEvents, logger),
+      role: new RoleService(new RoleRepo(sql)),
+      permission: new PermissionService(new PermissionRepo(sql)),
+      iamMapper: new IamMapperService(new IamRepo(sql)),
     },
     auth: {
       apiKeys: new ApiKeyVerifier(apiKeyRepo, clock, logger),

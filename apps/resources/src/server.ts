@@ -1,6 +1,7 @@
 import type { Config, Logger } from "@altalune/core";
 import type { Sql } from "@altalune/db";
 import { ApiKeyService, ConfigService, EmployeeService, ProjectService } from "@altalune/proto";
+import { IAMMapperService, PermissionService, RoleService, UserService } from "@altalune/proto";
 import {
   CallPipeline,
   registration,
@@ -58,6 +59,10 @@ export async function startResourcesServer(opts: StartOptions): Promise<Resource
     registration(ConfigService, services.config),
     registration(EmployeeService, services.employee),
     registration(ApiKeyService, services.apiKey),
+    registration(UserService, services.user),
+    registration(RoleService, services.role),
+    registration(PermissionService, services.permission),
+    registration(IAMMapperService, services.iamMapper),
   ];
   const pipeline = new CallPipeline({ logger, authorize: declaredRuleOnly });
 

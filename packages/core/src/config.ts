@@ -23,7 +23,11 @@ const envSchema = z.object({
   DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(20),
   SHUTDOWN_TIMEOUT_MS: positiveMs.max(300_000).default(10_000),
   MAX_CALL_TIMEOUT_MS: positiveMs.max(3_600_000).default(60_000),
+  SUPERADMIN_EMAIL: z.string().trim().toLowerCase().pipe(z.email("must be an email address")).optional(),
 });
+
+/** The seeded superadmin's email outside production, where the variable is required. */
+export const DEV_SUPERADMIN_EMAIL = "admin@altalune.local";
 
 export type Env = z.infer<typeof envSchema>;
 
@@ -40,6 +44,8 @@ export interface Config {
   dbPoolMax: number;
   shutdownTimeoutMs: number;
   maxCallTimeoutMs: number;
+  /** Email of the superadmin user the seed creates (and renames when it changes). */
+  superadminEmail: string;
 }
 
 export class ConfigError extends Error {
@@ -58,6 +64,15 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   }
   const e = parsed.data;
   const production = e.NODE_ENV === "production";
+  if (production) {
+    // Development defaults that must not reach a deployment (the embedded database, a guessable
+    // admin address), reported together so one failed start names them all.
+    const missing = [
+      ...(e.DATABASE_URL === undefined ? ["DATABASE_URL: required in production"] : []),
+      ...(e.SUPERADMIN_EMAIL === undefined ? ["SUPERADMIN_EMAIL: required in production"] : []),
+    ];
+    if (missing.length > 0) throw new ConfigError(missing);
+  }
   return {
     env: e.NODE_ENV,
     production,
@@ -72,5 +87,6 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     dbPoolMax: e.DB_POOL_MAX,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     maxCallTimeoutMs: e.MAX_CALL_TIMEOUT_MS,
+    superadminEmail: e.SUPERADMIN_EMAIL ?? DEV_SUPERADMIN_EMAIL,
   };
 }

@@ -4,3 +4,7 @@ export * from "./gen/altalune/v1/project_pb.js";
 export * from "./gen/altalune/v1/config_pb.js";
 export * from "./gen/altalune/v1/employee_pb.js";
 export * from "./gen/altalune/v1/api_key_pb.js";
+export * from "./gen/altalune/v1/user_pb.js";
+export * from "./gen/altalune/v1/role_pb.js";
+export * from "./gen/altalune/v1/permission_pb.js";
+export * from "./gen/altalune/v1/iam_mapper_pb.js";

@@ -37,7 +37,7 @@ export async function startTestApi(
   await runPostMigrate(db.sql);
   const config = loadConfig({ LOG_LEVEL: "silent", NODE_ENV: "test", SHUTDOWN_TIMEOUT_MS: "2000", ...env });
   const logger = opts.logger ?? createLogger({ level: config.logLevel });
-  await seed(db.sql, logger);
+  await seed(db.sql, logger, config);
   const server = await startResourcesServer({
     sql: db.sql,
     config,

@@ -12,6 +12,7 @@ import {
 } from "@altalune/db";
 import { defaultProjectUndeletable, projectAlreadyExists, projectNotFound } from "./errors.js";
 import { projectFromRow, type ProjectRow } from "./mapper.js";
+import { SUPERADMIN_ROLE } from "../role/model.js";
 import { ENVIRONMENTS, type CreateProjectInput, type Project, type ProjectRef, type UpdateProjectInput } from "./model.js";
 
 const NAME_UNIQUE = "ux_altalune_projects_name";
@@ -96,6 +97,14 @@ export class ProjectRepo {
           returning ${tx(columns)}`;
         if (row === undefined) throw new Error("insert into altalune_projects returned no row");
         await createProjectPartitions(tx, row.id);
+        // Every superadmin owns every project from its first moment, in the same transaction.
+        await tx`
+          insert into altalune_project_members (project_id, user_id, role)
+          select ${row.id}, ur.user_id, 'owner'
+          from altalune_users_roles ur join altalune_roles r on r.id = ur.role_id
+          where lower(r.name) = ${SUPERADMIN_ROLE}
+          order by ur.user_id
+          on conflict do nothing`;
         return projectFromRow(row);
       });
     } catch (e) {

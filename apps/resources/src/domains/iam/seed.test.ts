@@ -1,0 +1,168 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { newPublicId } from "@altalune/core";
+import { runPostMigrate, type Sql } from "@altalune/db";
+import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
+import { seed } from "../../seed.js";
+import { SEED_PERMISSIONS } from "./seed.js";
+
+const databases: TestDatabase[] = [];
+afterAll(async () => {
+  await Promise.all(databases.map((d) => d.drop()));
+});
+
+/** A migrated, never seeded database, as `altalune migrate up --skip-seed` leaves it. */
+async function freshDatabase(): Promise<Sql> {
+  const db = await createTestDatabase();
+  databases.push(db);
+  await runPostMigrate(db.sql);
+  return db.sql;
+}
+
+const quiet = { info: () => {} };
+const seedWith = (sql: Sql, superadminEmail = "admin@altalune.local") => seed(sql, quiet, { superadminEmail });
+
+const TABLES = [
+  "altalune_projects",
+  "altalune_users",
+  "altalune_roles",
+  "altalune_permissions",
+  "altalune_users_roles",
+  "altalune_roles_permissions",
+  "altalune_users_permissions",
+  "altalune_project_members",
+  "altalune_user_identities",
+] as const;
+
+async function counts(sql: Sql): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const table of TABLES) {
+    const [row] = await sql<{ n: number }[]>`select count(*)::int as n from ${sql(table)}`;
+    out[table.replace("altalune_", "")] = row?.n ?? 0;
+  }
+  return out;
+}
+
+/** Every row of every seeded table, timestamps included: "changes nothing" means this is equal. */
+async function snapshot(sql: Sql): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for (const table of TABLES) {
+    const rows = await sql<{ r: string }[]>`select t::text as r from ${sql(table)} t`;
+    out[table] = rows.map((x) => x.r).sort();
+  }
+  return out;
+}
+
+async function superadmins(sql: Sql) {
+  return sql<{ public_id: string; email: string; is_active: boolean; email_verified: boolean }[]>`
+    select u.public_id, u.email, u.is_active, u.email_verified from altalune_users u
+    join altalune_users_roles ur on ur.user_id = u.id join altalune_roles r on r.id = ur.role_id
+    where r.name = 'superadmin' order by u.id`;
+}
+
+const FRESH_COUNTS = {
+  projects: 1,
+  users: 1,
+  roles: 2,
+  permissions: 34,
+  users_roles: 1,
+  roles_permissions: 2,
+  users_permissions: 0,
+  project_members: 1,
+  user_identities: 0,
+};
+
+describe("seed", () => {
+  it("fills a fresh database with exactly the seed", async () => {
+    const sql = await freshDatabase();
+    await seedWith(sql);
+    expect(await counts(sql)).toEqual(FRESH_COUNTS);
+
+    const roles = await sql<{ name: string; permissions: string[] }[]>`
+      select r.name, coalesce(array_agg(p.name order by p.name) filter (where p.id is not null), '{}') as permissions
+      from altalune_roles r
+      left join altalune_roles_permissions rp on rp.role_id = r.id left join altalune_permissions p on p.id = rp.permission_id
+      group by r.name order by r.name`;
+    expect(roles).toEqual([
+      { name: "superadmin", permissions: ["root"] },
+      { name: "user", permissions: ["dashboard:read"] },
+    ]);
+
+    const permissions = await sql<{ name: string }[]>`select name from altalune_permissions order by name`;
+    const expected = ["root", "dashboard:read", "iam:read", "iam:write"];
+    for (const entity of ["employee", "user", "role", "permission", "project", "apikey", "chatbot", "client", "provider", "member"]) {
+      for (const action of ["read", "write", "delete"]) expected.push(`${entity}:${action}`);
+    }
+    expect(permissions.map((p) => p.name)).toEqual(expected.sort());
+    expect(SEED_PERMISSIONS.map((p) => p.name).sort()).toEqual(expected);
+
+    expect(await superadmins(sql)).toEqual([
+      { public_id: expect.stringMatching(/^[23456789abcdefghjklmnpqrstuvwxyz]{14}$/), email: "admin@altalune.local", is_active: true, email_verified: true },
+    ]);
+    const owners = await sql`
+      select u.email, m.role from altalune_project_members m
+      join altalune_users u on u.id = m.user_id join altalune_projects p on p.id = m.project_id
+      where p.is_default`;
+    expect(owners).toEqual([{ email: "admin@altalune.local", role: "owner" }]);
+  });
+
+  it("changes nothing when run again, or by two processes at once", async () => {
+    const sql = await freshDatabase();
+    await Promise.all([seedWith(sql), seedWith(sql)]);
+    expect(await counts(sql)).toEqual(FRESH_COUNTS);
+    const before = await snapshot(sql);
+    await seedWith(sql);
+    await seedWith(sql);
+    expect(await snapshot(sql)).toEqual(before);
+  });
+
+  it("follows a changed SUPERADMIN_EMAIL by renaming the same superadmin", async () => {
+    const sql = await freshDatabase();
+    await seedWith(sql);
+    const [before] = await superadmins(sql);
+    await seedWith(sql, "root@example.org");
+    expect(await superadmins(sql)).toEqual([{ ...before, email: "root@example.org" }]);
+    expect(await counts(sql)).toEqual(FRESH_COUNTS);
+    const renamed = await snapshot(sql);
+    await seedWith(sql, "root@example.org");
+    expect(await snapshot(sql)).toEqual(renamed);
+  });
+
+  it("refuses an address that belongs to a user without the superadmin role, changing nothing", async () => {
+    const sql = await freshDatabase();
+    await seedWith(sql);
+    await sql`insert into altalune_users (public_id, email) values (${newPublicId()}, 'someone@example.org')`;
+    const before = await snapshot(sql);
+    await expect(seedWith(sql, "someone@example.org")).rejects.toThrow(/SUPERADMIN_EMAIL someone@example.org belongs to user \w{14}, who does not hold the superadmin role/);
+    expect(await snapshot(sql)).toEqual(before);
+  });
+
+  it("finds the superadmin by role and the default project by flag, whatever their ids", async () => {
+    const sql = await freshDatabase();
+    // Rows that would take id 1 in a database where the original's seed assumptions hold.
+    await sql`insert into altalune_users (public_id, email) values (${newPublicId()}, 'first@example.org')`;
+    await sql`
+      insert into altalune_projects (public_id, name, timezone, environment) values (${newPublicId()}, 'Older project', 'UTC', 'live')`;
+    await seedWith(sql);
+    const [admin] = await superadmins(sql);
+    expect(admin?.email).toBe("admin@altalune.local");
+    const memberships = await sql`
+      select u.email, p.name, m.role from altalune_project_members m
+      join altalune_users u on u.id = m.user_id join altalune_projects p on p.id = m.project_id order by p.name`;
+    expect(memberships).toEqual([{ email: "admin@altalune.local", name: "Default Project", role: "owner" }]);
+    const [first] = await sql`
+      select count(*)::int as n from altalune_users_roles ur join altalune_users u on u.id = ur.user_id where u.email = 'first@example.org'`;
+    expect(first).toEqual({ n: 0 });
+  });
+
+  it("restores the superadmin's ownership of the default project and keeps operator changes elsewhere", async () => {
+    const sql = await freshDatabase();
+    await seedWith(sql);
+    await sql`update altalune_project_members set role = 'admin'`;
+    await sql`update altalune_roles set description = 'Changed by an operator' where name = 'user'`;
+    await seedWith(sql);
+    const [m] = await sql`select role from altalune_project_members`;
+    expect(m).toEqual({ role: "owner" });
+    const [r] = await sql`select description from altalune_roles where name = 'user'`;
+    expect(r).toEqual({ description: "Changed by an operator" });
+  });
+});

@@ -1,0 +1,19 @@
+import type { User } from "./model.js";
+
+/**
+ * What other parts of the system do when users change. The authorization server's issue
+ * implements `userCreated` to send the verification email when mail is configured; until then
+ * nothing listens. Mail is never faked here.
+ */
+export interface UserEvents {
+  /**
+   * After CreateUser has committed the user (with its role and membership). The call waits for
+   * it, so a listener may queue work durably before the client hears back; a rejection is logged
+   * and does not fail the call, because the user exists either way.
+   */
+  userCreated(user: User): Promise<void>;
+}
+
+export const noUserEvents: UserEvents = {
+  async userCreated() {},
+};

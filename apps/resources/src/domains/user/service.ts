@@ -1,0 +1,84 @@
+import type { ServiceImpl } from "@connectrpc/connect";
+import type {
+  ActivateUserRequest,
+  CreateUserRequest,
+  DeactivateUserRequest,
+  DeleteUserRequest,
+  GetUserRequest,
+  QueryUsersRequest,
+  UpdateUserRequest,
+  UserService as UserServiceDesc,
+} from "@altalune/proto";
+import { invalidArgument } from "@altalune/core";
+import { listQueryFromProto, queryMetaToProto } from "../../shared/query-mapper.js";
+import { trimmedFields } from "../../shared/names.js";
+import type { UserEvents } from "./events.js";
+import { identityToProto, userToProto } from "./mapper.js";
+import type { CreateUserInput } from "./model.js";
+import type { UserRepo } from "./repo.js";
+
+// The HTML standard's "valid email address", which protovalidate's isEmail() implements.
+const EMAIL = /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+
+/**
+ * Trimmed and lower-cased. The proto checks `this.trim().isEmail()`; CEL's trim and
+ * String.prototype.trim disagree on a few exotic space characters, so the result is checked
+ * again rather than trusted.
+ */
+export function normalizeEmail(email: string): string {
+  const normalized = email.trim().toLowerCase();
+  if (!EMAIL.test(normalized)) throw invalidArgument("email must be a valid email address", { email: "string.email" });
+  return normalized;
+}
+
+function userInput(req: { email: string; firstName: string; lastName: string }): CreateUserInput {
+  const names = trimmedFields({ first_name: { value: req.firstName }, last_name: { value: req.lastName } });
+  return { email: normalizeEmail(req.email), firstName: names.first_name, lastName: names.last_name };
+}
+
+export class UserService implements ServiceImpl<typeof UserServiceDesc> {
+  constructor(
+    private readonly users: UserRepo,
+    private readonly events: UserEvents,
+    private readonly logger: { error(details: object, message: string): void },
+  ) {}
+
+  async queryUsers(req: QueryUsersRequest) {
+    const result = await this.users.query(listQueryFromProto(req.query));
+    return { data: result.rows.map(userToProto), meta: queryMetaToProto(result) };
+  }
+
+  async createUser(req: CreateUserRequest) {
+    const user = await this.users.create(userInput(req));
+    try {
+      await this.events.userCreated(user);
+    } catch (err) {
+      this.logger.error({ err, userId: user.publicId }, "user created, but a userCreated listener failed");
+    }
+    return { user: userToProto(user), message: "User created successfully" };
+  }
+
+  async getUser(req: GetUserRequest) {
+    const user = await this.users.getByPublicId(req.id);
+    const identities = await this.users.identitiesOf(user);
+    return { user: userToProto(user), identities: identities.map(identityToProto) };
+  }
+
+  async updateUser(req: UpdateUserRequest) {
+    const user = await this.users.update({ publicId: req.id, ...userInput(req) });
+    return { user: userToProto(user), message: "User updated successfully" };
+  }
+
+  async deleteUser(req: DeleteUserRequest) {
+    await this.users.delete(req.id);
+    return { message: "User deleted successfully" };
+  }
+
+  async activateUser(req: ActivateUserRequest) {
+    return { user: userToProto(await this.users.activate(req.id)), message: "User activated successfully" };
+  }
+
+  async deactivateUser(req: DeactivateUserRequest) {
+    return { user: userToProto(await this.users.deactivate(req.id)), message: "User deactivated successfully" };
+  }
+}
