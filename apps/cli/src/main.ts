@@ -63,7 +63,21 @@ async function migrateAndSeed(rt: Runtime, skipSeed: boolean): Promise<void> {
   if (!skipSeed) await seed(rt.sql, rt.logger, rt.config);
 }
 
+/**
+ * Until the authorization layer enforces each RPC's rule (tokens, API keys), the API answers
+ * anyone. A production deployment must not be that by accident: it has to say so explicitly.
+ */
+function refuseUnauthenticatedProduction(config: Config): void {
+  if (config.production && process.env["ALLOW_UNAUTHENTICATED_API"] !== "true") {
+    throw new ConfigError([
+      "the Resources API does not enforce credentials yet; in production set ALLOW_UNAUTHENTICATED_API=true " +
+        "to serve it anyway, only behind a trusted network",
+    ]);
+  }
+}
+
 async function serve(rt: Runtime, startedAt: number): Promise<void> {
+  refuseUnauthenticatedProduction(rt.config);
   const server = await startResourcesServer({ sql: rt.sql, config: rt.config, logger: rt.logger });
   const host = rt.config.host === "0.0.0.0" ? "127.0.0.1" : rt.config.host;
   rt.logger.info(

@@ -30,6 +30,8 @@ export {
   isInvalidTextRepresentation,
   isNotNullViolation,
   isUniqueViolation,
+  isUniqueViolationOf,
+  violatedUniqueIndex,
   type PgErrorInfo,
   type PgErrorKind,
 } from "./pg-errors.js";

@@ -136,6 +136,19 @@ describe("migrateUp / migrateDown / migrationStatus", () => {
     expect(await db.sql`select 1 as one`).toEqual([{ one: 1 }]);
   });
 
+  it("refuses a pending file numbered below an applied one, applying nothing", async () => {
+    await write("0001_a.sql", CREATE_A);
+    await write("0003_c.sql", "-- migrate:up\ncreate table c (id int);\n-- migrate:down\ndrop table c;\n");
+    await migrateUp(db.sql, { dir });
+    // Added later with a lower number (e.g. from a branch merged late): it would run after 0003
+    // here but before it on a fresh database, so the two schemas could differ.
+    await write("0002_b.sql", CREATE_B);
+    await write("0004_d.sql", "-- migrate:up\ncreate table d (id int);\n-- migrate:down\ndrop table d;\n");
+    await expect(migrateUp(db.sql, { dir })).rejects.toThrow(/0002_b\.sql is pending but sorts before 0003_c, which is applied/);
+    expect(await tableExists(db.sql, "b")).toBe(false);
+    expect(await tableExists(db.sql, "d")).toBe(false);
+  });
+
   it("refuses to run when an applied file was modified, applying nothing", async () => {
     await write("0001_a.sql", CREATE_A);
     await migrateUp(db.sql, { dir });

@@ -148,6 +148,22 @@ function verifyHistory(migrations: Migration[], applied: AppliedRow[]): void {
 }
 
 /**
+ * A pending file that sorts before an applied one would run in a different order here than on a
+ * fresh database, so the two could end with different schemas: renumber it instead.
+ */
+function refuseOutOfOrder(migrations: Migration[], applied: ReadonlySet<string>): void {
+  const lastApplied = migrations.filter((m) => applied.has(m.version)).at(-1);
+  if (lastApplied === undefined) return;
+  const early = migrations.find((m) => !applied.has(m.version) && m.version < lastApplied.version);
+  if (early !== undefined) {
+    throw new MigrationError(
+      `${early.fileName} is pending but sorts before ${lastApplied.version}, which is applied; ` +
+        "give it a number after the last applied migration",
+    );
+  }
+}
+
+/**
  * Runs `fn` on one reserved connection holding the migration advisory lock.
  * A session-level lock on a single connection is what makes concurrent
  * `migrateUp` calls (other processes, other pools) apply every file once.
@@ -207,6 +223,7 @@ export async function migrateUp(sql: Sql, opts: MigrationOptions = {}): Promise<
     const appliedRows = await readApplied(conn);
     verifyHistory(migrations, appliedRows);
     const done = new Set(appliedRows.map((r) => r.version));
+    refuseOutOfOrder(migrations, done);
     const applied: string[] = [];
     for (const m of migrations) {
       if (done.has(m.version)) continue;

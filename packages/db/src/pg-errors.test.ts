@@ -6,6 +6,8 @@ import {
   isInvalidTextRepresentation,
   isNotNullViolation,
   isUniqueViolation,
+  isUniqueViolationOf,
+  violatedUniqueIndex,
 } from "./pg-errors.js";
 import { createTestDatabase, type TestDatabase } from "./testing.js";
 
@@ -91,5 +93,48 @@ describe("classifyPgError", () => {
     expect(classifyPgError({ code: "23505" })).toBeUndefined();
     expect(classifyPgError(undefined)).toBeUndefined();
     expect(isUniqueViolation(new Error("duplicate"))).toBe(false);
+  });
+});
+
+describe("violatedUniqueIndex", () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase({ empty: true });
+    await db.sql.unsafe(`
+      create table t_parted (project_id bigint not null, id bigint not null, email text not null) partition by list (project_id);
+      create table t_parted_p1 partition of t_parted for values in (1);
+      create unique index ux_t_parted_email on t_parted (project_id, lower(email));
+      create unique index ux_t_parted_id on t_parted (project_id, id);
+      create table t_plain (email text not null);
+      create unique index ux_t_plain_email on t_plain (email);`);
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  async function violation(statement: string): Promise<unknown> {
+    try {
+      await db.sql.unsafe(statement);
+    } catch (e) {
+      return e;
+    }
+    throw new Error(`no violation: ${statement}`);
+  }
+
+  it("resolves a partition's index to the index the migration created", async () => {
+    await db.sql.unsafe(`insert into t_parted values (1, 1, 'a@x.io')`);
+    const byEmail = await violation(`insert into t_parted values (1, 2, 'A@x.io')`);
+    expect(classifyPgError(byEmail)?.constraint).not.toBe("ux_t_parted_email");
+    expect(await violatedUniqueIndex(db.sql, byEmail)).toBe("ux_t_parted_email");
+    expect(await isUniqueViolationOf(db.sql, byEmail, "ux_t_parted_email")).toBe(true);
+    const byId = await violation(`insert into t_parted values (1, 1, 'b@x.io')`);
+    expect(await isUniqueViolationOf(db.sql, byId, "ux_t_parted_email")).toBe(false);
+    expect(await violatedUniqueIndex(db.sql, byId)).toBe("ux_t_parted_id");
+  });
+
+  it("keeps a plain table's index name, and ignores other errors", async () => {
+    await db.sql.unsafe(`insert into t_plain values ('x')`);
+    expect(await violatedUniqueIndex(db.sql, await violation(`insert into t_plain values ('x')`))).toBe("ux_t_plain_email");
+    expect(await violatedUniqueIndex(db.sql, new Error("not a database error"))).toBeUndefined();
   });
 });

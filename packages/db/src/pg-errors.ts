@@ -1,4 +1,5 @@
 import postgres from "postgres";
+import type { Queryable } from "./pool.js";
 
 export type PgErrorKind =
   | "unique_violation"
@@ -90,4 +91,32 @@ export function isNotNullViolation(e: unknown, column?: string): boolean {
 /** True for 22P02, e.g. a malformed uuid or integer literal. */
 export function isInvalidTextRepresentation(e: unknown): boolean {
   return isKind(e, "invalid_text");
+}
+
+/**
+ * The index a unique violation names, resolved to its top-level parent. On a partitioned table
+ * PostgreSQL names the partition's own index (e.g. `altalune_example_employees_p5_project_id_lower_idx`),
+ * which no code can know in advance; its parent is the index the migration created. One catalog
+ * lookup, on the error path only. Run it outside the failed transaction.
+ */
+export async function violatedUniqueIndex(sql: Queryable, e: unknown): Promise<string | undefined> {
+  const info = classifyPgError(e);
+  if (info?.kind !== "unique_violation" || info.constraint === undefined) return undefined;
+  const [row] = await sql<{ relname: string }[]>`
+    with recursive chain(oid, relname, depth) as (
+      select c.oid, c.relname, 0 from pg_class c
+      join pg_namespace n on n.oid = c.relnamespace
+      where c.relname = ${info.constraint} and n.nspname = current_schema()
+      union all
+      select p.oid, p.relname, chain.depth + 1 from chain
+      join pg_inherits i on i.inhrelid = chain.oid
+      join pg_class p on p.oid = i.inhparent
+    )
+    select relname from chain order by depth desc limit 1`;
+  return row?.relname ?? info.constraint;
+}
+
+/** Whether `e` violates `index` (the parent index's name, also for violations on a partition). */
+export async function isUniqueViolationOf(sql: Queryable, e: unknown, index: string): Promise<boolean> {
+  return (await violatedUniqueIndex(sql, e)) === index;
 }

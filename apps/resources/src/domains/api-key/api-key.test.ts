@@ -26,7 +26,8 @@ let projectB: string;
 const issuedKeys: string[] = [];
 
 beforeAll(async () => {
-  api = await startTestApi({ LOG_LEVEL: "info" }, { logger: createLogger({ level: "info", destination: logSink }) });
+  // Trace level: the most the server can log, so the test sees every line a key could slip into.
+  api = await startTestApi({ LOG_LEVEL: "trace" }, { logger: createLogger({ level: "trace", destination: logSink }) });
   const projects = api.client(ProjectService, "connect-binary");
   projectA = (await projects.createProject({ name: "Keys A", timezone: "UTC", environment: "live" })).project!.id;
   projectB = (await projects.createProject({ name: "Keys B", timezone: "UTC", environment: "live" })).project!.id;
@@ -307,5 +308,53 @@ describe("deleting a project", () => {
     await projects.deleteProject({ id: doomed });
     const [after] = await api.db.sql<{ n: number }[]>`select count(*)::int as n from altalune_project_api_keys`;
     expect(after?.n).toBe(others?.n);
+  });
+});
+
+describe("QueryApiKeys", () => {
+  let project: string;
+  const ids = new Map<string, string>();
+
+  beforeAll(async () => {
+    project = (await api.client(ProjectService, "connect-binary").createProject({ name: "Key list", timezone: "UTC", environment: "live" })).project!.id;
+    const keys = api.client(ApiKeyService, "connect-binary");
+    for (const [name, days] of [
+      ["alpha-ci", 40],
+      ["beta-ci", 20],
+      ["gamma-deploy", 60],
+      ["delta-deploy", 30],
+      ["epsilon", 50],
+    ] as const) {
+      ids.set(name, (await keys.createApiKey({ projectId: project, name, expiration: inDays(days) })).apiKey!.id);
+    }
+    await keys.deactivateApiKey({ projectId: project, apiKeyId: ids.get("delta-deploy")! });
+  });
+
+  type Over = { keyword?: string; filters?: Record<string, string[]>; sort?: [string, SortOrder]; page?: number; pageSize?: number };
+  const query = (over: Over) => ({
+    projectId: project,
+    query: {
+      pagination: { page: over.page ?? 1, pageSize: over.pageSize ?? 50 },
+      keyword: over.keyword ?? "",
+      filters: Object.fromEntries(Object.entries(over.filters ?? {}).map(([k, values]) => [k, { values }])),
+      ...(over.sort ? { sorting: { field: over.sort[0], order: over.sort[1] } } : {}),
+    },
+  });
+
+  it.each([
+    { what: "keyword over the name", q: { keyword: "CI", sort: ["name", SortOrder.ASC] } as Over, names: ["alpha-ci", "beta-ci"] },
+    { what: "names filter, case-insensitive", q: { filters: { names: ["GAMMA-deploy", "epsilon"] }, sort: ["name", SortOrder.ASC] } as Over, names: ["epsilon", "gamma-deploy"] },
+    { what: "keyword + status filter", q: { keyword: "deploy", filters: { statuses: ["inactive"] } } as Over, names: ["delta-deploy"] },
+    { what: "sort by expiration, descending", q: { sort: ["expiration", SortOrder.DESC] } as Over, names: ["gamma-deploy", "epsilon", "alpha-ci", "delta-deploy", "beta-ci"] },
+    { what: "page 2 of size 2 by name", q: { sort: ["name", SortOrder.ASC], page: 2, pageSize: 2 } as Over, names: ["delta-deploy", "epsilon"] },
+    { what: "unknown sort field falls back to updated_at", q: { sort: ["secret", SortOrder.ASC] } as Over, names: ["alpha-ci", "beta-ci", "gamma-deploy", "epsilon", "delta-deploy"] },
+  ])("$what", async ({ q, names }) => {
+    const res = await api.client(ApiKeyService, "grpc-js").queryApiKeys(query(q));
+    expect(res.data.map((k) => k.id)).toEqual(names.map((n) => ids.get(n)));
+  });
+
+  it("counts pages", async () => {
+    const res = await api.client(ApiKeyService, "connect-json").queryApiKeys(query({ pageSize: 2 }));
+    expect(res.meta).toMatchObject({ rowCount: 5, pageCount: 3 });
   });
 });

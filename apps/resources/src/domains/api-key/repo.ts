@@ -1,6 +1,6 @@
 import {
   defineListSpec,
-  isUniqueViolation,
+  isUniqueViolationOf,
   runListQuery,
   type FilterSpec,
   type ListQuery,
@@ -13,10 +13,7 @@ import { apiKeyAlreadyExists, apiKeyNotFound } from "./errors.js";
 import { apiKeyFromRow, type ApiKeyRow } from "./mapper.js";
 import { API_KEY_STATUSES, EXPIRING_SOON_MS, type ApiKey, type ApiKeyInput } from "./model.js";
 
-// A unique violation on a partition names the partition's own index, not the parent's
-// ux_altalune_project_api_keys_name, so it is recognised by kind: the name is the only unique key
-// a client controls (ids are generated: 14 random characters).
-const isNameTaken = (e: unknown) => isUniqueViolation(e);
+const NAME_UNIQUE = "ux_altalune_project_api_keys_name";
 const columns = ["public_id", "name", "expiration", "active", "last_used_at", "created_at", "updated_at"];
 
 /**
@@ -88,7 +85,7 @@ export class ApiKeyRepo {
       if (row === undefined) throw new Error("insert into altalune_project_api_keys returned no row");
       return apiKeyFromRow(row);
     } catch (e) {
-      if (isNameTaken(e)) throw apiKeyAlreadyExists(input.name);
+      if (await isUniqueViolationOf(this.sql, e, NAME_UNIQUE)) throw apiKeyAlreadyExists(input.name);
       return rethrowMissingProject(e, project);
     }
   }
@@ -103,7 +100,7 @@ export class ApiKeyRepo {
       if (row === undefined) throw apiKeyNotFound(publicId);
       return apiKeyFromRow(row);
     } catch (e) {
-      if (isNameTaken(e)) throw apiKeyAlreadyExists(input.name);
+      if (await isUniqueViolationOf(this.sql, e, NAME_UNIQUE)) throw apiKeyAlreadyExists(input.name);
       throw e;
     }
   }

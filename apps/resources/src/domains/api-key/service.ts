@@ -1,6 +1,6 @@
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { invalidArgument, newPublicId } from "@altalune/core";
+import { newPublicId } from "@altalune/core";
 import type {
   ActivateApiKeyRequest,
   ApiKeyService as ApiKeyServiceDesc,
@@ -11,6 +11,7 @@ import type {
   QueryApiKeysRequest,
   UpdateApiKeyRequest,
 } from "@altalune/proto";
+import { requireTrimmedName } from "../../shared/names.js";
 import { listQueryFromProto, queryMetaToProto } from "../../shared/query-mapper.js";
 import type { ProjectRepo } from "../project/repo.js";
 import { apiKeyExpired, expirationInPast, expirationTooFar } from "./errors.js";
@@ -28,8 +29,7 @@ export class ApiKeyService implements ServiceImpl<typeof ApiKeyServiceDesc> {
 
   /** The proto rules check the expiration against the wall clock; this checks it against ours. */
   private inputOf(req: CreateApiKeyRequest | UpdateApiKeyRequest, now: Date): ApiKeyInput {
-    const name = req.name.trim();
-    if (name.length < 2) throw invalidArgument("name must have at least 2 non-blank characters", { name: "string.not_blank" });
+    const name = requireTrimmedName("name", req.name, 2);
     const expiration = timestampDate(req.expiration as Timestamp);
     if (expiration.getTime() <= now.getTime()) throw expirationInPast();
     if (expiration.getTime() > now.getTime() + MAX_LIFETIME_MS) throw expirationTooFar();

@@ -1,15 +1,12 @@
 import { newPublicId } from "@altalune/core";
-import { defineListSpec, isUniqueViolation, runListQuery, type ListQuery, type ListResult, type Sql } from "@altalune/db";
+import { defineListSpec, isUniqueViolationOf, runListQuery, type ListQuery, type ListResult, type Sql } from "@altalune/db";
 import { rethrowMissingProject } from "../../shared/project-scoped.js";
 import type { ProjectRef } from "../project/model.js";
 import { employeeAlreadyExists, employeeNotFound } from "./errors.js";
 import { employeeFromRow, type EmployeeRow } from "./mapper.js";
 import { EMPLOYEE_STATUSES, type Employee, type EmployeeInput } from "./model.js";
 
-// A unique violation on a partition names the partition's own index, not the parent's
-// ux_altalune_example_employees_email, so it is recognised by kind: the email is the only unique
-// key a client controls (ids are generated: 14 random characters).
-const isEmailTaken = (e: unknown) => isUniqueViolation(e);
+const EMAIL_UNIQUE = "ux_altalune_example_employees_email";
 const columns = ["public_id", "name", "email", "role", "department", "status", "created_at", "updated_at"];
 
 export const employeeListSpec = defineListSpec({
@@ -74,7 +71,7 @@ export class EmployeeRepo {
       if (row === undefined) throw new Error("insert into altalune_example_employees returned no row");
       return employeeFromRow(row);
     } catch (e) {
-      if (isEmailTaken(e)) throw employeeAlreadyExists(input.email);
+      if (await isUniqueViolationOf(this.sql, e, EMAIL_UNIQUE)) throw employeeAlreadyExists(input.email);
       return rethrowMissingProject(e, project);
     }
   }
@@ -90,7 +87,7 @@ export class EmployeeRepo {
       if (row === undefined) throw employeeNotFound(publicId);
       return employeeFromRow(row);
     } catch (e) {
-      if (isEmailTaken(e)) throw employeeAlreadyExists(input.email);
+      if (await isUniqueViolationOf(this.sql, e, EMAIL_UNIQUE)) throw employeeAlreadyExists(input.email);
       throw e;
     }
   }

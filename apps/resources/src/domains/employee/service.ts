@@ -7,7 +7,7 @@ import type {
   QueryEmployeesRequest,
   UpdateEmployeeRequest,
 } from "@altalune/proto";
-import { invalidArgument } from "@altalune/core";
+import { trimmedFields } from "../../shared/names.js";
 import { listQueryFromProto, queryMetaToProto } from "../../shared/query-mapper.js";
 import type { ProjectRepo } from "../project/repo.js";
 import { employeeToProto, statusFromProto } from "./mapper.js";
@@ -15,16 +15,13 @@ import type { EmployeeInput } from "./model.js";
 import type { EmployeeRepo } from "./repo.js";
 
 function inputOf(req: CreateEmployeeRequest | UpdateEmployeeRequest): EmployeeInput {
-  const name = req.name.trim();
-  // The proto pattern allows whitespace; a name of spaces only is no name.
-  if (name.length < 2) throw invalidArgument("name must have at least 2 non-blank characters", { name: "string.not_blank" });
-  return {
-    name,
-    email: req.email.trim(),
-    role: req.role.trim(),
-    department: req.department.trim(),
-    status: statusFromProto(req.status),
-  };
+  const fields = trimmedFields({
+    name: { value: req.name, minLen: 2 },
+    email: { value: req.email },
+    role: { value: req.role, minLen: 2 },
+    department: { value: req.department, minLen: 2 },
+  });
+  return { ...fields, status: statusFromProto(req.status) };
 }
 
 export class EmployeeService implements ServiceImpl<typeof EmployeeServiceDesc> {

@@ -155,6 +155,25 @@ describe("bad input is refused identically on every transport, and changes nothi
       detail: { code: "60001", meta: { id: "string.len" } },
     },
     {
+      name: "a NUL character in a free-text field",
+      call: (c) => c.createProject({ name: "Nul test", description: "a\u0000b", timezone: "UTC", environment: "live" }),
+      code: Code.InvalidArgument,
+      detail: { code: "60001", meta: { description: "string.no_nul" } },
+    },
+    {
+      name: "a NUL character in the keyword",
+      call: (c) => c.queryProjects({ query: { pagination: { page: 1, pageSize: 10 }, keyword: "x\u0000" } }),
+      code: Code.InvalidArgument,
+      detail: { code: "60001", meta: { "query.keyword": "string.no_nul" } },
+    },
+    {
+      name: "a NUL character in a filter value",
+      call: (c) =>
+        c.queryProjects({ query: { pagination: { page: 1, pageSize: 10 }, filters: { environment: { values: ["live\u0000"] } } } }),
+      code: Code.InvalidArgument,
+      detail: { code: "60001", meta: { "query.filters[environment].values[0]": "string.no_nul" } },
+    },
+    {
       name: "unknown id",
       call: (c) => c.updateProject({ id: "zzzzzzzzzzzzzz", name: "Whatever", timezone: "UTC" }),
       code: Code.NotFound,

@@ -7,7 +7,7 @@ import type {
   QueryProjectsRequest,
   UpdateProjectRequest,
 } from "@altalune/proto";
-import { invalidArgument } from "@altalune/core";
+import { requireTrimmedName } from "../../shared/names.js";
 import { listQueryFromProto, queryMetaToProto } from "../../shared/query-mapper.js";
 import { invalidTimezone } from "./errors.js";
 import { isEnvironment, projectToProto } from "./mapper.js";
@@ -20,12 +20,6 @@ export function canonicalTimezone(timezone: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function requireName(name: string): string {
-  const trimmed = name.trim();
-  if (trimmed === "") throw invalidArgument("name must not be blank", { name: "string.not_blank" });
-  return trimmed;
 }
 
 function requireTimezone(timezone: string): string {
@@ -46,7 +40,7 @@ export class ProjectService implements ServiceImpl<typeof ProjectServiceDesc> {
     // The proto's `in` rule already guarantees this; the guard narrows the type.
     if (!isEnvironment(req.environment)) throw new Error(`unvalidated environment ${req.environment}`);
     const project = await this.projects.create({
-      name: requireName(req.name),
+      name: requireTrimmedName("name", req.name),
       description: req.description.trim(),
       timezone: requireTimezone(req.timezone),
       environment: req.environment,
@@ -61,7 +55,7 @@ export class ProjectService implements ServiceImpl<typeof ProjectServiceDesc> {
   async updateProject(req: UpdateProjectRequest) {
     const project = await this.projects.update({
       publicId: req.id,
-      name: requireName(req.name),
+      name: requireTrimmedName("name", req.name),
       description: req.description.trim(),
       timezone: requireTimezone(req.timezone),
     });
