@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { CreateApiKeyRequestSchema } from "@altalune/proto";
+import { CreateApiKeyRequestSchema, CreateProjectRequestSchema, DeleteProjectRequestSchema } from "@altalune/proto";
 import { createLogger, loadConfig } from "@altalune/core";
 import { createPool, ensureAllPartitions, migrateUp, runPostMigrate, startEmbeddedPostgres } from "@altalune/db";
 import { createContainer, seed } from "@altalune/resources";
@@ -70,17 +70,35 @@ async function main() {
     const valid = await time(() => auth.apiKeys.verify(key));
     const wrong = await time(() => auth.apiKeys.verify(key.slice(0, -2) + (key.endsWith("AA") ? "BB" : "AA")));
 
-    const [ids] = await sql<{ id: string; key_id: string }[]>`
-      select p.id, k.public_id as key_id from altalune_projects p join altalune_project_api_keys k on k.project_id = p.id
-      where p.public_id = ${target!.public_id}`;
+    // Every query on a partitioned table names its project: one that does not would lock all
+    // 20,000 partitions and exhaust the lock table ("out of shared memory").
+    const [project] = await sql<{ id: string }[]>`select id from altalune_projects where public_id = ${target!.public_id}`;
+    const ids = { id: project!.id, key_id: created1.apiKey!.id };
     const plan = (
       await sql.unsafe<{ "QUERY PLAN": string }[]>(
         `explain (analyze, costs off, timing off, summary off)
          select id, key_hash, active, expiration from altalune_project_api_keys where project_id = $1 and public_id = $2`,
-        [ids!.id, ids!.key_id],
+        [ids.id, ids.key_id],
       )
     ).map((r) => r["QUERY PLAN"]);
 
+    const timeOnce = async (fn: () => Promise<unknown>) => {
+      const t = performance.now();
+      try {
+        await fn();
+        return `${(performance.now() - t).toFixed(0)} ms`;
+      } catch (e) {
+        return `fails: ${e instanceof Error ? e.message : String(e)}`;
+      }
+    };
+    let extra = "";
+    const createProject = await timeOnce(async () => {
+      const res = await services.project.createProject(
+        create(CreateProjectRequestSchema, { name: "One more", timezone: "UTC", environment: "live" }),
+      );
+      extra = res.project!.id;
+    });
+    const deleteProject = await timeOnce(() => services.project.deleteProject(create(DeleteProjectRequestSchema, { id: extra })));
     const [version] = await sql<{ v: string }[]>`select current_setting('server_version') as v`;
     const cpu = cpus();
     const lines = [
@@ -93,6 +111,8 @@ async function main() {
       "|---|---:|---:|",
       `| valid key | ${valid.p50.toFixed(3)} | ${valid.p99.toFixed(3)} |`,
       `| wrong secret | ${wrong.p50.toFixed(3)} | ${wrong.p99.toFixed(3)} |`,
+      "",
+      `CreateProject with ${projectCount.toLocaleString("en")} projects present: ${createProject}; DeleteProject: ${deleteProject}.`,
       "",
       "Plan of the key lookup (custom plan, as the pool runs it):",
       "",

@@ -81,7 +81,7 @@ const fixtureListWithoutDistinct = defineListSpec({
   catalog: { statuses: { values: ["active"] } },
 });
 
-const scopedList = defineListSpec({
+const scopedListInput = (): ListSpecInput => ({
   from: "list_scoped",
   scope: ["project_id"],
   columns: ["id", "name", "region"],
@@ -93,6 +93,7 @@ const scopedList = defineListSpec({
   tieBreaker: "id",
   catalog: { regions: { distinct: "region" } },
 });
+const scopedList = defineListSpec(scopedListInput());
 
 let db: Awaited<ReturnType<typeof createTestDatabase>>;
 let sql: Sql;
@@ -327,6 +328,39 @@ describe("catalog", () => {
     const { filters, rowCount } = await runListQuery(sql, fixtureList, narrowed);
     expect(rowCount).toBe(0);
     expect(filters["categories"]).toEqual(["blue", "green", "red"]);
+  });
+});
+
+describe("indexed distinct catalog (loose index scan)", () => {
+  const looseList = defineListSpec({ ...scopedListInput(), catalog: { regions: { distinct: "region", indexed: true } } });
+
+  it.each([1, 2])("returns exactly what the plain distinct returns, for project %s", async (projectId) => {
+    await sql`create index if not exists list_scoped_region on list_scoped (project_id, region)`;
+    const plain = await runListQuery(sql, scopedList, q(), { scope: { project_id: projectId } });
+    const loose = await runListQuery(sql, looseList, q(), { scope: { project_id: projectId } });
+    expect(loose.filters).toEqual(plain.filters);
+  });
+
+  it("walks the index instead of reading every row", async () => {
+    await sql`insert into list_scoped (project_id, id, name, region)
+      select 1, 100 + g, 'bulk', (array['eu', 'us', 'latam'])[1 + g % 3] from generate_series(1, 3000) g`;
+    await sql`vacuum analyze list_scoped`;
+    const sent: Array<{ query: string; params: unknown[] }> = [];
+    const spy = postgres(db.url, { max: 1, debug: (_c, query, params) => sent.push({ query, params: [...params] }) });
+    try {
+      const result = await runListQuery(spy, looseList, q(), { scope: { project_id: 1 } });
+      expect(result.filters).toEqual({ regions: ["eu", "latam", "us"] });
+      // The engine's own catalog statement, explained with its own parameters.
+      const catalog = sent.find((s) => s.query.includes("with recursive walk"));
+      if (catalog === undefined) throw new Error("no catalog statement was sent");
+      const plan = await sql.unsafe<{ "QUERY PLAN": string }[]>(`explain analyze ${catalog.query}`, catalog.params as never[]);
+      const text = plan.map((r) => r["QUERY PLAN"]).join("\n");
+      expect(text).toMatch(/Index Only Scan using list_scoped_p1_project_id_region_idx/);
+      expect(text).not.toMatch(/Seq Scan/);
+    } finally {
+      await spy.end();
+      await sql`delete from list_scoped where id > 100`;
+    }
   });
 });
 

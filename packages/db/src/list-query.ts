@@ -60,8 +60,13 @@ export type FilterSpec =
 export type CatalogSpec =
   /** Fixed values, returned as given. */
   | { values: readonly string[] }
-  /** Sorted DISTINCT non-null values of a column within the scope, as text. */
-  | { distinct: string };
+  /**
+   * Sorted DISTINCT non-null values of a column within the scope, as text. `indexed: true` reads
+   * them with a loose index scan (one index probe per distinct value, a recursive CTE) instead of
+   * reading every row: declare it only with a btree index on (scope columns…, column), since
+   * without one each step would scan the table.
+   */
+  | { distinct: string; indexed?: boolean };
 
 /** A domain's list declaration; every string except map keys is a column name. */
 export interface ListSpecInput {
@@ -94,7 +99,7 @@ type NormalizedFilter =
   | { kind: "boolean"; column: string }
   | { kind: "computed"; values: ReadonlyMap<string, ConditionBuilder> };
 
-type NormalizedCatalog = { key: string; values: readonly string[] } | { key: string; distinct: string };
+type NormalizedCatalog = { key: string; values: readonly string[] } | { key: string; distinct: string; indexed: boolean };
 
 declare const validated: unique symbol;
 
@@ -182,7 +187,7 @@ export function defineListSpec(input: ListSpecInput): ListSpec {
 
   const catalog: NormalizedCatalog[] = Object.entries(input.catalog ?? {}).map(([key, def]) =>
     "distinct" in def
-      ? { key, distinct: assertIdentifier(def.distinct, `catalog ${key}`) }
+      ? { key, distinct: assertIdentifier(def.distinct, `catalog ${key}`), indexed: def.indexed === true }
       : { key, values: [...def.values] },
   );
 
@@ -396,20 +401,28 @@ async function loadCatalog(
   scope: readonly SqlFragment[],
 ): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
-  const distinct: { key: string; column: string }[] = [];
+  const distinct: { key: string; column: string; indexed: boolean }[] = [];
   for (const entry of spec.catalog) {
     if ("values" in entry) out[entry.key] = [...entry.values];
-    else distinct.push({ key: entry.key, column: entry.distinct });
+    else distinct.push({ key: entry.key, column: entry.distinct, indexed: entry.indexed });
   }
   if (distinct.length === 0) return out;
 
   // Positional aliases: catalog keys are free-form strings, not identifiers.
-  const selects = distinct.map(({ column }, i) => {
-    const where = and(sql, [...scope, sql`${sql(column)} is not null`]);
-    return sql`(
-      select coalesce(array_agg(d.v::text order by d.v), '{}')
-      from (select distinct ${sql(column)} as v from ${sql(spec.from)} where ${where}) as d
-    ) as ${sql(`c${i}`)}`;
+  const selects = distinct.map(({ column, indexed }, i) => {
+    const col = sql(column);
+    const where = and(sql, [...scope, sql`${col} is not null`]);
+    const values = indexed
+      ? sql`
+        with recursive walk(v) as (
+          (select ${col} from ${sql(spec.from)} where ${where} order by ${col} limit 1)
+          union all
+          select (select ${col} from ${sql(spec.from)} where ${and(sql, [...scope, sql`${col} > walk.v`])} order by ${col} limit 1)
+          from walk where walk.v is not null
+        )
+        select v from walk where v is not null`
+      : sql`select distinct ${col} as v from ${sql(spec.from)} where ${where}`;
+    return sql`(select coalesce(array_agg(d.v::text order by d.v), '{}') from (${values}) as d) as ${sql(`c${i}`)}`;
   });
   const [row] = await sql<Record<string, string[]>[]>`select ${commaList(sql, selects)}`;
   distinct.forEach(({ key }, i) => {

@@ -38,8 +38,9 @@ export const employeeListSpec = defineListSpec({
   unknownSortFallback: "updated_at",
   tieBreaker: "id",
   catalog: {
-    roles: { distinct: "role" },
-    departments: { distinct: "department" },
+    // Loose index scans over the (project_id, role|department) indexes of migration 0006.
+    roles: { distinct: "role", indexed: true },
+    departments: { distinct: "department", indexed: true },
     statuses: { values: [...EMPLOYEE_STATUSES] },
   },
 });
