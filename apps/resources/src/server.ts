@@ -1,7 +1,15 @@
 import type { Config, Logger } from "@altalune/core";
 import type { Sql } from "@altalune/db";
-import { ApiKeyService, ConfigService, EmployeeService, ProjectService } from "@altalune/proto";
-import { IAMMapperService, PermissionService, RoleService, UserService } from "@altalune/proto";
+import {
+  ApiKeyService,
+  ConfigService,
+  EmployeeService,
+  IAMMapperService,
+  PermissionService,
+  ProjectService,
+  RoleService,
+  UserService,
+} from "@altalune/proto";
 import {
   CallPipeline,
   registration,
