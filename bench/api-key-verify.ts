@@ -2,33 +2,22 @@
 // lookup that could not name the partition would probe every one. Measures verification latency
 // and shows the plan of the credential query. Appends a dated table to bench/RESULTS.md.
 // Run: pnpm bench:apikeys [--projects 10000] [--calls 2000]
-import { appendFile, chmod, mkdtemp, rm } from "node:fs/promises";
-import { cpus, tmpdir, totalmem } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { CreateApiKeyRequestSchema, CreateProjectRequestSchema, DeleteProjectRequestSchema } from "@altalune/proto";
 import { createLogger, loadConfig } from "@altalune/core";
-import { createPool, ensureAllPartitions, migrateUp, runPostMigrate, startEmbeddedPostgres } from "@altalune/db";
+import { createPool, ensureAllPartitions, migrateUp, runPostMigrate } from "@altalune/db";
 import { createContainer, seed } from "@altalune/resources";
+import { publish, sectionHeading, startBenchDatabase } from "./support.js";
 
 const { values } = parseArgs({ options: { projects: { type: "string", default: "10000" }, calls: { type: "string", default: "2000" } } });
 const projectCount = Number(values.projects);
 const calls = Number(values.calls);
-const root = fileURLToPath(new URL("..", import.meta.url));
 
-async function startDatabase() {
-  if (process.env["DATABASE_URL"]) return { url: process.env["DATABASE_URL"], stop: async () => {} };
-  const dir = await mkdtemp(join(tmpdir(), "altalune-bench-"));
-  await chmod(dir, 0o755); // as root, the embedded server runs as `postgres`, who must reach its data dir
-  const pg = await startEmbeddedPostgres({ dataDir: join(dir, "pg"), persistent: false });
-  return { url: pg.url, stop: async () => (await pg.stop(), await rm(dir, { recursive: true, force: true })) };
-}
 
 async function main() {
-  const db = await startDatabase();
+  const db = await startBenchDatabase();
   const sql = createPool(db.url, { max: 4 });
   const logger = createLogger({ level: "silent" });
   const config = loadConfig({ LOG_LEVEL: "silent" });
@@ -100,11 +89,8 @@ async function main() {
     });
     const deleteProject = await timeOnce(() => services.project.deleteProject(create(DeleteProjectRequestSchema, { id: extra })));
     const [version] = await sql<{ v: string }[]>`select current_setting('server_version') as v`;
-    const cpu = cpus();
     const lines = [
-      "",
-      `## ${new Date().toISOString().slice(0, 10)} — verifyApiKey — ${cpu.length} × ${cpu[0]?.model ?? "CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, PostgreSQL ${version?.v ?? "?"}`,
-      "",
+      sectionHeading("verifyApiKey", version?.v ?? "?"),      "",
       `${projectCount.toLocaleString("en")} projects (${created.length.toLocaleString("en")} partitions created in ${setupSeconds.toFixed(0)} s); ${calls} sequential verifications in-process after 50 warm-up calls.`,
       "",
       "| case | p50 ms | p99 ms |",
@@ -119,10 +105,8 @@ async function main() {
       "```",
       ...plan,
       "```",
-      "",
     ];
-    await appendFile(join(root, "bench/RESULTS.md"), lines.join("\n"));
-    process.stdout.write(lines.join("\n"));
+    await publish(lines);
   } finally {
     await sql.end();
     await db.stop();

@@ -2,31 +2,20 @@
 // without the pg_trgm indexes of migration 0006. Calls go through the API (Connect binary) so the
 // numbers include the whole pipeline. Appends a dated table to bench/RESULTS.md.
 // Run: pnpm bench:search [--rows 100000] [--runs 20]
-import { appendFile, chmod, mkdtemp, rm } from "node:fs/promises";
-import { cpus, tmpdir, totalmem } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { createLogger, loadConfig } from "@altalune/core";
-import { createPool, migrateUp, runPostMigrate, searchDocumentSql, startEmbeddedPostgres, type Sql } from "@altalune/db";
+import { createPool, migrateUp, runPostMigrate, searchDocumentSql, type Sql } from "@altalune/db";
 import { EmployeeService, ProjectService } from "@altalune/proto";
 import { seed, startResourcesServer } from "@altalune/resources";
+import { publish, sectionHeading, startBenchDatabase } from "./support.js";
 
 const { values } = parseArgs({ options: { rows: { type: "string", default: "100000" }, runs: { type: "string", default: "20" } } });
 const rows = Number(values.rows);
 const runs = Number(values.runs);
-const root = fileURLToPath(new URL("..", import.meta.url));
 const TRGM_INDEXES = ["ix_altalune_example_employees_search_trgm"];
 
-async function startDatabase() {
-  if (process.env["DATABASE_URL"]) return { url: process.env["DATABASE_URL"], stop: async () => {} };
-  const dir = await mkdtemp(join(tmpdir(), "altalune-bench-"));
-  await chmod(dir, 0o755); // as root, the embedded server runs as `postgres`, who must reach its data dir
-  const pg = await startEmbeddedPostgres({ dataDir: join(dir, "pg"), persistent: false });
-  return { url: pg.url, stop: async () => (await pg.stop(), await rm(dir, { recursive: true, force: true })) };
-}
 
 /** Realistic-looking rows generated in SQL: 100k inserts from the client would dominate the run. */
 async function fill(sql: Sql, projectId: string, count: number): Promise<void> {
@@ -58,7 +47,7 @@ const CASES: Case[] = [
 ];
 
 async function main() {
-  const db = await startDatabase();
+  const db = await startBenchDatabase();
   const sql = createPool(db.url, { max: 4 });
   const logger = createLogger({ level: "silent" });
   await migrateUp(sql);
@@ -117,11 +106,8 @@ async function main() {
     for (const c of CASES) before.push({ ...(await measure(c.keyword)), plan: await planOf(c.keyword) });
 
     const [version] = await sql<{ v: string }[]>`select current_setting('server_version') as v`;
-    const cpu = cpus();
     const lines = [
-      "",
-      `## ${new Date().toISOString().slice(0, 10)} — QueryEmployees keyword search — ${cpu.length} × ${cpu[0]?.model ?? "CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, PostgreSQL ${version?.v ?? "?"}`,
-      "",
+      sectionHeading("QueryEmployees keyword search", version?.v ?? "?"),      "",
       `One project with ${rows.toLocaleString("en")} employees (9 others with 1,000 each), page of 10, Connect binary over h2c, median of ${runs} calls.`,
       "",
       "| keyword | matching rows | without trigram indexes | plan | with trigram indexes (0006) | plan |",
@@ -130,10 +116,8 @@ async function main() {
         (c, i) =>
           `| ${c.label}: \`${c.keyword}\` | ${after[i]!.rowCount} | ${before[i]!.median.toFixed(1)} ms | ${before[i]!.plan} | ${after[i]!.median.toFixed(1)} ms | ${after[i]!.plan} |`,
       ),
-      "",
     ];
-    await appendFile(join(root, "bench/RESULTS.md"), lines.join("\n"));
-    process.stdout.write(lines.join("\n"));
+    await publish(lines);
   } finally {
     await server.close();
     await sql.end();

