@@ -1,24 +1,17 @@
 import { AppError, invalidArgument } from "@altalune/core";
 
+// 60802 (the original's invalid project role) stays reserved and unused: the proto's `string.in`
+// rule on members[i].role refuses an unknown role with 60001 before any handler runs.
 export const IamCodes = {
-  InvalidProjectRole: "60802",
   LastOwner: "60803",
 } as const;
-
-export const invalidProjectRole = (role: string) =>
-  new AppError({
-    code: IamCodes.InvalidProjectRole,
-    status: "invalid_argument",
-    message: `invalid project role: ${role} (must be one of: owner, admin, member, user)`,
-    meta: { role },
-  });
 
 // Its own code and FailedPrecondition: the original answered the generic 60001.
 export const lastOwner = (projectPublicId: string) =>
   new AppError({
     code: IamCodes.LastOwner,
     status: "failed_precondition",
-    message: "cannot remove or demote the last owner of the project",
+    message: "cannot remove, demote or delete the last owner of the project",
     meta: { project_id: projectPublicId },
   });
 

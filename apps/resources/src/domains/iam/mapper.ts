@@ -7,7 +7,7 @@ import {
   type UserProjectMembership as UserProjectMembershipMessage,
 } from "@altalune/proto";
 import { userFromRow, userToProto, type UserRow } from "../user/mapper.js";
-import { isProjectRole, type ProjectMember, type ProjectRole, type UserProjectMembership } from "./model.js";
+import { asProjectRole, type ProjectMember, type UserProjectMembership } from "./model.js";
 
 export interface MemberRow extends UserRow {
   member_role: string;
@@ -21,21 +21,15 @@ export interface UserProjectRow {
   joined_at: Date;
 }
 
-function projectRoleOf(value: string): ProjectRole {
-  // The table's CHECK admits only these; anything else is a schema drift worth failing loudly on.
-  if (!isProjectRole(value)) throw new Error(`unknown project role ${value}`);
-  return value;
-}
-
 export function memberFromRow(row: MemberRow): ProjectMember {
-  return { user: userFromRow(row), role: projectRoleOf(row.member_role), joinedAt: row.joined_at };
+  return { user: userFromRow(row), role: asProjectRole(row.member_role), joinedAt: row.joined_at };
 }
 
 export function userProjectFromRow(row: UserProjectRow): UserProjectMembership {
   return {
     projectPublicId: row.project_public_id,
     projectName: row.project_name,
-    role: projectRoleOf(row.role),
+    role: asProjectRole(row.role),
     joinedAt: row.joined_at,
   };
 }

@@ -11,6 +11,16 @@ export function isProjectRole(value: string): value is ProjectRole {
   return (PROJECT_ROLES as readonly string[]).includes(value);
 }
 
+/**
+ * Narrows a role something else has already checked: the proto's `string.in` rule on requests,
+ * the table's CHECK on rows. Anything else reaching here is a bug (or schema drift), not a client
+ * mistake, so it fails as an internal error rather than with a client-facing code.
+ */
+export function asProjectRole(value: string): ProjectRole {
+  if (!isProjectRole(value)) throw new Error(`unknown project role ${JSON.stringify(value)}`);
+  return value;
+}
+
 export interface MemberAssignment {
   userPublicId: string;
   role: ProjectRole;

@@ -10,6 +10,7 @@ import type { Role } from "../role/model.js";
 import { userNotFound } from "../user/errors.js";
 import { userColumns } from "../user/mapper.js";
 import { lastOwner } from "./errors.js";
+import { refuseRemovingLastSuperadmin, refuseRootRemovalFromSuperadmin } from "./guards.js";
 import { memberFromRow, userProjectFromRow, type MemberRow, type UserProjectRow } from "./mapper.js";
 import { OWNER_ROLE, type MemberAssignment, type ProjectMember, type UserProjectMembership } from "./model.js";
 
@@ -30,6 +31,11 @@ export interface Mapping {
   leftColumn: string;
   right: Entity;
   rightColumn: string;
+  /**
+   * Runs in the removing transaction after the ids are resolved and before the delete; throws to
+   * refuse a removal that would leave the system unadministrable (see guards.ts).
+   */
+  beforeRemove?: (tx: Queryable, left: { id: string; publicId: string }, rightIds: readonly string[]) => Promise<void>;
 }
 
 export const USER_ROLES: Mapping = {
@@ -38,6 +44,7 @@ export const USER_ROLES: Mapping = {
   leftColumn: "user_id",
   right: ROLES,
   rightColumn: "role_id",
+  beforeRemove: (tx, user, roleIds) => refuseRemovingLastSuperadmin(tx, user.id, user.publicId, roleIds),
 };
 export const ROLE_PERMISSIONS: Mapping = {
   table: "altalune_roles_permissions",
@@ -45,6 +52,7 @@ export const ROLE_PERMISSIONS: Mapping = {
   leftColumn: "role_id",
   right: PERMISSIONS,
   rightColumn: "permission_id",
+  beforeRemove: (tx, role, permissionIds) => refuseRootRemovalFromSuperadmin(tx, role.id, permissionIds),
 };
 export const USER_PERMISSIONS: Mapping = {
   table: "altalune_users_permissions",
@@ -126,11 +134,15 @@ export class IamRepo {
     });
   }
 
-  /** Removes the pairs that exist; absent ones are ignored. Unknown ids still fail the call. */
+  /**
+   * Removes the pairs that exist; absent ones are ignored. Unknown ids still fail the call, and
+   * the mapping's guard may refuse it; either way nothing changes.
+   */
   async remove(mapping: Mapping, leftPublicId: string, rightPublicIds: readonly string[]): Promise<void> {
     await this.sql.begin(async (tx) => {
       const left = await resolveOne(tx, mapping.left, leftPublicId, "none");
       const rights = [...(await resolveMany(tx, mapping.right, rightPublicIds, "none")).values()];
+      await mapping.beforeRemove?.(tx, { id: left, publicId: leftPublicId }, rights);
       await tx`
         delete from ${tx(mapping.table)}
         where ${tx(mapping.leftColumn)} = ${left} and ${tx(mapping.rightColumn)} = any(${rights}::bigint[])`;
@@ -224,7 +236,9 @@ export class IamRepo {
 
   /**
    * Runs a membership change inside the caller's transaction, which holds the project's row lock,
-   * and throws (rolling it back) if the project had owners before and has none after.
+   * and throws (rolling it back) if the project had owners before and has none after. DeleteUser
+   * takes the same lock on every project the user owns before checking it (guards.ts), so a
+   * membership change and a user deletion cannot together remove a project's last owners.
    */
   private async guardLastOwner(
     tx: Queryable,

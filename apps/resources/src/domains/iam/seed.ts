@@ -46,7 +46,8 @@ export const SEED_ROLE_PERMISSIONS: ReadonlyArray<readonly [role: string, permis
 
 /**
  * Roles, permissions, their mappings, and the superadmin user owning the default project; in one
- * transaction, idempotent. Rows are found by name, by role and by flag, never by internal id.
+ * transaction, idempotent. Rows are found by name, by the seeded superadmin's `system` identity
+ * and by flag, never by internal id.
  * Names an operator has since changed in case only ("User") count as present.
  */
 export async function seedIam(sql: Sql, superadminEmail: string, logger: Pick<Logger, "info">): Promise<void> {
@@ -79,36 +80,76 @@ async function insertNamed(tx: TransactionSql, table: string, rows: readonly Nam
 }
 
 /**
- * The superadmin is the user with SUPERADMIN_EMAIL if that user holds the superadmin role; else
- * the oldest holder of the role, whose email follows the configuration; else a new user. An
- * address that belongs to someone without the role is refused rather than silently promoted.
+ * The seeded superadmin is marked by a `system` identity (provider `system`, provider user id
+ * `superadmin`, as in the original's seeder); the unique (provider, provider_user_id) index keeps
+ * it to one user. The seed only ever renames that user, so an operator's own account is never
+ * changed, whatever roles it holds.
+ */
+export const SEEDED_SUPERADMIN_IDENTITY = { provider: "system", providerUserId: "superadmin" } as const;
+
+/** The seed cannot continue without a decision by the operator; the message says which. */
+export class SeedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SeedError";
+  }
+}
+
+interface UserRef {
+  id: string;
+  public_id: string;
+  email: string;
+  is_superadmin: boolean;
+}
+
+/**
+ * Finds or makes the seeded superadmin and returns its id:
+ * - it exists: its email follows SUPERADMIN_EMAIL, and it keeps the superadmin role (restored if
+ *   an operator removed it, as its default-project ownership is);
+ * - it does not, and SUPERADMIN_EMAIL belongs to a holder of the superadmin role: that user is
+ *   marked (a database seeded before the marker existed; nothing about the user changes);
+ * - it does not, and nobody has the address: a new user is created, whoever else holds the role.
+ * An address held by anyone else is refused: renaming the seeded superadmin onto it is
+ * impossible, and taking that account over would hand someone's login to the configuration.
  */
 async function ensureSuperadmin(tx: TransactionSql, email: string, logger: Pick<Logger, "info">): Promise<string> {
-  const [byEmail] = await tx<{ id: string; public_id: string; is_superadmin: boolean }[]>`
-    select u.id, u.public_id,
-      exists (select 1 from altalune_users_roles ur join altalune_roles r on r.id = ur.role_id
-              where ur.user_id = u.id and lower(r.name) = ${SUPERADMIN_ROLE}) as is_superadmin
+  const holdsSuperadmin = (q: TransactionSql) => q`
+    exists (select 1 from altalune_users_roles ur join altalune_roles r on r.id = ur.role_id
+            where ur.user_id = u.id and lower(r.name) = ${SUPERADMIN_ROLE})`;
+  const [seeded] = await tx<UserRef[]>`
+    select u.id, u.public_id, u.email, ${holdsSuperadmin(tx)} as is_superadmin
+    from altalune_users u join altalune_user_identities i on i.user_id = u.id
+    where i.provider = ${SEEDED_SUPERADMIN_IDENTITY.provider}
+      and i.provider_user_id = ${SEEDED_SUPERADMIN_IDENTITY.providerUserId}`;
+  const [byEmail] = await tx<UserRef[]>`
+    select u.id, u.public_id, u.email, ${holdsSuperadmin(tx)} as is_superadmin
     from altalune_users u where u.email = ${email}`;
-  if (byEmail !== undefined) {
-    if (!byEmail.is_superadmin) {
-      throw new Error(
-        `SUPERADMIN_EMAIL ${email} belongs to user ${byEmail.public_id}, who does not hold the ${SUPERADMIN_ROLE} role: ` +
-          `assign the role to that user, or configure another address`,
-      );
-    }
-    return byEmail.id;
+
+  if (byEmail !== undefined && byEmail.id !== seeded?.id) {
+    const adoptable = seeded === undefined && byEmail.is_superadmin;
+    if (!adoptable) throw emailTaken(email, byEmail, seeded);
   }
 
-  const [oldest] = await tx<{ id: string; email: string }[]>`
-    select u.id, u.email from altalune_users u
-    where exists (select 1 from altalune_users_roles ur join altalune_roles r on r.id = ur.role_id
-                  where ur.user_id = u.id and lower(r.name) = ${SUPERADMIN_ROLE})
-    order by u.created_at, u.id
-    limit 1`;
-  if (oldest !== undefined) {
-    await tx`update altalune_users set email = ${email}, updated_at = CURRENT_TIMESTAMP where id = ${oldest.id}`;
-    logger.info(`superadmin email changed from ${oldest.email} to ${email}`);
-    return oldest.id;
+  if (seeded !== undefined) {
+    if (seeded.email !== email) {
+      await tx`update altalune_users set email = ${email}, updated_at = CURRENT_TIMESTAMP where id = ${seeded.id}`;
+      logger.info(`superadmin email changed from ${seeded.email} to ${email}`);
+    }
+    await tx`
+      update altalune_user_identities set email = ${email}, updated_at = CURRENT_TIMESTAMP
+      where user_id = ${seeded.id} and provider = ${SEEDED_SUPERADMIN_IDENTITY.provider}
+        and provider_user_id = ${SEEDED_SUPERADMIN_IDENTITY.providerUserId} and email is distinct from ${email}`;
+    if (!seeded.is_superadmin) {
+      await grantSuperadmin(tx, seeded.id);
+      logger.info(`restored the ${SUPERADMIN_ROLE} role of the seeded superadmin ${email}`);
+    }
+    return seeded.id;
+  }
+
+  if (byEmail !== undefined) {
+    await markSeeded(tx, byEmail.id, email);
+    logger.info(`marked ${email}, a holder of the ${SUPERADMIN_ROLE} role, as the seeded superadmin`);
+    return byEmail.id;
   }
 
   const [created] = await tx<{ id: string }[]>`
@@ -116,9 +157,41 @@ async function ensureSuperadmin(tx: TransactionSql, email: string, logger: Pick<
     values (${newPublicId()}, ${email}, 'Super', 'Admin', true, true, CURRENT_TIMESTAMP)
     returning id`;
   if (created === undefined) throw new Error("insert into altalune_users returned no row");
-  await tx`
-    insert into altalune_users_roles (user_id, role_id)
-    select ${created.id}, id from altalune_roles where lower(name) = ${SUPERADMIN_ROLE}`;
+  await grantSuperadmin(tx, created.id);
+  await markSeeded(tx, created.id, email);
   logger.info(`seeded the superadmin ${email}`);
   return created.id;
+}
+
+async function grantSuperadmin(tx: TransactionSql, userId: string): Promise<void> {
+  await tx`
+    insert into altalune_users_roles (user_id, role_id)
+    select ${userId}, id from altalune_roles where lower(name) = ${SUPERADMIN_ROLE}
+    on conflict do nothing`;
+}
+
+async function markSeeded(tx: TransactionSql, userId: string, email: string): Promise<void> {
+  await tx`
+    insert into altalune_user_identities (public_id, user_id, provider, provider_user_id, email, first_name, last_name)
+    select ${newPublicId()}, id, ${SEEDED_SUPERADMIN_IDENTITY.provider}, ${SEEDED_SUPERADMIN_IDENTITY.providerUserId},
+           ${email}, first_name, last_name
+    from altalune_users where id = ${userId}`;
+}
+
+function emailTaken(email: string, owner: UserRef, seeded: UserRef | undefined): SeedError {
+  const who = owner.is_superadmin ? `a holder of the ${SUPERADMIN_ROLE} role` : `a user without the ${SUPERADMIN_ROLE} role`;
+  const keep =
+    seeded === undefined
+      ? `set SUPERADMIN_EMAIL to an address no user has (the seed then creates the superadmin with it)`
+      : `set SUPERADMIN_EMAIL back to ${seeded.email} (the seeded superadmin's current address, user ${seeded.public_id}) ` +
+        `or to an address no user has (the seed then moves the seeded superadmin to it)`;
+  const promote =
+    seeded === undefined && !owner.is_superadmin
+      ? `, or, if that user should be the superadmin, assign it the ${SUPERADMIN_ROLE} role (the seed then adopts it)`
+      : "";
+  return new SeedError(
+    `SUPERADMIN_EMAIL is ${email}, but that address belongs to user ${owner.public_id}, ${who}, ` +
+      `who is not the seeded superadmin. The seed does not rename or take over another account. ` +
+      `Either ${keep}, or change that user's email (UpdateUser) first${promote}.`,
+  );
 }

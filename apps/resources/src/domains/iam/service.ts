@@ -17,9 +17,9 @@ import type {
 } from "@altalune/proto";
 import { permissionToProto } from "../permission/mapper.js";
 import { roleToProto } from "../role/mapper.js";
-import { duplicateMember, invalidProjectRole } from "./errors.js";
+import { duplicateMember } from "./errors.js";
 import { memberToProto, userProjectToProto } from "./mapper.js";
-import { isProjectRole, type MemberAssignment } from "./model.js";
+import { asProjectRole, type MemberAssignment } from "./model.js";
 import { ROLE_PERMISSIONS, USER_PERMISSIONS, USER_ROLES, type IamRepo } from "./repo.js";
 
 /** One role per user per call: two entries for one user would leave the outcome to their order. */
@@ -28,9 +28,8 @@ function memberAssignments(req: AssignProjectMembersRequest): MemberAssignment[]
   return req.members.map((m) => {
     if (seen.has(m.userId)) throw duplicateMember(m.userId);
     seen.add(m.userId);
-    // The proto's `in` rule already refuses other roles (60001); this also narrows the type.
-    if (!isProjectRole(m.role)) throw invalidProjectRole(m.role);
-    return { userPublicId: m.userId, role: m.role };
+    // The proto's `in` rule has already refused other roles (60001, meta members[i].role).
+    return { userPublicId: m.userId, role: asProjectRole(m.role) };
   });
 }
 

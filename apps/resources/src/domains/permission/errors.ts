@@ -1,9 +1,12 @@
 import { AppError } from "@altalune/core";
+import { SUPERADMIN_ROLE } from "../role/model.js";
+import { ROOT_PERMISSION } from "./model.js";
 
 export const PermissionCodes = {
   NotFound: "60700",
   AlreadyExists: "60701",
   Protected: "60705",
+  RootOfSuperadmin: "60706",
 } as const;
 
 export const permissionNotFound = (publicId: string) =>
@@ -30,4 +33,14 @@ export const permissionProtected = (name: string) =>
     status: "failed_precondition",
     message: `Permission '${name}' is protected and cannot be deleted or renamed`,
     meta: { permission_name: name },
+  });
+
+// The superadmin role is what `root` is held through; without the mapping every superadmin loses
+// all access at once. FailedPrecondition, like 60705: no caller's permissions make it allowed.
+export const rootOfSuperadmin = () =>
+  new AppError({
+    code: PermissionCodes.RootOfSuperadmin,
+    status: "failed_precondition",
+    message: `Permission '${ROOT_PERMISSION}' cannot be removed from the '${SUPERADMIN_ROLE}' role`,
+    meta: { role_name: SUPERADMIN_ROLE, permission_name: ROOT_PERMISSION },
   });

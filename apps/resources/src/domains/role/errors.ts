@@ -1,9 +1,11 @@
 import { AppError } from "@altalune/core";
+import { SUPERADMIN_ROLE } from "./model.js";
 
 export const RoleCodes = {
   NotFound: "60600",
   AlreadyExists: "60601",
   Protected: "60604",
+  LastSuperadmin: "60605",
 } as const;
 
 export const roleNotFound = (publicId: string) =>
@@ -30,4 +32,16 @@ export const roleProtected = (name: string) =>
     status: "failed_precondition",
     message: `Role '${name}' is protected and cannot be deleted or renamed`,
     meta: { role_name: name },
+  });
+
+// FailedPrecondition, like 60604: no caller's permissions make this allowed. Once authorization is
+// enforced, a database without a superadmin may have nobody left who can grant the role again.
+export const lastSuperadmin = (userPublicId: string) =>
+  new AppError({
+    code: RoleCodes.LastSuperadmin,
+    status: "failed_precondition",
+    message:
+      `User is the last holder of the '${SUPERADMIN_ROLE}' role: assign the role to another user before ` +
+      "removing it from this one or deleting this user",
+    meta: { user_id: userPublicId, role_name: SUPERADMIN_ROLE },
   });

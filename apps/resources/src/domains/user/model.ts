@@ -35,6 +35,15 @@ export interface CreateUserInput {
   lastName: string;
 }
 
+/** What CreateUser could not give the new user because it is missing from the database. */
+export type MissingDefault = "user_role" | "default_project";
+
+export interface CreatedUser {
+  user: User;
+  /** Empty in a seeded database. */
+  missing: MissingDefault[];
+}
+
 export interface UpdateUserInput extends CreateUserInput {
   publicId: string;
 }

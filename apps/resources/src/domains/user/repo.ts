@@ -1,11 +1,27 @@
 import { newPublicId } from "@altalune/core";
-import { defineListSpec, isUniqueViolation, runListQuery, type ListQuery, type ListResult, type Sql } from "@altalune/db";
+import {
+  defineListSpec,
+  isUniqueViolation,
+  runListQuery,
+  type ListQuery,
+  type ListResult,
+  type Sql,
+  type TransactionSql,
+} from "@altalune/db";
+import {
+  lockProjectsOwnedBy,
+  lockSuperadminRole,
+  ownedProjectIds,
+  refuseLastOwnerOf,
+  refuseLastSuperadmin,
+} from "../iam/guards.js";
 import { DEFAULT_USER_ROLE } from "../role/model.js";
 import { userAlreadyActive, userAlreadyExists, userAlreadyInactive, userNotFound } from "./errors.js";
 import { identityColumns, identityFromRow, userColumns, userFromRow, type UserIdentityRow, type UserRow } from "./mapper.js";
-import type { CreateUserInput, UpdateUserInput, User, UserIdentity } from "./model.js";
+import type { CreatedUser, CreateUserInput, MissingDefault, UpdateUserInput, User, UserIdentity } from "./model.js";
 
 const EMAIL_UNIQUE = "ux_altalune_users_email";
+const DELETE_ATTEMPTS = 5;
 
 export const userListSpec = defineListSpec({
   from: "altalune_users",
@@ -58,11 +74,14 @@ export class UserRepo {
 
   /**
    * An active user with the default global role and a `member` membership in the default project,
-   * in one transaction: the user never exists without them. Either may be missing from the
-   * database (an operator deleted the role; an unseeded database has no default project); the
-   * user is then created without it, as in the original system.
+   * in one transaction: when both exist, the user never exists without them. Either may be
+   * missing from the database (an operator deleted the `user` role, which is not protected; an
+   * unseeded database has no default project). The user is then still created, as in the
+   * original system, and `missing` says what was left out so the caller can warn: refusing would
+   * make CreateUser unusable until someone recreates the role, for a gap an operator can close
+   * afterwards (recreate the role or seed, then AssignUserRoles / AssignProjectMembers).
    */
-  async create(input: CreateUserInput): Promise<User> {
+  async create(input: CreateUserInput): Promise<CreatedUser> {
     try {
       return await this.sql.begin(async (tx) => {
         const [row] = await tx<UserRow[]>`
@@ -70,13 +89,18 @@ export class UserRepo {
           values (${newPublicId()}, ${input.email}, ${input.firstName}, ${input.lastName}, true, CURRENT_TIMESTAMP)
           returning ${tx(userColumns)}`;
         if (row === undefined) throw new Error("insert into altalune_users returned no row");
-        await tx`
+        const role = await tx`
           insert into altalune_users_roles (user_id, role_id)
-          select ${row.id}, id from altalune_roles where lower(name) = ${DEFAULT_USER_ROLE}`;
-        await tx`
+          select ${row.id}, id from altalune_roles where lower(name) = ${DEFAULT_USER_ROLE}
+          returning role_id`;
+        const membership = await tx`
           insert into altalune_project_members (project_id, user_id, role)
-          select id, ${row.id}, 'member' from altalune_projects where is_default`;
-        return userFromRow(row);
+          select id, ${row.id}, 'member' from altalune_projects where is_default
+          returning project_id`;
+        const missing: MissingDefault[] = [];
+        if (role.length === 0) missing.push("user_role");
+        if (membership.length === 0) missing.push("default_project");
+        return { user: userFromRow(row), missing };
       });
     } catch (e) {
       if (isUniqueViolation(e, EMAIL_UNIQUE)) throw userAlreadyExists(input.email);
@@ -101,10 +125,43 @@ export class UserRepo {
     }
   }
 
-  /** The database cascades roles, permissions, memberships and identities. */
+  /**
+   * The database cascades roles, permissions, memberships and identities, so the checks the
+   * cascade would skip run here first, in one transaction: refused when the user is the last
+   * holder of `superadmin` (60605) or the last owner of a project (60803, the first such project
+   * by id), with nothing changed. Locks follow guards.ts's order: the superadmin role, the owned
+   * projects, then the user.
+   */
   async delete(publicId: string): Promise<void> {
-    const rows = await this.sql`delete from altalune_users where public_id = ${publicId} returning id`;
-    if (rows.length === 0) throw userNotFound(publicId);
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await this.sql.begin((tx) => this.deleteOnce(tx, publicId));
+      if (outcome === "deleted") return;
+      // Only a concurrent new ownership gets here, and each retry locks it: more than a few in a
+      // row means something is changing memberships in a loop, which is worth an error.
+      if (attempt === DELETE_ATTEMPTS) throw new Error(`user ${publicId} kept gaining project ownerships during deletion`);
+    }
+  }
+
+  private async deleteOnce(tx: TransactionSql, publicId: string): Promise<"deleted" | "retry"> {
+    // Taken whether or not the user holds the role: that is only settled once the user's row is
+    // locked (no assignment can then commit), and this lock must come before that one.
+    const superadminRoleId = await lockSuperadminRole(tx);
+    const [found] = await tx<{ id: string }[]>`select id from altalune_users where public_id = ${publicId}`;
+    if (found === undefined) throw userNotFound(publicId);
+    const projects = await lockProjectsOwnedBy(tx, found.id);
+    // From here no new membership or role of this user can be committed (assignments and foreign
+    // keys take FOR KEY SHARE on the user's row), so what the checks read is what the delete
+    // removes.
+    const [locked] = await tx<{ id: string }[]>`select id from altalune_users where id = ${found.id} for update`;
+    if (locked === undefined) throw userNotFound(publicId);
+    // An ownership committed between the project locks and the user lock (AssignProjectMembers,
+    // CreateProject as a superadmin) is on a project not locked here: start over, locking it too.
+    const lockedIds = new Set(projects.map((p) => p.id));
+    if ((await ownedProjectIds(tx, found.id)).some((id) => !lockedIds.has(id))) return "retry";
+    if (superadminRoleId !== undefined) await refuseLastSuperadmin(tx, superadminRoleId, found.id, publicId);
+    await refuseLastOwnerOf(tx, found.id, projects);
+    await tx`delete from altalune_users where id = ${found.id}`;
+    return "deleted";
   }
 
   /**

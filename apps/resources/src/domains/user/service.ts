@@ -14,7 +14,7 @@ import { listQueryFromProto, queryMetaToProto } from "../../shared/query-mapper.
 import { trimmedFields } from "../../shared/names.js";
 import type { UserEvents } from "./events.js";
 import { identityToProto, userToProto } from "./mapper.js";
-import type { CreateUserInput } from "./model.js";
+import type { CreateUserInput, MissingDefault } from "./model.js";
 import type { UserRepo } from "./repo.js";
 
 // The HTML standard's "valid email address", which protovalidate's isEmail() implements.
@@ -36,11 +36,22 @@ function userInput(req: { email: string; firstName: string; lastName: string }):
   return { email: normalizeEmail(req.email), firstName: names.first_name, lastName: names.last_name };
 }
 
+/** The part of the logger the service uses (tests pass a recorder). */
+export interface UserServiceLogger {
+  error(details: object, message: string): void;
+  warn(details: object, message: string): void;
+}
+
+const MISSING_DEFAULT_HINT: Record<MissingDefault, string> = {
+  user_role: "the global role 'user' does not exist (recreate it, or run `altalune seed`, then AssignUserRoles)",
+  default_project: "there is no default project (run `altalune seed`, then AssignProjectMembers)",
+};
+
 export class UserService implements ServiceImpl<typeof UserServiceDesc> {
   constructor(
     private readonly users: UserRepo,
     private readonly events: UserEvents,
-    private readonly logger: { error(details: object, message: string): void },
+    private readonly logger: UserServiceLogger,
   ) {}
 
   async queryUsers(req: QueryUsersRequest) {
@@ -49,7 +60,14 @@ export class UserService implements ServiceImpl<typeof UserServiceDesc> {
   }
 
   async createUser(req: CreateUserRequest) {
-    const user = await this.users.create(userInput(req));
+    const { user, missing } = await this.users.create(userInput(req));
+    if (missing.length > 0) {
+      // The user is usable, but without dashboard access or project until an operator fixes it.
+      this.logger.warn(
+        { userId: user.publicId, missing },
+        `user created without its defaults: ${missing.map((m) => MISSING_DEFAULT_HINT[m]).join("; ")}`,
+      );
+    }
     try {
       await this.events.userCreated(user);
     } catch (err) {

@@ -4,9 +4,12 @@ import { create } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { newPublicId } from "@altalune/core";
 import { CreateUserRequestSchema, IAMMapperService, ProjectService, SortOrder, UserService as UserServiceDesc } from "@altalune/proto";
+import { runPostMigrate } from "@altalune/db";
+import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
+import { seed } from "../../seed.js";
 import { startTestApi, TRANSPORTS, type TestApi, type TransportName } from "../../testing/api-harness.js";
 import { callError, detailOf } from "../../testing/errors.js";
-import type { UserEvents } from "./events.js";
+import { noUserEvents, type UserEvents } from "./events.js";
 import type { User } from "./model.js";
 import { UserRepo } from "./repo.js";
 import { UserService } from "./service.js";
@@ -198,7 +201,10 @@ describe("the userCreated hook", () => {
     return { seen, events };
   };
   const errors: Array<{ details: object; message: string }> = [];
-  const logger = { error: (details: object, message: string) => void errors.push({ details, message }) };
+  const logger = {
+    error: (details: object, message: string) => void errors.push({ details, message }),
+    warn: (details: object, message: string) => void errors.push({ details, message }),
+  };
 
   it("is told about each created user, after the user exists", async () => {
     const { seen, events } = recorder();
@@ -227,6 +233,62 @@ describe("the userCreated hook", () => {
     expect(res.user.email).toBe("mailless@example.com");
     expect(errors).toHaveLength(1);
     expect(errors[0]?.message).toMatch(/userCreated listener failed/);
+  });
+});
+
+describe("CreateUser where the defaults are missing", () => {
+  let db: TestDatabase;
+  const warnings: Array<{ details: object; message: string }> = [];
+  const recording = {
+    error: () => {
+      throw new Error("no error expected");
+    },
+    warn: (details: object, message: string) => void warnings.push({ details, message }),
+  };
+  const createIn = (email: string) =>
+    new UserService(new UserRepo(db.sql), noUserEvents, recording).createUser(create(CreateUserRequestSchema, { email, firstName: "New", lastName: "User" }));
+  const defaultsOf = async (publicId: string) => {
+    const [row] = await db.sql<{ roles: string[]; projects: string[] }[]>`
+      select array(select r.name from altalune_users_roles ur join altalune_roles r on r.id = ur.role_id where ur.user_id = u.id) as roles,
+             array(select m.role from altalune_project_members m where m.user_id = u.id) as projects
+      from altalune_users u where u.public_id = ${publicId}`;
+    return row;
+  };
+
+  beforeAll(async () => {
+    // Migrated, never seeded: no `user` role, no default project.
+    db = await createTestDatabase();
+    await runPostMigrate(db.sql);
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it("still creates the user, and warns with what is missing and how to fix it", async () => {
+    const res = await createIn("unseeded@example.com");
+    expect(await defaultsOf(res.user.id)).toEqual({ roles: [], projects: [] });
+    expect(warnings).toEqual([
+      {
+        details: { userId: res.user.id, missing: ["user_role", "default_project"] },
+        message:
+          "user created without its defaults: the global role 'user' does not exist (recreate it, or run `altalune seed`, then AssignUserRoles); " +
+          "there is no default project (run `altalune seed`, then AssignProjectMembers)",
+      },
+    ]);
+  });
+
+  it("warns about just the role when only the role is missing, and not at all once both exist", async () => {
+    await seed(db.sql, { info: () => {} }, { superadminEmail: "admin@altalune.local" });
+    warnings.length = 0;
+    const complete = await createIn("seeded@example.com");
+    expect(await defaultsOf(complete.user.id)).toEqual({ roles: ["user"], projects: ["member"] });
+    expect(warnings).toEqual([]);
+
+    // An operator may delete the `user` role: it is not protected.
+    await db.sql`delete from altalune_roles where name = 'user'`;
+    const roleless = await createIn("roleless@example.com");
+    expect(await defaultsOf(roleless.user.id)).toEqual({ roles: [], projects: ["member"] });
+    expect(warnings.map((w) => w.details)).toEqual([{ userId: roleless.user.id, missing: ["user_role"] }]);
   });
 });
 

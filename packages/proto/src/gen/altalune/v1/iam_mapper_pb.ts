@@ -582,6 +582,8 @@ export const IAMMapperService: GenService<{
     output: typeof AssignUserRolesResponseSchema;
   },
   /**
+   * Refused (FailedPrecondition 60605) when it would take `superadmin` from its last holder.
+   *
    * @generated from rpc altalune.v1.IAMMapperService.RemoveUserRoles
    */
   removeUserRoles: {
@@ -608,6 +610,8 @@ export const IAMMapperService: GenService<{
     output: typeof AssignRolePermissionsResponseSchema;
   },
   /**
+   * Refused (FailedPrecondition 60706) when asked to remove `root` from the `superadmin` role.
+   *
    * @generated from rpc altalune.v1.IAMMapperService.RemoveRolePermissions
    */
   removeRolePermissions: {
@@ -685,6 +689,14 @@ export const IAMMapperService: GenService<{
   },
   /**
    * The user's memberships, newest first.
+   *
+   * Authorization (issue #5): the caller's own user id, or `iam:read` for anyone's. The rule
+   * language cannot say "own id" (an AuthRule is one of public / authenticated / permission,
+   * optionally project_scoped; none compares a request field with the caller), and a
+   * `permission: "iam:read"` rule would lock users out of their own memberships. So the rule is
+   * `authenticated`, the weakest gate it really needs, and the authorization layer must add the
+   * check: user_id == the caller's user id (token `sub`), else require `iam:read` (or `root`),
+   * else PermissionDenied. Until it does, any authenticated caller can read anyone's memberships.
    *
    * @generated from rpc altalune.v1.IAMMapperService.GetUserProjects
    */

@@ -499,6 +499,9 @@ export const UserService: GenService<{
   },
   /**
    * Hard delete: its role and permission mappings, memberships and identities go with it.
+   * Refused, with nothing changed (FailedPrecondition), when the user is the last holder of the
+   * `superadmin` role (60605) or the last owner of a project (60803, meta project_id: the first
+   * such project).
    *
    * @generated from rpc altalune.v1.UserService.DeleteUser
    */
