@@ -1,20 +1,8 @@
+import type { NamedEntity, NamedEntityInput } from "../../shared/named-entity.js";
+
 /** Satisfies every permission check; it can be neither deleted nor renamed. */
 export const ROOT_PERMISSION = "root";
 
-export interface Permission {
-  id: string;
-  publicId: string;
-  name: string;
-  description: string;
-  createdAt: Date;
-  updatedAt: Date;
-}
-
-export interface CreatePermissionInput {
-  name: string;
-  description: string;
-}
-
-export interface UpdatePermissionInput extends CreatePermissionInput {
-  publicId: string;
-}
+export type Permission = NamedEntity;
+export type CreatePermissionInput = NamedEntityInput;
+export type UpdatePermissionInput = NamedEntityInput & { publicId: string };
