@@ -127,7 +127,7 @@ describe("call pipeline", () => {
   });
 
   it("refuses to serve a service with a missing implementation", () => {
-    expect(() => pipeline.wrap(ProjectService, {} as ServiceImpl<typeof ProjectService>)).toThrow(/QueryProjects: not implemented/);
+    expect(() => pipeline.wrap(ProjectService, {} as ServiceImpl<typeof ProjectService>)).toThrow(/QueryProjects: the service object has no method for it/);
   });
 
   it("lets in-flight calls finish on shutdown", async () => {

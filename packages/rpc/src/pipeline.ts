@@ -81,7 +81,7 @@ export class CallPipeline {
       if (rule === undefined) problems.push(`${service.typeName}/${method.name}: no auth rule`);
       else problems.push(...ruleProblems(method, rule));
       if (method.methodKind !== "unary") problems.push(`${service.typeName}/${method.name}: only unary RPCs are served`);
-      if (typeof fn !== "function") problems.push(`${service.typeName}/${method.name}: not implemented`);
+      if (typeof fn !== "function") problems.push(`${service.typeName}/${method.name}: the service object has no method for it`);
       if (rule === undefined || typeof fn !== "function" || method.methodKind !== "unary") continue;
       wrapped[method.localName] = this.wrapUnary(service, method, rule, (fn as UnaryHandler).bind(impl));
     }
