@@ -121,12 +121,4 @@ describe("altalune CLI", () => {
     expect(code).toBe(1);
     expect(stderr).toMatch(/DATABASE_URL: required in production/);
   });
-
-  it("refuses to serve in production while credentials are not enforced, unless told explicitly", async () => {
-    const db = await emptyDatabase();
-    const env = { NODE_ENV: "production", DATABASE_URL: db.url, SUPERADMIN_EMAIL: "ops@example.com" };
-    const refused = await run(["serve"], env);
-    expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/does not enforce credentials yet.*ALLOW_UNAUTHENTICATED_API=true/);
-  });
 });

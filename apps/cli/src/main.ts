@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `altalune` command. Run with `pnpm altalune <command>` (or `pnpm start` for `dev`).
 import { parseArgs } from "node:util";
-import { ConfigError, createLogger, loadConfig, type Config, type Logger } from "@altalune/core";
+import { ConfigError, createLogger, loadConfig, withDevSecrets, type Config, type Logger } from "@altalune/core";
 import {
   createPool,
   migrateDown,
@@ -63,21 +63,7 @@ async function migrateAndSeed(rt: Runtime, skipSeed: boolean): Promise<void> {
   if (!skipSeed) await seed(rt.sql, rt.logger, rt.config);
 }
 
-/**
- * Until the authorization layer enforces each RPC's rule (tokens, API keys), the API answers
- * anyone. A production deployment must not be that by accident: it has to say so explicitly.
- */
-function refuseUnauthenticatedProduction(config: Config): void {
-  if (config.production && process.env["ALLOW_UNAUTHENTICATED_API"] !== "true") {
-    throw new ConfigError([
-      "the Resources API does not enforce credentials yet; in production set ALLOW_UNAUTHENTICATED_API=true " +
-        "to serve it anyway, only behind a trusted network",
-    ]);
-  }
-}
-
 async function serve(rt: Runtime, startedAt: number): Promise<void> {
-  refuseUnauthenticatedProduction(rt.config);
   const server = await startResourcesServer({ sql: rt.sql, config: rt.config, logger: rt.logger });
   const host = rt.config.host === "0.0.0.0" ? "127.0.0.1" : rt.config.host;
   rt.logger.info(
@@ -131,8 +117,9 @@ async function main(argv: string[]): Promise<number> {
     return command === undefined && !values.help ? 2 : 0;
   }
 
-  const config = loadConfig();
-  const logger = createLogger({ level: config.logLevel });
+  const loaded = loadConfig();
+  const logger = createLogger({ level: loaded.logLevel });
+  const config = await withDevSecrets(loaded, logger);
   const rt = await openRuntime(config, logger);
   try {
     switch (command) {

@@ -11,6 +11,14 @@ function problemsOf(env: Record<string, string>): string[] {
   throw new Error("expected a ConfigError");
 }
 
+const KEY = Buffer.alloc(32, 7).toString("base64");
+const production = {
+  NODE_ENV: "production",
+  DATABASE_URL: "postgres://db/x",
+  AUTH_ISSUER: "https://auth.example.org",
+  ENCRYPTION_KEY: KEY,
+};
+
 describe("SUPERADMIN_EMAIL", () => {
   it("defaults outside production", () => {
     expect(loadConfig({}).superadminEmail).toBe(DEV_SUPERADMIN_EMAIL);
@@ -29,8 +37,43 @@ describe("SUPERADMIN_EMAIL", () => {
     expect(problemsOf({ NODE_ENV: "production" })).toEqual([
       "DATABASE_URL: required in production",
       "SUPERADMIN_EMAIL: required in production",
+      "AUTH_ISSUER: required in production (the public URL of the auth server)",
+      "ENCRYPTION_KEY: required in production (base64 of 32 random bytes)",
     ]);
-    const config = loadConfig({ NODE_ENV: "production", DATABASE_URL: "postgres://db/x", SUPERADMIN_EMAIL: "ops@example.org" });
+    const config = loadConfig({ ...production, SUPERADMIN_EMAIL: "ops@example.org" });
     expect(config.superadminEmail).toBe("ops@example.org");
+  });
+});
+
+describe("auth and secrets", () => {
+  it("has development defaults wired to the local auth server", () => {
+    const c = loadConfig({ AUTH_PORT: "4400" });
+    expect(c.auth).toMatchObject({ port: 4400, issuer: "http://127.0.0.1:4400", jwksUrl: undefined, apiAudience: "urn:altalune:api" });
+    expect(c.auth.accessTokenTtlSeconds).toBe(900);
+    expect(c.encryptionKey).toBeUndefined();
+  });
+
+  it("drops a trailing slash from the issuer (iss must compare exactly)", () => {
+    expect(loadConfig({ AUTH_ISSUER: "https://auth.example.org/" }).auth.issuer).toBe("https://auth.example.org");
+  });
+
+  it.each([
+    ["too short", Buffer.alloc(16).toString("base64")],
+    ["not base64", "x".repeat(44)],
+    ["junk inside", `${KEY.slice(0, 10)}!!${KEY.slice(12)}`],
+  ])("refuses an ENCRYPTION_KEY that is %s", (_label, key) => {
+    expect(problemsOf({ ENCRYPTION_KEY: key })).toEqual([
+      "ENCRYPTION_KEY: must be the base64 encoding of exactly 32 bytes (openssl rand -base64 32)",
+    ]);
+  });
+
+  it("parses origin and redirect lists, naming each bad entry", () => {
+    const c = loadConfig({ ALLOWED_ORIGINS: "http://localhost:3000, https://app.example.org", ENCRYPTION_KEY: KEY });
+    expect(c.allowedOrigins).toEqual(["http://localhost:3000", "https://app.example.org"]);
+    expect(c.encryptionKey?.length).toBe(32);
+    expect(problemsOf({ ALLOWED_ORIGINS: "https://app.example.org/path,*" })).toEqual([
+      'ALLOWED_ORIGINS: "https://app.example.org/path" is not an origin (scheme://host[:port])',
+      'ALLOWED_ORIGINS: "*" is not an origin (scheme://host[:port])',
+    ]);
   });
 });

@@ -6,6 +6,14 @@ import { z } from "zod";
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveMs = z.coerce.number().int().positive();
+const seconds = z.coerce.number().int().positive();
+const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).transform((u) => u.replace(/\/+$/, ""));
+const boolText = z.enum(["true", "false"]).transform((v) => v === "true");
+const commaList = (text: string | undefined): string[] =>
+  (text ?? "")
+    .split(",")
+    .map((v) => v.trim())
+    .filter((v) => v.length > 0);
 
 const envSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
@@ -24,10 +32,30 @@ const envSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: positiveMs.max(300_000).default(10_000),
   MAX_CALL_TIMEOUT_MS: positiveMs.max(3_600_000).default(60_000),
   SUPERADMIN_EMAIL: z.string().trim().toLowerCase().pipe(z.email("must be an email address")).optional(),
+  // The authorization server and how the Resources API trusts it.
+  AUTH_PORT: port.default(3300),
+  AUTH_ISSUER: httpUrl.optional(),
+  AUTH_JWKS_URL: httpUrl.optional(),
+  API_AUDIENCE: z.string().trim().min(1).max(200).default("urn:altalune:api"),
+  ACCESS_TOKEN_TTL: seconds.max(86_400).default(900),
+  REFRESH_TOKEN_TTL: seconds.max(31_536_000).default(2_592_000),
+  AUTO_ACTIVATE: boolText.default(true),
+  ENCRYPTION_KEY: z.string().optional(),
+  SMTP_URL: z.string().regex(/^smtps?:\/\//, "must be an smtp:// or smtps:// URL").optional(),
+  MAIL_FROM: z.string().min(3).max(200).default("Altalune <no-reply@altalune.local>"),
+  // Browser origins allowed to call with credentials (cookies): comma-separated, exact match.
+  ALLOWED_ORIGINS: z.string().optional(),
+  COOKIE_DOMAIN: z.string().trim().min(1).max(253).optional(),
+  DASHBOARD_CLIENT_ID: z.uuid("must be a UUID").optional(),
+  DASHBOARD_CLIENT_SECRET: z.string().min(32, "must be at least 32 characters").max(200).optional(),
+  DASHBOARD_REDIRECT_URIS: z.string().optional(),
 });
 
 /** The seeded superadmin's email outside production, where the variable is required. */
 export const DEV_SUPERADMIN_EMAIL = "admin@altalune.local";
+
+/** Origins of the dashboard's development server, allowed outside production by default. */
+export const DEV_DASHBOARD_ORIGINS = ["http://localhost:3000", "http://127.0.0.1:3000"];
 
 export type Env = z.infer<typeof envSchema>;
 
@@ -46,6 +74,28 @@ export interface Config {
   maxCallTimeoutMs: number;
   /** Email of the superadmin user the seed creates (and renames when it changes). */
   superadminEmail: string;
+  auth: AuthConfig;
+  /** AES-256-GCM key for secrets at rest; outside production `withDevSecrets` fills it in. */
+  encryptionKey: Buffer | undefined;
+  mail: { smtpUrl: string | undefined; from: string };
+  /** Browser origins allowed to send credentials (exact `scheme://host[:port]`). */
+  allowedOrigins: string[];
+  cookieDomain: string | undefined;
+  /** The first-party dashboard client, seeded into altalune_oauth_clients. */
+  dashboardClient: { clientId: string | undefined; clientSecret: string | undefined; redirectUris: string[] };
+}
+
+export interface AuthConfig {
+  port: number;
+  /** Public URL of the authorization server (`iss` of its tokens), no trailing slash. */
+  issuer: string;
+  /** Where the Resources API fetches signing keys; undefined = discover from the issuer. */
+  jwksUrl: string | undefined;
+  /** `aud` of access tokens meant for the Resources API. */
+  apiAudience: string;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  autoActivate: boolean;
 }
 
 export class ConfigError extends Error {
@@ -70,9 +120,22 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     const missing = [
       ...(e.DATABASE_URL === undefined ? ["DATABASE_URL: required in production"] : []),
       ...(e.SUPERADMIN_EMAIL === undefined ? ["SUPERADMIN_EMAIL: required in production"] : []),
+      ...(e.AUTH_ISSUER === undefined ? ["AUTH_ISSUER: required in production (the public URL of the auth server)"] : []),
+      ...(e.ENCRYPTION_KEY === undefined ? ["ENCRYPTION_KEY: required in production (base64 of 32 random bytes)"] : []),
     ];
     if (missing.length > 0) throw new ConfigError(missing);
   }
+  const encryptionKey = e.ENCRYPTION_KEY === undefined ? undefined : parseEncryptionKey(e.ENCRYPTION_KEY);
+  // Development assumes the dashboard's dev server on :3000; production allows no origin unless told.
+  const allowedOrigins = commaList(e.ALLOWED_ORIGINS ?? (production ? "" : DEV_DASHBOARD_ORIGINS.join(",")));
+  const redirectUris = commaList(
+    e.DASHBOARD_REDIRECT_URIS ?? (production ? "" : DEV_DASHBOARD_ORIGINS.map((o) => `${o}/auth/callback`).join(",")),
+  );
+  const problems = [
+    ...allowedOrigins.filter((o) => !isOrigin(o)).map((o) => `ALLOWED_ORIGINS: "${o}" is not an origin (scheme://host[:port])`),
+    ...redirectUris.filter((u) => !URL.canParse(u)).map((u) => `DASHBOARD_REDIRECT_URIS: "${u}" is not a URL`),
+  ];
+  if (problems.length > 0) throw new ConfigError(problems);
   return {
     env: e.NODE_ENV,
     production,
@@ -88,5 +151,38 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     maxCallTimeoutMs: e.MAX_CALL_TIMEOUT_MS,
     superadminEmail: e.SUPERADMIN_EMAIL ?? DEV_SUPERADMIN_EMAIL,
+    auth: {
+      port: e.AUTH_PORT,
+      issuer: e.AUTH_ISSUER ?? `http://127.0.0.1:${e.AUTH_PORT}`,
+      jwksUrl: e.AUTH_JWKS_URL,
+      apiAudience: e.API_AUDIENCE,
+      accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL,
+      refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL,
+      autoActivate: e.AUTO_ACTIVATE,
+    },
+    encryptionKey,
+    mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },
+    allowedOrigins,
+    cookieDomain: e.COOKIE_DOMAIN,
+    dashboardClient: {
+      clientId: e.DASHBOARD_CLIENT_ID,
+      clientSecret: e.DASHBOARD_CLIENT_SECRET,
+      redirectUris,
+    },
   };
+}
+
+function isOrigin(text: string): boolean {
+  if (!URL.canParse(text)) return false;
+  const u = new URL(text);
+  return (u.protocol === "http:" || u.protocol === "https:") && u.origin === text;
+}
+
+function parseEncryptionKey(text: string): Buffer {
+  const key = Buffer.from(text, "base64");
+  // Round-trip check: Buffer.from ignores junk characters, which would silently shorten a key.
+  if (key.length !== 32 || key.toString("base64") !== text.trim()) {
+    throw new ConfigError(["ENCRYPTION_KEY: must be the base64 encoding of exactly 32 bytes (openssl rand -base64 32)"]);
+  }
+  return key;
 }
