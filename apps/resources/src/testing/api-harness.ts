@@ -13,6 +13,16 @@ import { createGrpcJsClient } from "@altalune/rpc";
 export const TRANSPORTS = ["connect-json", "connect-binary", "grpc-web", "grpc-connect-port", "grpc-js"] as const;
 export type TransportName = (typeof TRANSPORTS)[number];
 
+/** Fixed secrets for tests (never used outside them). */
+export const TEST_ENV: Record<string, string> = {
+  LOG_LEVEL: "silent",
+  NODE_ENV: "test",
+  SHUTDOWN_TIMEOUT_MS: "2000",
+  ENCRYPTION_KEY: Buffer.alloc(32, 42).toString("base64"),
+  DASHBOARD_CLIENT_ID: "6f1c2f4e-5d7a-4b8e-9c3d-2a1b0c9d8e7f",
+  DASHBOARD_CLIENT_SECRET: "test-dashboard-secret-0123456789abcdef",
+};
+
 export interface TestApi {
   db: TestDatabase;
   server: ResourcesServer;
@@ -35,7 +45,7 @@ export async function startTestApi(
   const ownsDb = opts.db === undefined;
   const db = opts.db ?? (await createTestDatabase());
   await runPostMigrate(db.sql);
-  const config = loadConfig({ LOG_LEVEL: "silent", NODE_ENV: "test", SHUTDOWN_TIMEOUT_MS: "2000", ...env });
+  const config = loadConfig({ ...TEST_ENV, ...env });
   const logger = opts.logger ?? createLogger({ level: config.logLevel });
   await seed(db.sql, logger, config);
   const server = await startResourcesServer({
