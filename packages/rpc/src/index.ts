@@ -5,3 +5,4 @@ export * from "./pipeline.js";
 export * from "./connect-server.js";
 export * from "./grpc-server.js";
 export * from "./grpc-client.js";
+export * from "./principal.js";
