@@ -397,6 +397,35 @@ describe("scope", () => {
   });
 });
 
+describe("visibleOnly", () => {
+  it.each<{ visible: string[]; rows: string[] }>([
+    { visible: ["1", "3", "9"], rows: ["1", "3", "9"] },
+    { visible: ["2", "no-such-id"], rows: ["2"] },
+    { visible: [], rows: [] },
+  ])("shows only rows whose column is in $visible (rows, total, catalog)", async ({ visible, rows }) => {
+    const result = await runListQuery<FixtureRow>(sql, fixtureList, q({ sort: { field: "id", order: "asc" } }), {
+      visibleOnly: { column: "id", values: visible },
+    });
+    expect(result.rows.map((r) => r.id).sort()).toEqual([...rows].sort());
+    expect(result.rowCount).toBe(rows.length);
+    const categories = FIXTURE.filter(([id]) => rows.includes(String(id))).map(([, , , c]) => c);
+    expect(result.filters["categories"]).toEqual([...new Set(categories.filter((c) => c !== null))].sort());
+  });
+
+  it("combines with the keyword", async () => {
+    const result = await runListQuery<FixtureRow>(sql, fixtureList, q({ keyword: "twin" }), {
+      visibleOnly: { column: "id", values: ["9", "1"] },
+    });
+    expect(result.rows.map((r) => r.id)).toEqual(["9"]);
+  });
+
+  it("refuses a column the spec does not select", async () => {
+    await expect(runListQuery(sql, fixtureList, q(), { visibleOnly: { column: "secret", values: [] } })).rejects.toThrow(
+      /not a column/,
+    );
+  });
+});
+
 describe("hostile input", () => {
   const hostile = `name; DROP TABLE list_fixture; --`;
 

@@ -126,6 +126,11 @@ export type ScopeValue = string | number | bigint;
 export interface RunListOptions {
   /** A value for each of the spec's scope columns (and no other key). */
   scope?: Readonly<Record<string, ScopeValue>>;
+  /**
+   * Only rows whose `column` is one of `values` are visible (rows, total and catalog), e.g. the
+   * projects a caller is a member of. An empty list shows nothing.
+   */
+  visibleOnly?: { column: string; values: readonly string[] };
 }
 
 /** Result column carrying the total; stripped before rows are returned. */
@@ -340,6 +345,14 @@ function assertPagination(query: ListQuery): void {
   }
 }
 
+function visibilityCondition(sql: Queryable, spec: ListSpec, visible: RunListOptions["visibleOnly"]): SqlFragment[] {
+  if (visible === undefined) return [];
+  if (!spec.columns.includes(visible.column)) {
+    throw new TypeError(`list query: ${visible.column} is not a column of ${spec.from}`);
+  }
+  return [sql`${sql(visible.column)}::text = any(${sql.array([...visible.values])}::text[])`];
+}
+
 /**
  * Runs a list query: the page and the total in one statement, and the
  * data-driven catalog entries (if any) in a second one, concurrently.
@@ -351,7 +364,7 @@ export async function runListQuery<Row extends object = Record<string, unknown>>
   options: RunListOptions = {},
 ): Promise<ListResult<Row>> {
   assertPagination(query);
-  const scope = scopeConditions(sql, spec, options.scope);
+  const scope = [...scopeConditions(sql, spec, options.scope), ...visibilityCondition(sql, spec, options.visibleOnly)];
   const keyword = keywordCondition(sql, spec, query.keyword);
   const where = and(sql, [...scope, ...(keyword ? [keyword] : []), ...filterConditions(sql, spec, query.filters)]);
 

@@ -1,4 +1,4 @@
-import { getOption, hasOption, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { getOption, hasOption, ScalarType, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { auth, type AuthRule } from "@altalune/proto";
 
 export type { AuthRule };
@@ -25,6 +25,13 @@ export function ruleProblems(method: DescMethod, rule: AuthRule): string[] {
   if (rule.projectScoped && !hasPermission) problems.push(`${name}: project_scoped requires a permission`);
   if (rule.projectScoped && !method.input.fields.some((f) => f.name === "project_id")) {
     problems.push(`${name}: project_scoped but the request has no project_id field`);
+  }
+  if (rule.selfField !== "") {
+    if (!hasPermission) problems.push(`${name}: self_field requires a permission (for callers asking about others)`);
+    const field = method.input.fields.find((f) => f.name === rule.selfField);
+    if (field === undefined || field.fieldKind !== "scalar" || field.scalar !== ScalarType.STRING) {
+      problems.push(`${name}: self_field ${rule.selfField} is not a string field of the request`);
+    }
   }
   return problems;
 }

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file altalune/v1/options.proto.
  */
 export const file_altalune_v1_options: GenFile = /*@__PURE__*/
-  fileDesc("ChlhbHRhbHVuZS92MS9vcHRpb25zLnByb3RvEgthbHRhbHVuZS52MSJ1CghBdXRoUnVsZRIOCgZwdWJsaWMYASABKAgSFQoNYXV0aGVudGljYXRlZBgCIAEoCBISCgpwZXJtaXNzaW9uGAMgASgJEhYKDnByb2plY3Rfc2NvcGVkGAQgASgIEhYKDmFueV9wZXJtaXNzaW9uGAUgAygJOksKBGF1dGgSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxjRhgMgASgLMhUuYWx0YWx1bmUudjEuQXV0aFJ1bGVSBGF1dGhiBnByb3RvMw", [file_google_protobuf_descriptor]);
+  fileDesc("ChlhbHRhbHVuZS92MS9vcHRpb25zLnByb3RvEgthbHRhbHVuZS52MSKJAQoIQXV0aFJ1bGUSDgoGcHVibGljGAEgASgIEhUKDWF1dGhlbnRpY2F0ZWQYAiABKAgSEgoKcGVybWlzc2lvbhgDIAEoCRIWCg5wcm9qZWN0X3Njb3BlZBgEIAEoCBIWCg5hbnlfcGVybWlzc2lvbhgFIAMoCRISCgpzZWxmX2ZpZWxkGAYgASgJOksKBGF1dGgSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxjRhgMgASgLMhUuYWx0YWx1bmUudjEuQXV0aFJ1bGVSBGF1dGhiBnByb3RvMw", [file_google_protobuf_descriptor]);
 
 /**
  * The authorization rule of one RPC. Every RPC declares exactly one; the call pipeline reads
@@ -55,6 +55,14 @@ export type AuthRule = Message<"altalune.v1.AuthRule"> & {
    * @generated from field: repeated string any_permission = 5;
    */
   anyPermission: string[];
+
+  /**
+   * A string field of the request naming a user: a user calling about themselves (the field
+   * equals the caller's user id) passes without the permission; anyone else needs it.
+   *
+   * @generated from field: string self_field = 6;
+   */
+  selfField: string;
 };
 
 /**
