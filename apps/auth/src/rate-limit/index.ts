@@ -1,0 +1,1 @@
+export { RateLimiter, type RateLimitResult } from "./rate-limiter.js";

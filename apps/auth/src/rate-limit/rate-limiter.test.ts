@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sha256Hex } from "@altalune/core";
+import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
+import { RateLimiter } from "./rate-limiter.js";
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase({ max: 12 });
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+/** A clock the test moves by hand. */
+function manualClock(start = "2030-01-01T00:00:00Z") {
+  let now = new Date(start).getTime();
+  return {
+    now: () => new Date(now),
+    advance: (seconds: number) => {
+      now += seconds * 1000;
+    },
+  };
+}
+
+describe("RateLimiter", () => {
+  it("allows `limit` hits per sliding window and says when the next one will be allowed", async () => {
+    const clock = manualClock();
+    const rl = new RateLimiter(db.sql, clock.now);
+    const hit = () => rl.hit("t1", "ada@example.com", 3, 900);
+    expect(await hit()).toEqual({ allowed: true, retryAfterSeconds: 0 });
+    clock.advance(60);
+    expect(await hit()).toEqual({ allowed: true, retryAfterSeconds: 0 });
+    clock.advance(60);
+    expect(await hit()).toEqual({ allowed: true, retryAfterSeconds: 0 });
+    clock.advance(60);
+    // The oldest hit (t=0) leaves the window at t=900; now is t=180.
+    expect(await hit()).toEqual({ allowed: false, retryAfterSeconds: 720 });
+    clock.advance(719);
+    expect(await hit()).toEqual({ allowed: false, retryAfterSeconds: 1 });
+    clock.advance(1);
+    // t=900: the first hit left, one slot free; refused hits were not recorded.
+    expect(await hit()).toEqual({ allowed: true, retryAfterSeconds: 0 });
+    // Next slot frees when the t=60 hit leaves at t=960.
+    expect(await hit()).toEqual({ allowed: false, retryAfterSeconds: 60 });
+  });
+
+  it("has no burst at a window boundary (unlike fixed windows)", async () => {
+    const clock = manualClock();
+    const rl = new RateLimiter(db.sql, clock.now);
+    clock.advance(899);
+    for (let i = 0; i < 3; i++) expect((await rl.hit("t2", "k", 3, 900)).allowed).toBe(true);
+    clock.advance(2);
+    expect((await rl.hit("t2", "k", 3, 900)).allowed).toBe(false);
+  });
+
+  it("counts buckets and keys separately", async () => {
+    const rl = new RateLimiter(db.sql, manualClock().now);
+    expect((await rl.hit("t3a", "k1", 1, 60)).allowed).toBe(true);
+    expect((await rl.hit("t3a", "k1", 1, 60)).allowed).toBe(false);
+    expect((await rl.hit("t3a", "k2", 1, 60)).allowed).toBe(true);
+    expect((await rl.hit("t3b", "k1", 1, 60)).allowed).toBe(true);
+  });
+
+  it("lets exactly `limit` of many parallel hits through", async () => {
+    const rl = new RateLimiter(db.sql, manualClock().now);
+    const results = await Promise.all(Array.from({ length: 25 }, () => rl.hit("t4", "203.0.113.7", 5, 60)));
+    expect(results.filter((r) => r.allowed)).toHaveLength(5);
+    expect(results.filter((r) => !r.allowed).every((r) => r.retryAfterSeconds === 60)).toBe(true);
+  });
+
+  it("stores keys hashed", async () => {
+    const rl = new RateLimiter(db.sql, manualClock().now);
+    await rl.hit("t5", "grace@example.com", 3, 60);
+    const rows = await db.sql<{ key_hash: string }[]>`select key_hash from altalune_rate_limits where bucket = 't5'`;
+    expect(rows).toEqual([{ key_hash: sha256Hex("grace@example.com") }]);
+    const dump = await db.sql<{ t: string }[]>`select string_agg(r::text, ' ') as t from altalune_rate_limits r`;
+    expect(dump[0]!.t).not.toContain("grace");
+  });
+
+  it("purges rows whose hits have all left the window", async () => {
+    const clock = manualClock("2031-01-01T00:00:00Z");
+    const rl = new RateLimiter(db.sql, clock.now);
+    await db.sql`delete from altalune_rate_limits`;
+    await rl.hit("t6", "short", 3, 60);
+    await rl.hit("t6", "long", 3, 3600);
+    clock.advance(61);
+    expect(await rl.purgeExpired()).toBe(1);
+    const left = await db.sql`select 1 from altalune_rate_limits where bucket = 't6'`;
+    expect(left).toHaveLength(1);
+    // The purged key starts afresh.
+    expect((await rl.hit("t6", "short", 1, 60)).allowed).toBe(true);
+  });
+
+  it("refuses nonsensical limits", async () => {
+    const rl = new RateLimiter(db.sql);
+    await expect(rl.hit("t7", "k", 0, 60)).rejects.toThrow(RangeError);
+    await expect(rl.hit("t7", "k", 1, 0)).rejects.toThrow(RangeError);
+  });
+});
