@@ -15,12 +15,15 @@ import {
   registration,
   startConnectServer,
   startGrpcServer,
-  type AuthStep,
   type HttpRoute,
   type RunningServer,
 } from "@altalune/rpc";
+import { AccessTokenVerifier, type AccessTokenVerifierOptions } from "./auth/access-token-verifier.js";
+import { createAuthorizer } from "./auth/authorizer.js";
+import { UserStateCache } from "./auth/user-state.js";
 import { createContainer } from "./container.js";
 import type { Clock } from "./domains/api-key/model.js";
+import type { UserEvents } from "./domains/user/events.js";
 
 export interface ResourcesServer {
   readonly connectPort: number;
@@ -36,12 +39,11 @@ export interface StartOptions {
   /** Ports override (tests pass 0 for ephemeral ports). */
   ports?: { connect: number; grpc: number };
   clock?: Clock;
+  /** Listeners of user life-cycle events (the auth server's verification mail). */
+  userEvents?: UserEvents;
+  /** Tuning of token verification (tests shorten the JWKS cooldown and the user-state TTL). */
+  auth?: { tokens?: Partial<AccessTokenVerifierOptions>; userStateTtlMs?: number };
 }
-
-// Every method's rule is read from the proto and checked at start-up (a method without one is
-// never served). Enforcing permissions, memberships and credentials is the authorization layer's
-// job (issue #5); until it lands this step only records the rule on the call.
-const declaredRuleOnly: AuthStep = () => {};
 
 async function databaseReady(sql: Sql): Promise<boolean> {
   try {
@@ -61,7 +63,13 @@ function json(status: number, body: unknown): HttpRoute {
 
 export async function startResourcesServer(opts: StartOptions): Promise<ResourcesServer> {
   const { sql, config, logger } = opts;
-  const { services } = createContainer({ sql, config, logger, ...(opts.clock ? { clock: opts.clock } : {}) });
+  const { services, auth } = createContainer({
+    sql,
+    config,
+    logger,
+    ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.userEvents ? { userEvents: opts.userEvents } : {}),
+  });
   const registrations = [
     registration(ProjectService, services.project),
     registration(ConfigService, services.config),
@@ -72,7 +80,20 @@ export async function startResourcesServer(opts: StartOptions): Promise<Resource
     registration(PermissionService, services.permission),
     registration(IAMMapperService, services.iamMapper),
   ];
-  const pipeline = new CallPipeline({ logger, authorize: declaredRuleOnly });
+  // Every method's rule is read from the proto and checked at start-up (a method without one is
+  // never served); this step enforces it for both ports.
+  const authorize = createAuthorizer({
+    tokens: new AccessTokenVerifier({
+      issuer: config.auth.issuer,
+      audience: config.auth.apiAudience,
+      jwksUrl: config.auth.jwksUrl,
+      ...opts.auth?.tokens,
+    }),
+    apiKeys: auth.apiKeys,
+    users: new UserStateCache(sql, opts.auth?.userStateTtlMs === undefined ? {} : { ttlMs: opts.auth.userStateTtlMs }),
+    cookies: { allowedOrigins: new Set(config.allowedOrigins) },
+  });
+  const pipeline = new CallPipeline({ logger, authorize });
 
   const routes: Record<string, HttpRoute> = {
     "/healthz": json(200, { status: "ok" }),
@@ -83,7 +104,7 @@ export async function startResourcesServer(opts: StartOptions): Promise<Resource
   };
 
   const connect = await startConnectServer(
-    { services: registrations, pipeline, routes, maxTimeoutMs: config.maxCallTimeoutMs },
+    { services: registrations, pipeline, routes, maxTimeoutMs: config.maxCallTimeoutMs, allowedOrigins: config.allowedOrigins },
     opts.ports?.connect ?? config.resourcesPort,
     config.host,
   );

@@ -2,7 +2,7 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import type { DescService } from "@bufbuild/protobuf";
-import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
+import { cors, type ConnectRouter, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { CallPipeline } from "./pipeline.js";
 
@@ -30,12 +30,43 @@ export interface ConnectServerOptions {
   maxTimeoutMs: number;
   /** A connection that sends nothing for this long is closed (slowloris). */
   idleTimeoutMs?: number;
+  /** Browser origins allowed to call with credentials (CORS); others get no CORS headers. */
+  allowedOrigins?: readonly string[];
 }
 
 export interface RunningServer {
   readonly port: number;
   /** Stops accepting; lets in-flight calls finish for up to `graceMs`, then cuts what is left. */
   close(graceMs: number): Promise<void>;
+}
+
+const CORS_ALLOWED_HEADERS = [...cors.allowedHeaders, "authorization", "x-api-key", "x-request-id"].join(", ");
+const CORS_EXPOSED_HEADERS = [...cors.exposedHeaders, "x-request-id"].join(", ");
+const CORS_MAX_AGE_SECONDS = "7200";
+
+/**
+ * CORS with credentials for an exact allowlist of origins. Returns true when the request was a
+ * preflight and has been answered.
+ */
+function applyCors(allowed: ReadonlySet<string>, req: NodeRequest, res: NodeResponse): boolean {
+  const origin = req.headers.origin;
+  res.setHeader("vary", "origin");
+  const permitted = typeof origin === "string" && allowed.has(origin);
+  if (permitted) {
+    res.setHeader("access-control-allow-origin", origin);
+    res.setHeader("access-control-allow-credentials", "true");
+    res.setHeader("access-control-expose-headers", CORS_EXPOSED_HEADERS);
+  }
+  if (req.method !== "OPTIONS" || req.headers["access-control-request-method"] === undefined) return false;
+  if (permitted) {
+    res.setHeader("access-control-allow-methods", cors.allowedMethods.join(", "));
+    res.setHeader("access-control-allow-headers", CORS_ALLOWED_HEADERS);
+    res.setHeader("access-control-max-age", CORS_MAX_AGE_SECONDS);
+  }
+  // A refused preflight is answered without CORS headers: the browser then blocks the call.
+  res.writeHead(permitted ? 204 : 403);
+  res.end();
+  return true;
 }
 
 const SECURITY_HEADERS: Record<string, string> = {
@@ -61,8 +92,10 @@ export async function startConnectServer(opts: ConnectServerOptions, port: numbe
     },
   });
   const routes = opts.routes ?? {};
+  const allowedOrigins = new Set(opts.allowedOrigins ?? []);
   const handler = (req: NodeRequest, res: NodeResponse) => {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+    if (applyCors(allowedOrigins, req, res)) return;
     const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
     const route = routes[path];
     if (route === undefined) {

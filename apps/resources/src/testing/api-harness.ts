@@ -1,5 +1,5 @@
 import type { DescService } from "@bufbuild/protobuf";
-import { createClient, type Client, type Transport } from "@connectrpc/connect";
+import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { createLogger, loadConfig, type Config, type Logger } from "@altalune/core";
 import { runPostMigrate } from "@altalune/db";
@@ -8,6 +8,8 @@ import type { Clock } from "../domains/api-key/model.js";
 import { seed } from "../seed.js";
 import { startResourcesServer, type ResourcesServer } from "../server.js";
 import { createGrpcJsClient } from "@altalune/rpc";
+import type { StartOptions } from "../server.js";
+import { TestIssuer, type TokenSpec } from "./test-issuer.js";
 
 /** Every way a client can reach the Resources API; tests run the same table over each. */
 export const TRANSPORTS = ["connect-json", "connect-binary", "grpc-web", "grpc-connect-port", "grpc-js"] as const;
@@ -23,14 +25,35 @@ export const TEST_ENV: Record<string, string> = {
   DASHBOARD_CLIENT_SECRET: "test-dashboard-secret-0123456789abcdef",
 };
 
+export interface ClientOptions {
+  /** Bearer credential (access token or API key); null for an anonymous client. Default: root. */
+  token?: string | null;
+  headers?: Record<string, string>;
+}
+
 export interface TestApi {
   db: TestDatabase;
   server: ResourcesServer;
   config: Config;
   baseUrl: string;
   grpcAddress: string;
-  client<S extends DescService>(service: S, transport: TransportName): Client<S>;
+  /** Signs the tokens the API trusts (discovery + JWKS on an ephemeral port). */
+  issuer: TestIssuer;
+  /** The seeded superadmin and the default project. */
+  superadmin: { publicId: string; email: string };
+  defaultProjectId: string;
+  /** An access token of the superadmin (root, owner of the default project). */
+  rootToken: string;
+  token(spec: TokenSpec): Promise<string>;
+  client<S extends DescService>(service: S, transport: TransportName, opts?: ClientOptions): Client<S>;
   close(): Promise<void>;
+}
+
+function headerInterceptor(headers: Record<string, string>): Interceptor {
+  return (next) => (req) => {
+    for (const [k, v] of Object.entries(headers)) req.header.set(k, v);
+    return next(req);
+  };
 }
 
 /**
@@ -39,13 +62,22 @@ export interface TestApi {
  */
 export async function startTestApi(
   env: Record<string, string> = {},
-  opts: { clock?: Clock; logger?: Logger; db?: TestDatabase } = {},
+  opts: {
+    clock?: Clock;
+    logger?: Logger;
+    db?: TestDatabase;
+    issuer?: TestIssuer;
+    auth?: StartOptions["auth"];
+    userEvents?: StartOptions["userEvents"];
+  } = {},
 ): Promise<TestApi> {
-  // A given database is shared (e.g. a second server with another clock) and left to its owner.
+  // A given database (or issuer) is shared (e.g. a second server with another clock) and left to its owner.
   const ownsDb = opts.db === undefined;
+  const ownsIssuer = opts.issuer === undefined;
   const db = opts.db ?? (await createTestDatabase());
+  const issuer = opts.issuer ?? (await TestIssuer.start());
   await runPostMigrate(db.sql);
-  const config = loadConfig({ ...TEST_ENV, ...env });
+  const config = loadConfig({ ...TEST_ENV, AUTH_ISSUER: issuer.url, API_AUDIENCE: issuer.audience, ...env });
   const logger = opts.logger ?? createLogger({ level: config.logLevel });
   await seed(db.sql, logger, config);
   const server = await startResourcesServer({
@@ -54,16 +86,28 @@ export async function startTestApi(
     logger,
     ports: { connect: 0, grpc: 0 },
     ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.auth ? { auth: opts.auth } : {}),
+    ...(opts.userEvents ? { userEvents: opts.userEvents } : {}),
+  });
+  const [admin] = await db.sql<{ public_id: string }[]>`
+    select public_id from altalune_users where email = ${config.superadminEmail}`;
+  const [project] = await db.sql<{ public_id: string }[]>`select public_id from altalune_projects where is_default`;
+  if (admin === undefined || project === undefined) throw new Error("seed did not create the superadmin and default project");
+  const rootToken = await issuer.token({
+    sub: admin.public_id,
+    perms: ["root"],
+    memberships: { [project.public_id]: "owner" },
+    expiresIn: 24 * 3600,
   });
   const baseUrl = `http://127.0.0.1:${server.connectPort}/api`;
   const grpcAddress = `127.0.0.1:${server.grpcPort}`;
   const closers: Array<() => void> = [];
 
-  const transports: Record<Exclude<TransportName, "grpc-js">, () => Transport> = {
-    "connect-json": () => createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false }),
-    "connect-binary": () => createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true }),
-    "grpc-web": () => createGrpcWebTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true }),
-    "grpc-connect-port": () => createGrpcTransport({ baseUrl }),
+  const transports: Record<Exclude<TransportName, "grpc-js">, (interceptors: Interceptor[]) => Transport> = {
+    "connect-json": (interceptors) => createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false, interceptors }),
+    "connect-binary": (interceptors) => createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, interceptors }),
+    "grpc-web": (interceptors) => createGrpcWebTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true, interceptors }),
+    "grpc-connect-port": (interceptors) => createGrpcTransport({ baseUrl, interceptors }),
   };
 
   return {
@@ -72,17 +116,25 @@ export async function startTestApi(
     config,
     baseUrl,
     grpcAddress,
-    client<S extends DescService>(service: S, transport: TransportName): Client<S> {
+    issuer,
+    superadmin: { publicId: admin.public_id, email: config.superadminEmail },
+    defaultProjectId: project.public_id,
+    rootToken,
+    token: (spec) => issuer.token(spec),
+    client<S extends DescService>(service: S, transport: TransportName, clientOpts: ClientOptions = {}): Client<S> {
+      const token = clientOpts.token === undefined ? rootToken : clientOpts.token;
+      const headers = { ...(token === null ? {} : { authorization: `Bearer ${token}` }), ...clientOpts.headers };
       if (transport === "grpc-js") {
-        const c = createGrpcJsClient(service, grpcAddress);
+        const c = createGrpcJsClient(service, grpcAddress, headers);
         closers.push(c.close);
         return c.client;
       }
-      return createClient(service, transports[transport]());
+      return createClient(service, transports[transport]([headerInterceptor(headers)]));
     },
     async close() {
       for (const close of closers) close();
       await server.close();
+      if (ownsIssuer) await issuer.close();
       if (ownsDb) await db.drop();
     },
   };

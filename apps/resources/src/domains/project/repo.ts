@@ -60,8 +60,14 @@ async function lockProjectsForPartitionDdl(tx: TransactionSql): Promise<void> {
 export class ProjectRepo {
   constructor(private readonly sql: Sql) {}
 
-  async query(query: ListQuery): Promise<ListResult<Project>> {
-    const result = await runListQuery<ProjectRow>(this.sql, projectListSpec, query);
+  /** `visiblePublicIds`, when given, restricts the list (rows, total, catalog) to those projects. */
+  async query(query: ListQuery, visiblePublicIds?: readonly string[]): Promise<ListResult<Project>> {
+    const result = await runListQuery<ProjectRow>(
+      this.sql,
+      projectListSpec,
+      query,
+      visiblePublicIds === undefined ? {} : { visibleOnly: { column: "public_id", values: visiblePublicIds } },
+    );
     return { ...result, rows: result.rows.map(projectFromRow) };
   }
 

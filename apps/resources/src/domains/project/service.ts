@@ -1,4 +1,5 @@
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { principalOf } from "@altalune/rpc";
 import type {
   CreateProjectRequest,
   DeleteProjectRequest,
@@ -28,11 +29,22 @@ function requireTimezone(timezone: string): string {
   return canonical;
 }
 
+/**
+ * Callers who may list projects only through dashboard:read see the projects they are members of;
+ * project:read (or root) sees all of them.
+ */
+function visibleProjects(ctx: HandlerContext): readonly string[] | undefined {
+  const p = principalOf(ctx);
+  if (p === undefined || p.kind !== "user") return [];
+  if (p.permissions.has("root") || p.permissions.has("project:read")) return undefined;
+  return [...p.memberships.keys()];
+}
+
 export class ProjectService implements ServiceImpl<typeof ProjectServiceDesc> {
   constructor(private readonly projects: ProjectRepo) {}
 
-  async queryProjects(req: QueryProjectsRequest) {
-    const result = await this.projects.query(listQueryFromProto(req.query));
+  async queryProjects(req: QueryProjectsRequest, ctx: HandlerContext) {
+    const result = await this.projects.query(listQueryFromProto(req.query), visibleProjects(ctx));
     return { data: result.rows.map(projectToProto), meta: queryMetaToProto(result) };
   }
 

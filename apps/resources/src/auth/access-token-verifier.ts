@@ -1,0 +1,190 @@
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from "jose";
+import type { AppError } from "@altalune/core";
+import { authUnavailable, unauthenticated } from "./errors.js";
+
+/** What the Resources API takes from a verified access token. */
+export interface AccessTokenClaims {
+  readonly userPublicId: string;
+  readonly clientId: string | undefined;
+  readonly permissions: ReadonlySet<string>;
+  /** project public id → project role */
+  readonly memberships: ReadonlyMap<string, string>;
+  readonly emailVerified: boolean;
+  /** `exp` in epoch milliseconds. */
+  readonly expiresAt: number;
+}
+
+export interface AccessTokenVerifierOptions {
+  /** `iss` every token must carry; also where the JWKS is discovered when `jwksUrl` is unset. */
+  issuer: string;
+  /** Must be one of the token's `aud` values. */
+  audience: string;
+  jwksUrl?: string | undefined;
+  /** Least time between two JWKS fetches caused by unknown `kid`s (and between failed discoveries). */
+  cooldownMs?: number;
+  /** A JWKS older than this is fetched again on the next call. */
+  cacheMaxAgeMs?: number;
+  timeoutMs?: number;
+  clockToleranceSeconds?: number;
+  /** Verified tokens kept in memory (oldest dropped first). */
+  maxCachedTokens?: number;
+  now?: () => number;
+}
+
+type KeySet = ReturnType<typeof createRemoteJWKSet>;
+
+const ALGORITHMS = ["RS256", "ES256"];
+
+function isStringArray(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((x) => typeof x === "string");
+}
+
+function claimsOf(payload: JWTPayload): AccessTokenClaims {
+  const { sub, exp } = payload;
+  const perms = payload["perms"] ?? [];
+  const memberships = payload["memberships"] ?? {};
+  const emailVerified = payload["email_verified"] ?? false;
+  const clientId = payload["client_id"] ?? payload["azp"];
+  const membershipsOk =
+    typeof memberships === "object" && memberships !== null && !Array.isArray(memberships) &&
+    Object.values(memberships).every((r) => typeof r === "string");
+  if (
+    typeof sub !== "string" || sub === "" || typeof exp !== "number" || !isStringArray(perms) || !membershipsOk ||
+    typeof emailVerified !== "boolean" || (clientId !== undefined && typeof clientId !== "string")
+  ) {
+    throw unauthenticated("access token claims are malformed", "claims");
+  }
+  return {
+    userPublicId: sub,
+    clientId,
+    permissions: new Set(perms),
+    memberships: new Map(Object.entries(memberships as Record<string, string>)),
+    emailVerified,
+    expiresAt: exp * 1000,
+  };
+}
+
+function fromJoseError(e: unknown): AppError {
+  if (e instanceof errors.JWTExpired) return unauthenticated("access token expired", "expired");
+  if (e instanceof errors.JWTClaimValidationFailed) {
+    switch (e.claim) {
+      case "iss":
+        return unauthenticated("access token issuer is not trusted", "issuer");
+      case "aud":
+        return unauthenticated("access token is not meant for this API", "audience");
+      case "nbf":
+        return unauthenticated("access token is not valid yet", "not_yet_valid");
+      case "typ":
+        return unauthenticated("not an access token (typ must be at+jwt)", "token_type");
+      default:
+        return unauthenticated(`access token claim ${e.claim} is invalid`, "claims");
+    }
+  }
+  if (e instanceof errors.JWSSignatureVerificationFailed) return unauthenticated("access token signature is invalid", "signature");
+  if (e instanceof errors.JWKSNoMatchingKey) return unauthenticated("access token is signed by an unknown key", "unknown_key");
+  if (e instanceof errors.JOSEAlgNotAllowed) return unauthenticated("access token algorithm is not allowed", "algorithm");
+  if (e instanceof errors.JWSInvalid || e instanceof errors.JWTInvalid) return unauthenticated("access token is malformed", "malformed");
+  if (e instanceof errors.JOSENotSupported) return unauthenticated("access token uses an unsupported feature", "unsupported");
+  // JWKS timeouts, unreachable or broken key endpoints: not the caller's fault.
+  return authUnavailable("the authorization server's signing keys cannot be fetched", e);
+}
+
+/**
+ * Verifies JWT access tokens from the auth server: signature against its JWKS (RS256/ES256), `typ`
+ * at+jwt (so an ID token is never taken for an access token), `iss`, `aud`, `exp`/`nbf` with a
+ * small tolerance. The JWKS is discovered and fetched lazily; jose's remote key set refetches on an
+ * unknown `kid` at most once per cooldown. A verified token's claims are remembered until it
+ * expires, so a warm call costs one map lookup.
+ */
+export class AccessTokenVerifier {
+  private keySetPromise: Promise<KeySet> | undefined;
+  private lastDiscoveryFailure = Number.NEGATIVE_INFINITY;
+  private readonly verified = new Map<string, AccessTokenClaims>();
+  private readonly now: () => number;
+  private readonly maxCached: number;
+
+  constructor(private readonly opts: AccessTokenVerifierOptions) {
+    this.now = opts.now ?? Date.now;
+    this.maxCached = opts.maxCachedTokens ?? 10_000;
+  }
+
+  async verify(token: string): Promise<AccessTokenClaims> {
+    const known = this.verified.get(token);
+    if (known !== undefined) {
+      if (known.expiresAt > this.now()) return known;
+      this.verified.delete(token);
+    }
+    const keys = await this.keySet();
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, keys, {
+        issuer: this.opts.issuer,
+        audience: this.opts.audience,
+        algorithms: ALGORITHMS,
+        typ: "at+jwt",
+        clockTolerance: this.opts.clockToleranceSeconds ?? 5,
+        requiredClaims: ["exp", "sub"],
+        currentDate: new Date(this.now()),
+      }));
+    } catch (e) {
+      throw fromJoseError(e);
+    }
+    const claims = claimsOf(payload);
+    this.remember(token, claims);
+    return claims;
+  }
+
+  /** Forgets cached verifications (tests; a key compromise response). */
+  clear(): void {
+    this.verified.clear();
+  }
+
+  private remember(token: string, claims: AccessTokenClaims): void {
+    if (this.verified.size >= this.maxCached) {
+      // Drop expired entries first; if none, the oldest insertion.
+      const now = this.now();
+      for (const [t, c] of this.verified) if (c.expiresAt <= now) this.verified.delete(t);
+      if (this.verified.size >= this.maxCached) {
+        const oldest = this.verified.keys().next();
+        if (!oldest.done) this.verified.delete(oldest.value);
+      }
+    }
+    this.verified.set(token, claims);
+  }
+
+  private keySet(): Promise<KeySet> {
+    this.keySetPromise ??= this.resolveKeySet().catch((e: unknown) => {
+      this.keySetPromise = undefined;
+      throw e;
+    });
+    return this.keySetPromise;
+  }
+
+  private async resolveKeySet(): Promise<KeySet> {
+    const url = this.opts.jwksUrl ?? (await this.discoverJwksUrl());
+    return createRemoteJWKSet(new URL(url), {
+      cooldownDuration: this.opts.cooldownMs ?? 30_000,
+      cacheMaxAge: this.opts.cacheMaxAgeMs ?? 600_000,
+      timeoutDuration: this.opts.timeoutMs ?? 5_000,
+    });
+  }
+
+  private async discoverJwksUrl(): Promise<string> {
+    // A down auth server must not turn every call into a discovery request.
+    if (this.now() - this.lastDiscoveryFailure < (this.opts.cooldownMs ?? 30_000)) {
+      throw authUnavailable("the authorization server's discovery document is unavailable (retrying later)");
+    }
+    const url = `${this.opts.issuer}/.well-known/openid-configuration`;
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(this.opts.timeoutMs ?? 5_000), headers: { accept: "application/json" } });
+      if (!res.ok) throw new Error(`${url} answered ${res.status}`);
+      const doc = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown };
+      if (doc.issuer !== this.opts.issuer) throw new Error(`${url} names issuer ${String(doc.issuer)}, expected ${this.opts.issuer}`);
+      if (typeof doc.jwks_uri !== "string" || !URL.canParse(doc.jwks_uri)) throw new Error(`${url} has no valid jwks_uri`);
+      return doc.jwks_uri;
+    } catch (e) {
+      this.lastDiscoveryFailure = this.now();
+      throw authUnavailable("the authorization server's discovery document is unavailable", e);
+    }
+  }
+}

@@ -1,0 +1,122 @@
+import type { DescMethod, Message } from "@bufbuild/protobuf";
+import type { HandlerContext } from "@connectrpc/connect";
+import { principalKey, type AuthRule, type AuthStep, type Principal } from "@altalune/rpc";
+import type { AccessTokenVerifier } from "./access-token-verifier.js";
+import type { ApiKeyVerifier } from "./api-key-verifier.js";
+import { presentedCredential, type CookiePolicy } from "./credentials.js";
+import { permissionDenied, unauthenticated } from "./errors.js";
+import type { UserStateCache } from "./user-state.js";
+
+/** The permission that passes every rule. */
+export const ROOT_PERMISSION = "root";
+
+/**
+ * What a project API key may do, inside its own project only: work with the project's data
+ * (employees). Never IAM, projects, memberships or API keys themselves.
+ */
+export const API_KEY_PERMISSIONS: ReadonlySet<string> = new Set(["employee:read", "employee:write", "employee:delete"]);
+
+const API_KEY_REFUSALS = {
+  malformed: "API key is malformed",
+  unknown: "API key is not valid",
+  inactive: "API key is deactivated",
+  expired: "API key has expired",
+} as const;
+
+export interface AuthorizerDeps {
+  tokens: Pick<AccessTokenVerifier, "verify">;
+  apiKeys: Pick<ApiKeyVerifier, "verify">;
+  users: Pick<UserStateCache, "isActive">;
+  cookies: CookiePolicy;
+}
+
+/** The request's value of a top-level string field, by proto name. */
+function stringField(method: DescMethod, request: Message, protoName: string): string | undefined {
+  const field = method.input.fields.find((f) => f.name === protoName);
+  if (field === undefined) return undefined;
+  const value = (request as unknown as Record<string, unknown>)[field.localName];
+  return typeof value === "string" ? value : undefined;
+}
+
+function requiredPermissions(rule: AuthRule): string[] {
+  return [...(rule.permission === "" ? [] : [rule.permission]), ...rule.anyPermission];
+}
+
+function holdsAny(p: Principal, wanted: readonly string[]): boolean {
+  return wanted.some((w) => p.permissions.has(w));
+}
+
+function describeRequirement(wanted: readonly string[]): string {
+  return wanted.length === 1 ? `requires ${wanted[0]}` : `requires one of ${wanted.join(", ")}`;
+}
+
+/**
+ * Decides whether an authenticated principal may make this call under the method's rule. Pure:
+ * the same function serves both ports, and the authorization matrix test exercises it for every
+ * RPC.
+ */
+export function decide(rule: AuthRule, method: DescMethod, request: Message, p: Principal): void {
+  if (rule.public) return;
+  if (p.kind === "user" && p.permissions.has(ROOT_PERMISSION)) return;
+  if (p.kind === "api_key" && !rule.projectScoped) {
+    throw permissionDenied("API keys may only call project-scoped RPCs of their project", { reason: "api_key_scope" });
+  }
+  if (rule.authenticated) return;
+
+  if (p.kind === "user" && rule.selfField !== "" && stringField(method, request, rule.selfField) === p.userPublicId) return;
+  const wanted = requiredPermissions(rule);
+  if (!holdsAny(p, wanted)) {
+    throw permissionDenied(`permission denied: ${describeRequirement(wanted)}`, { reason: "permission", required: wanted.join(",") });
+  }
+  if (rule.projectScoped) {
+    const projectId = stringField(method, request, "project_id") ?? "";
+    const allowed = p.kind === "user" ? p.memberships.has(projectId) : p.projectPublicId === projectId;
+    if (!allowed) {
+      throw permissionDenied(
+        p.kind === "user" ? "permission denied: not a member of this project" : "permission denied: API key belongs to another project",
+        { reason: "project", project_id: projectId },
+      );
+    }
+  }
+}
+
+/**
+ * The pipeline's auth step. Public RPCs do not look at credentials at all (an expired cookie does
+ * not break them, and they never depend on the auth server being up). Everything else needs a
+ * verified principal, then `decide`.
+ */
+export function createAuthorizer(deps: AuthorizerDeps): AuthStep {
+  const authenticate = async (headers: Headers): Promise<Principal> => {
+    const credential = presentedCredential(headers, deps.cookies);
+    switch (credential.kind) {
+      case "none":
+        throw unauthenticated("credentials required: send Authorization: Bearer <access token or API key>", "missing");
+      case "api_key": {
+        const result = await deps.apiKeys.verify(credential.key);
+        if (!result.ok) throw unauthenticated(API_KEY_REFUSALS[result.reason], `api_key_${result.reason}`);
+        return { kind: "api_key", keyPublicId: result.keyPublicId, projectPublicId: result.projectPublicId, permissions: API_KEY_PERMISSIONS };
+      }
+      case "access_token": {
+        const claims = await deps.tokens.verify(credential.token);
+        if (!(await deps.users.isActive(claims.userPublicId))) {
+          throw unauthenticated("the user account is deactivated or deleted", "user_inactive");
+        }
+        return {
+          kind: "user",
+          userPublicId: claims.userPublicId,
+          clientId: claims.clientId,
+          permissions: claims.permissions,
+          memberships: claims.memberships,
+          emailVerified: claims.emailVerified,
+        };
+      }
+    }
+  };
+
+  return async (call, request: Message, ctx: HandlerContext) => {
+    if (call.rule.public) return;
+    const principal = await authenticate(ctx.requestHeader);
+    ctx.values.set(principalKey, principal);
+    decide(call.rule, call.method, request, principal);
+  };
+}
