@@ -11,6 +11,8 @@ import { ProjectRepo } from "./domains/project/repo.js";
 import { ProjectService } from "./domains/project/service.js";
 import { IamRepo } from "./domains/iam/repo.js";
 import { IamMapperService } from "./domains/iam/service.js";
+import { OAuthClientRepo } from "./domains/oauth-client/repo.js";
+import { OAuthClientService } from "./domains/oauth-client/service.js";
 import { PermissionRepo } from "./domains/permission/repo.js";
 import { PermissionService } from "./domains/permission/service.js";
 import { RoleRepo } from "./domains/role/repo.js";
@@ -45,6 +47,7 @@ export function createContainer({ sql, config, logger, clock = systemClock, user
       role: new RoleService(new RoleRepo(sql)),
       permission: new PermissionService(new PermissionRepo(sql)),
       iamMapper: new IamMapperService(new IamRepo(sql)),
+      oauthClient: new OAuthClientService(new OAuthClientRepo(sql), config.encryptionKey, logger),
     },
     auth: {
       apiKeys: new ApiKeyVerifier(apiKeyRepo, clock, logger),

@@ -1,6 +1,7 @@
 import type { Config, Logger } from "@altalune/core";
 import type { Sql } from "@altalune/db";
 import { seedIam } from "./domains/iam/seed.js";
+import { seedDashboardClient, type DashboardClientSeedConfig } from "./domains/oauth-client/seed.js";
 import { ProjectRepo } from "./domains/project/repo.js";
 
 // Any fixed 64-bit key works; it only has to differ from the migrator's.
@@ -13,8 +14,9 @@ const SEED_LOCK_KEY = 7_245_130_115_009_051n;
  */
 export async function seed(
   sql: Sql,
-  logger: Pick<Logger, "info">,
-  config: Pick<Config, "superadminEmail">,
+  logger: Pick<Logger, "info"> & Partial<Pick<Logger, "warn">>,
+  // The dashboard client's settings are optional for callers that seed only projects and IAM.
+  config: Pick<Config, "superadminEmail"> & Partial<DashboardClientSeedConfig>,
 ): Promise<void> {
   const lock = await sql.reserve();
   try {
@@ -22,6 +24,10 @@ export async function seed(
     await seedDefaultProject(new ProjectRepo(sql), logger);
     // After the project: the superadmin becomes the default project's owner.
     await seedIam(sql, config.superadminEmail, logger);
+    if (config.dashboardClient !== undefined && config.branding !== undefined) {
+      const { dashboardClient, encryptionKey, branding } = config;
+      await seedDashboardClient(sql, { dashboardClient, encryptionKey, branding }, logger);
+    }
   } finally {
     await lock`select pg_advisory_unlock(${SEED_LOCK_KEY.toString()}::bigint)`.catch(() => undefined);
     lock.release();

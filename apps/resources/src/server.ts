@@ -5,6 +5,7 @@ import {
   ConfigService,
   EmployeeService,
   IAMMapperService,
+  OAuthClientService,
   PermissionService,
   ProjectService,
   RoleService,
@@ -79,6 +80,7 @@ export async function startResourcesServer(opts: StartOptions): Promise<Resource
     registration(RoleService, services.role),
     registration(PermissionService, services.permission),
     registration(IAMMapperService, services.iamMapper),
+    registration(OAuthClientService, services.oauthClient),
   ];
   // Every method's rule is read from the proto and checked at start-up (a method without one is
   // never served); this step enforces it for both ports.

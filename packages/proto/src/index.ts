@@ -8,3 +8,4 @@ export * from "./gen/altalune/v1/user_pb.js";
 export * from "./gen/altalune/v1/role_pb.js";
 export * from "./gen/altalune/v1/permission_pb.js";
 export * from "./gen/altalune/v1/iam_mapper_pb.js";
+export * from "./gen/altalune/v1/oauth_client_pb.js";

@@ -1,0 +1,61 @@
+import { AppError, invalidArgument } from "@altalune/core";
+
+export const OAuthClientCodes = {
+  NotFound: "60900",
+  // 60901 (AlreadyExists) is reserved: names are not unique and client ids are generated.
+  DefaultUndeletable: "60902",
+  PkceRequired: "60903",
+  EncryptionKeyMissing: "60904",
+  SecretUnreadable: "60905",
+} as const;
+
+export const oauthClientNotFound = (publicId: string) =>
+  new AppError({
+    code: OAuthClientCodes.NotFound,
+    status: "not_found",
+    message: `OAuth client with ID '${publicId}' not found`,
+    meta: { client_id: publicId },
+  });
+
+// FailedPrecondition like the default project (60303): no caller's permissions make this allowed
+// (the original answered 60001).
+export const defaultClientUndeletable = (publicId: string) =>
+  new AppError({
+    code: OAuthClientCodes.DefaultUndeletable,
+    status: "failed_precondition",
+    message: "cannot delete default dashboard client",
+    meta: { client_id: publicId },
+  });
+
+export const pkceCannotBeDisabled = (publicId: string, why: "public" | "default") =>
+  new AppError({
+    code: OAuthClientCodes.PkceRequired,
+    status: "failed_precondition",
+    message: why === "public" ? "PKCE cannot be disabled for public clients" : "PKCE cannot be disabled for the default dashboard client",
+    meta: { client_id: publicId, reason: why === "public" ? "public_client" : "default_client" },
+  });
+
+/** The server has no ENCRYPTION_KEY: a configuration gap, not the caller's mistake. */
+export const encryptionKeyMissing = () =>
+  new AppError({
+    code: OAuthClientCodes.EncryptionKeyMissing,
+    status: "failed_precondition",
+    message: "ENCRYPTION_KEY is not configured on this server: client secrets can be neither sealed nor revealed",
+  });
+
+/** The sealed secret does not open with the configured key (the key changed, or the row was altered). */
+export const secretUnreadable = (publicId: string) =>
+  new AppError({
+    code: OAuthClientCodes.SecretUnreadable,
+    status: "internal",
+    message: "the client secret cannot be decrypted with the configured ENCRYPTION_KEY",
+    meta: { client_id: publicId },
+  });
+
+export const publicClientHasNoSecret = () =>
+  invalidArgument("public clients do not have a client secret", { id: "oauth_client.public_no_secret" });
+
+export const invalidRedirectUri = (field: string, uri: string, rule: string) =>
+  invalidArgument(`invalid redirect URI: ${uri}`, { [field]: rule });
+
+export const nothingToUpdate = () => invalidArgument("no fields to update", { "(message)": "update.no_fields" });

@@ -1,0 +1,143 @@
+import { newPublicId } from "@altalune/core";
+import { defineListSpec, runListQuery, type ListQuery, type ListResult, type Sql, type TransactionSql } from "@altalune/db";
+import { defaultClientUndeletable, oauthClientNotFound, pkceCannotBeDisabled } from "./errors.js";
+import { oauthClientColumns, oauthClientFromRow, type OAuthClientRow } from "./mapper.js";
+import type { NewOAuthClient, OAuthClient, OAuthClientChanges } from "./model.js";
+
+const BOOLEAN_VALUES = ["true", "false"];
+
+export const oauthClientListSpec = defineListSpec({
+  from: "altalune_oauth_clients",
+  columns: oauthClientColumns,
+  // client_id too: an operator often holds only the id an application logs.
+  searchable: ["name", "client_id"],
+  filters: {
+    name: { column: "name" },
+    names: { column: "name" },
+    // Booleans are ORed within a key (the original ANDed each value, so "true,false" matched nothing).
+    pkce_required: { kind: "boolean", column: "pkce_required" },
+    pkceRequired: { kind: "boolean", column: "pkce_required" },
+    is_default: { kind: "boolean", column: "is_default" },
+    isDefault: { kind: "boolean", column: "is_default" },
+    confidential: { kind: "boolean", column: "confidential" },
+  },
+  sortable: { name: "name", createdAt: "created_at", updatedAt: "updated_at", id: "id" },
+  defaultSort: { column: "created_at", order: "desc" },
+  unknownSortFallback: "created_at",
+  tieBreaker: "id",
+  catalog: {
+    pkce_required: { values: BOOLEAN_VALUES },
+    is_default: { values: BOOLEAN_VALUES },
+    confidential: { values: BOOLEAN_VALUES },
+  },
+});
+
+/** What revealing a secret needs; never returned as such by any RPC. */
+export interface OAuthClientSecretRow {
+  clientId: string;
+  confidential: boolean;
+  secretSealed: string | null;
+}
+
+/** What a deletion removed, for the log. */
+export interface DeletedOAuthClient {
+  clientId: string;
+  /** Rows of altalune_oidc_models (grants, codes, tokens, ...) issued to the client. */
+  revokedRows: number;
+}
+
+export class OAuthClientRepo {
+  constructor(private readonly sql: Sql) {}
+
+  async query(query: ListQuery): Promise<ListResult<OAuthClient>> {
+    const result = await runListQuery<OAuthClientRow>(this.sql, oauthClientListSpec, query);
+    return { ...result, rows: result.rows.map(oauthClientFromRow) };
+  }
+
+  async getByPublicId(publicId: string): Promise<OAuthClient> {
+    const [row] = await this.sql<OAuthClientRow[]>`
+      select ${this.sql(oauthClientColumns)} from altalune_oauth_clients where public_id = ${publicId}`;
+    if (row === undefined) throw oauthClientNotFound(publicId);
+    return oauthClientFromRow(row);
+  }
+
+  /** API-created clients are never the default one: only the seed makes that. */
+  async create(c: NewOAuthClient): Promise<OAuthClient> {
+    const [row] = await this.sql<OAuthClientRow[]>`
+      insert into altalune_oauth_clients
+        (public_id, name, client_id, client_secret_sealed, redirect_uris, post_logout_redirect_uris,
+         allowed_scopes, pkce_required, is_default, confidential)
+      values (${newPublicId()}, ${c.name}, ${c.clientId}, ${c.secretSealed}, ${c.redirectUris}::text[],
+              ${c.postLogoutRedirectUris}::text[], ${c.allowedScopes}::text[], ${c.pkceRequired}, false,
+              ${c.confidential})
+      returning ${this.sql(oauthClientColumns)}`;
+    if (row === undefined) throw new Error("insert into altalune_oauth_clients returned no row");
+    return oauthClientFromRow(row);
+  }
+
+  /**
+   * Applies the changes to the row locked FOR UPDATE, so the PKCE rules are checked against the
+   * state being written over (a concurrent update waits). PKCE stays on for public clients and for
+   * the default dashboard client.
+   */
+  async update(publicId: string, changes: OAuthClientChanges): Promise<OAuthClient> {
+    return this.sql.begin(async (tx) => {
+      const current = await this.lockRow(tx, publicId);
+      if (changes.pkceRequired === false) {
+        if (!current.confidential) throw pkceCannotBeDisabled(publicId, "public");
+        if (current.isDefault) throw pkceCannotBeDisabled(publicId, "default");
+      }
+      const next = {
+        name: changes.name ?? current.name,
+        redirectUris: changes.redirectUris ?? current.redirectUris,
+        postLogoutRedirectUris: changes.postLogoutRedirectUris ?? current.postLogoutRedirectUris,
+        allowedScopes: changes.allowedScopes ?? current.allowedScopes,
+        pkceRequired: changes.pkceRequired ?? current.pkceRequired,
+      };
+      const [row] = await tx<OAuthClientRow[]>`
+        update altalune_oauth_clients
+        set name = ${next.name}, redirect_uris = ${next.redirectUris}::text[],
+            post_logout_redirect_uris = ${next.postLogoutRedirectUris}::text[],
+            allowed_scopes = ${next.allowedScopes}::text[], pkce_required = ${next.pkceRequired},
+            updated_at = CURRENT_TIMESTAMP
+        where public_id = ${publicId}
+        returning ${tx(oauthClientColumns)}`;
+      if (row === undefined) throw oauthClientNotFound(publicId);
+      return oauthClientFromRow(row);
+    });
+  }
+
+  /**
+   * Deletes the client and, in the same transaction, everything the auth server stored for it
+   * (grants, authorization codes, access and refresh tokens...): once committed, nothing issued to
+   * the client can be redeemed or refreshed. The default dashboard client is refused.
+   */
+  async delete(publicId: string): Promise<DeletedOAuthClient> {
+    return this.sql.begin(async (tx) => {
+      const [deleted] = await tx<{ client_id: string }[]>`
+        delete from altalune_oauth_clients where public_id = ${publicId} and not is_default
+        returning client_id::text`;
+      if (deleted === undefined) {
+        const [row] = await tx<{ is_default: boolean }[]>`
+          select is_default from altalune_oauth_clients where public_id = ${publicId}`;
+        throw row === undefined ? oauthClientNotFound(publicId) : defaultClientUndeletable(publicId);
+      }
+      const revoked = await tx`delete from altalune_oidc_models where client_id = ${deleted.client_id}`;
+      return { clientId: deleted.client_id, revokedRows: revoked.count };
+    });
+  }
+
+  async secretOf(publicId: string): Promise<OAuthClientSecretRow> {
+    const [row] = await this.sql<{ client_id: string; confidential: boolean; client_secret_sealed: string | null }[]>`
+      select client_id, confidential, client_secret_sealed from altalune_oauth_clients where public_id = ${publicId}`;
+    if (row === undefined) throw oauthClientNotFound(publicId);
+    return { clientId: row.client_id, confidential: row.confidential, secretSealed: row.client_secret_sealed };
+  }
+
+  private async lockRow(tx: TransactionSql, publicId: string): Promise<OAuthClient> {
+    const [row] = await tx<OAuthClientRow[]>`
+      select ${tx(oauthClientColumns)} from altalune_oauth_clients where public_id = ${publicId} for update`;
+    if (row === undefined) throw oauthClientNotFound(publicId);
+    return oauthClientFromRow(row);
+  }
+}
