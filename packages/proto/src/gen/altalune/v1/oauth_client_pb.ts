@@ -438,7 +438,8 @@ export const RevealOAuthClientSecretResponseSchema: GenMessage<RevealOAuthClient
  * OAuth clients ("applications") of the authorization server. Global, not project-scoped. A
  * confidential client's secret is returned by CreateOAuthClient and, to holders of client:read,
  * by RevealOAuthClientSecret (audit-logged); it is stored sealed, never in plaintext. Changes
- * reach the running auth server within 5 seconds (its client cache TTL). See docs/oauth-clients.md.
+ * reach the running auth server within 5 seconds (the bound on its client cache TTL). See
+ * docs/oauth-clients.md.
  * Field numbers match the original system's oauth_client.proto.
  *
  * @generated from service altalune.v1.OAuthClientService
