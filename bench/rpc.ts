@@ -1,15 +1,19 @@
 // Per-call cost of the Resources API over each transport, measured from a client process against
 // a server process (`altalune serve`), both on this machine. Appends a dated table to
-// bench/RESULTS.md. Run: pnpm bench [--seconds 5] [--concurrency 16]
+// bench/RESULTS.md. Every call is authenticated with a root access token (warm verification
+// cache), signed by a test issuer whose JWKS the server fetches. Run: pnpm bench [--seconds 5] [--concurrency 16]
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { createClient, type Client } from "@connectrpc/connect";
+import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { createLogger, loadConfig } from "@altalune/core";
 import { createPool, migrateUp, runPostMigrate } from "@altalune/db";
+import { seed } from "@altalune/resources";
 import { ProjectService } from "@altalune/proto";
 import { createGrpcJsClient } from "@altalune/rpc";
+import { TestIssuer } from "../apps/resources/src/testing/test-issuer.js";
 import { publish, sectionHeading, startBenchDatabase } from "./support.js";
 
 const { values } = parseArgs({
@@ -20,9 +24,9 @@ const concurrency = Number(values.concurrency);
 const root = fileURLToPath(new URL("..", import.meta.url));
 
 
-async function startServer(databaseUrl: string) {
+async function startServer(databaseUrl: string, issuer: string) {
   const child = spawn(process.execPath, ["--import", "tsx", join(root, "apps/cli/src/main.ts"), "serve"], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, RESOURCES_PORT: "0", GRPC_PORT: "0", LOG_LEVEL: "warn" },
+    env: { ...process.env, DATABASE_URL: databaseUrl, RESOURCES_PORT: "0", GRPC_PORT: "0", LOG_LEVEL: "warn", AUTH_ISSUER: issuer },
     stdio: ["ignore", "pipe", "inherit"],
   });
   let out = "";
@@ -76,17 +80,24 @@ async function main() {
   const sql = createPool(db.url, { max: 2 });
   await migrateUp(sql);
   await runPostMigrate(sql);
-  const server = await startServer(db.url);
+  const config = loadConfig({ LOG_LEVEL: "silent" });
+  await seed(sql, createLogger({ level: "silent" }), config);
+  const [admin] = await sql<{ public_id: string }[]>`select public_id from altalune_users where email = ${config.superadminEmail}`;
+  const issuer = await TestIssuer.start();
+  const token = await issuer.token({ sub: admin!.public_id, perms: ["root"], expiresIn: 3600 });
+  const server = await startServer(db.url, issuer.url);
   const [version] = await sql<{ v: string }[]>`select current_setting('server_version') as v`;
   await sql.end();
   try {
     const baseUrl = `http://127.0.0.1:${server.ports.connect}/api`;
-    const grpcJs = createGrpcJsClient(ProjectService, `127.0.0.1:${server.ports.grpc}`);
+    const authorization = `Bearer ${token}`;
+    const interceptors: Interceptor[] = [(next) => (req) => (req.header.set("authorization", authorization), next(req))];
+    const grpcJs = createGrpcJsClient(ProjectService, `127.0.0.1:${server.ports.grpc}`, { authorization });
     const clients: Array<[string, Client<typeof ProjectService>]> = [
-      ["Connect JSON (HTTP/1.1)", createClient(ProjectService, createConnectTransport({ baseUrl, httpVersion: "1.1" }))],
-      ["Connect binary (h2c)", createClient(ProjectService, createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true }))],
-      ["gRPC-Web (HTTP/1.1)", createClient(ProjectService, createGrpcWebTransport({ baseUrl, httpVersion: "1.1" }))],
-      ["gRPC on :3100 (connect-node)", createClient(ProjectService, createGrpcTransport({ baseUrl }))],
+      ["Connect JSON (HTTP/1.1)", createClient(ProjectService, createConnectTransport({ baseUrl, httpVersion: "1.1", interceptors }))],
+      ["Connect binary (h2c)", createClient(ProjectService, createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, interceptors }))],
+      ["gRPC-Web (HTTP/1.1)", createClient(ProjectService, createGrpcWebTransport({ baseUrl, httpVersion: "1.1", interceptors }))],
+      ["gRPC on :3100 (connect-node)", createClient(ProjectService, createGrpcTransport({ baseUrl, interceptors }))],
       ["gRPC on :3101 (grpc-js)", grpcJs.client],
     ];
     const created = await clients[0]![1].createProject({ name: `Bench ${Date.now()}`, timezone: "UTC", environment: "sandbox" });
@@ -104,7 +115,7 @@ async function main() {
     grpcJs.close();
     const header = [
       sectionHeading("Resources API calls per transport", version?.v ?? "?"),      "",
-      `Client and server in separate processes on one machine; ${concurrency} concurrent calls, ${seconds} s per row after 1 s warm-up.`,
+      `Client and server in separate processes on one machine; ${concurrency} concurrent calls, ${seconds} s per row after 1 s warm-up; every call carries a root JWT (warm verification cache).`,
       "",
       "| transport | RPC | calls/s | p50 ms | p99 ms |",
       "|---|---|---:|---:|---:|",
@@ -115,6 +126,7 @@ async function main() {
     await publish([...header, ...rows]);
   } finally {
     await server.stop();
+    await issuer.close();
     await db.stop();
   }
 }
