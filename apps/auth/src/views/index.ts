@@ -1,0 +1,15 @@
+export { escapeHtml, html, safeUrl, SafeHtml, unsafeRaw, type HtmlValue } from "./html.js";
+export { layout, type LayoutInput } from "./layout.js";
+export { describeScope, errorMessage, noticeMessage, VERIFY_EMAIL_REASONS } from "./messages.js";
+export {
+  codePage,
+  consentPage,
+  errorPage,
+  loggedOutPage,
+  loginPage,
+  logoutConfirmPage,
+  pendingActivationPage,
+  verifyEmailResultPage,
+  type ConsentScope,
+  type LoginProviderLink,
+} from "./pages.js";
