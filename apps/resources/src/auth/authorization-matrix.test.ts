@@ -151,7 +151,7 @@ describe("authorization matrix", () => {
     const unexpected: string[] = [];
     let cells = 0;
     for (const service of services) {
-      const clients = Object.fromEntries(PORTS.map((p) => [p, t.client(service, p, { token: null })])) as Record<
+      const clients = Object.fromEntries(PORTS.map((p) => [p, t.client(service, p, { token: null })])) as unknown as Record<
         TransportName,
         Record<string, AnyCall>
       >;

@@ -157,7 +157,7 @@ describe("the access_token cookie (web clients)", () => {
 
   it("is accepted from an allowed origin (or without Origin) with a Connect content type", async () => {
     const cookie = `theme=dark; access_token=${await memberToken()}`;
-    for (const origin of [{ origin: ALLOWED_ORIGIN }, {}]) {
+    for (const origin of [{ origin: ALLOWED_ORIGIN }, {}] as Record<string, string>[]) {
       const res = await post({ cookie, "content-type": "application/json", ...origin });
       expect(res.status).toBe(200);
     }
