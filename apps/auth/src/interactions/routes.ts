@@ -1,0 +1,366 @@
+import type { IncomingMessage } from "node:http";
+import Router from "@koa/router";
+import type { Context } from "koa";
+import type { Logger } from "@altalune/core";
+import type { Sql } from "@altalune/db";
+import type Provider from "oidc-provider";
+import type { Interaction, KoaContextWithOIDC } from "oidc-provider";
+import { errors } from "oidc-provider";
+import type { EmailVerification } from "../email-verification/index.js";
+import { maskEmail, type LoginCodes } from "../login-codes/index.js";
+import { findUserByPublicId } from "../provider/accounts.js";
+import { isFirstParty } from "../provider/configuration.js";
+import { issueCsrfToken, readForm, verifyCsrfToken } from "../security/index.js";
+import {
+  codePage,
+  consentPage,
+  errorPage,
+  loggedOutPage,
+  loginPage,
+  logoutConfirmPage,
+  pendingActivationPage,
+  verifyEmailResultPage,
+} from "../views/index.js";
+
+/**
+ * The pages oidc-provider sends the browser to (its `interactions.url`): email → one-time code →
+ * (pending activation) → consent. State between the steps lives in the provider's Interaction
+ * (PostgreSQL, bound to the interaction cookie), never in the page. Every form carries a CSRF
+ * token bound to the interaction, and nothing needs JavaScript.
+ */
+
+export interface InteractionDeps {
+  provider: () => Provider;
+  sql: Sql;
+  brand: string;
+  csrfSecret: Buffer;
+  loginCodes: LoginCodes;
+  verification: EmailVerification;
+  logger: Logger;
+  formMaxBytes: number;
+}
+
+/** What this server keeps in an Interaction between its steps (in `result`, which it owns until the end). */
+interface LoginState {
+  email?: string;
+  /** A user who proved their address but is not active yet: shown the pending page, never sent back. */
+  pendingUser?: string;
+}
+
+const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
+const CODE = /^\d{6}$/;
+
+function stateOf(interaction: Interaction): LoginState {
+  const raw = (interaction.result as { altalune?: LoginState } | undefined)?.altalune;
+  return raw ?? {};
+}
+
+async function saveState(interaction: Interaction, state: LoginState): Promise<void> {
+  interaction.result = { altalune: state };
+  await interaction.save(Math.max(1, (interaction.exp ?? 0) - Math.floor(Date.now() / 1000)));
+}
+
+const requestNonces = new WeakMap<IncomingMessage, string>();
+
+/** Keeps the response's CSP nonce where oidc-provider's pages (another Koa context) can find it. */
+export function rememberCspNonce(ctx: Context): void {
+  const nonce: unknown = ctx.state["cspNonce"];
+  if (typeof nonce === "string") requestNonces.set(ctx.req, nonce);
+}
+
+const nonceOf = (ctx: { req: IncomingMessage }): { nonce?: string } => {
+  const nonce = requestNonces.get(ctx.req);
+  return nonce === undefined ? {} : { nonce };
+};
+
+function sendPage(ctx: Context, page: { toString(): string }, status = 200): void {
+  ctx.status = status;
+  ctx.type = "html";
+  ctx.set("cache-control", "no-store");
+  ctx.body = String(page);
+}
+
+export function interactionRoutes(deps: InteractionDeps): Router {
+  const { brand, csrfSecret, loginCodes, verification, logger } = deps;
+  const router = new Router();
+  const paths = (uid: string) => ({
+    self: `/interaction/${uid}`,
+    login: `/interaction/${uid}/login`,
+    code: `/interaction/${uid}/code`,
+    resendCode: `/interaction/${uid}/resend-code`,
+    changeEmail: `/interaction/${uid}/restart`,
+    resendVerification: `/interaction/${uid}/resend-verification`,
+    abort: `/interaction/${uid}/abort`,
+    consent: `/interaction/${uid}/consent`,
+  });
+  const csrf = (uid: string) => issueCsrfToken(csrfSecret, `interaction:${uid}`);
+
+  /** The interaction of this browser, which must be the one in the URL. */
+  async function load(ctx: Context): Promise<Interaction | undefined> {
+    try {
+      const interaction = await deps.provider().interactionDetails(ctx.req, ctx.res);
+      if (interaction.uid === ctx.params["uid"]) return interaction;
+    } catch (e) {
+      if (!(e instanceof errors.SessionNotFound)) throw e;
+    }
+    sendPage(
+      ctx,
+      errorPage({ brand, ...nonceOf(ctx), title: "Sign-in expired", message: "This sign-in page is no longer valid. Go back to the application and sign in again." }),
+      400,
+    );
+    return undefined;
+  }
+
+  /** Reads the form and checks its CSRF token; answers 403 and returns undefined when it fails. */
+  async function form(ctx: Context, interaction: Interaction): Promise<URLSearchParams | undefined> {
+    const body = await readForm(ctx, deps.formMaxBytes);
+    if (!verifyCsrfToken(csrfSecret, `interaction:${interaction.uid}`, body.get("csrf_token"))) {
+      sendPage(ctx, errorPage({ brand, ...nonceOf(ctx), title: "Form expired", message: "The form could not be verified. Go back, reload the page and try again." }), 403);
+      return undefined;
+    }
+    return body;
+  }
+
+  async function clientName(interaction: Interaction): Promise<string | undefined> {
+    const client = await deps.provider().Client.find(String(interaction.params["client_id"] ?? ""));
+    return client?.clientName ?? undefined;
+  }
+
+  async function renderLogin(ctx: Context, interaction: Interaction, extra: { error?: string; email?: string } = {}, status = 200) {
+    const p = paths(interaction.uid);
+    const name = await clientName(interaction);
+    sendPage(
+      ctx,
+      loginPage({ brand, ...nonceOf(ctx), ...(name ? { clientName: name } : {}), ...extra, providers: [], csrfToken: csrf(interaction.uid), action: p.login }),
+      status,
+    );
+  }
+
+  function renderCode(ctx: Context, interaction: Interaction, email: string, message: { error?: string; notice?: string } = {}, status = 200) {
+    const p = paths(interaction.uid);
+    sendPage(
+      ctx,
+      codePage({
+        brand,
+        ...nonceOf(ctx),
+        maskedEmail: maskEmail(email),
+        ...message,
+        csrfToken: csrf(interaction.uid),
+        action: p.code,
+        resendAction: p.resendCode,
+        changeEmailHref: p.changeEmail,
+      }),
+      status,
+    );
+  }
+
+  async function renderPending(ctx: Context, interaction: Interaction, userPublicId: string, notice?: string) {
+    const p = paths(interaction.uid);
+    const user = await findUserByPublicId(deps.sql, userPublicId);
+    sendPage(
+      ctx,
+      pendingActivationPage({
+        brand,
+        ...nonceOf(ctx),
+        email: user?.email ?? "",
+        emailVerified: user?.emailVerified ?? false,
+        ...(notice ? { notice } : {}),
+        csrfToken: csrf(interaction.uid), resendAction: p.resendVerification, logoutAction: p.abort }),
+    );
+  }
+
+  async function finishConsent(ctx: Context, interaction: Interaction): Promise<void> {
+    const provider = deps.provider();
+    const accountId = interaction.session?.accountId;
+    if (!accountId) throw new Error("consent without a login");
+    const { missingOIDCScope, missingOIDCClaims, missingResourceScopes } = interaction.prompt.details as {
+      missingOIDCScope?: string[];
+      missingOIDCClaims?: string[];
+      missingResourceScopes?: Record<string, string[]>;
+    };
+    const grant = interaction.grantId
+      ? ((await provider.Grant.find(interaction.grantId)) ?? new provider.Grant({ accountId, clientId: String(interaction.params["client_id"]) }))
+      : new provider.Grant({ accountId, clientId: String(interaction.params["client_id"]) });
+    if (missingOIDCScope?.length) grant.addOIDCScope(missingOIDCScope.join(" "));
+    if (missingOIDCClaims?.length) grant.addOIDCClaims(missingOIDCClaims);
+    for (const [resource, scopes] of Object.entries(missingResourceScopes ?? {})) grant.addResourceScope(resource, scopes.join(" "));
+    const grantId = await grant.save();
+    ctx.respond = false;
+    await provider.interactionFinished(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+  }
+
+  router.get("/interaction/:uid", async (ctx) => {
+    const interaction = await load(ctx);
+    if (!interaction) return;
+    const state = stateOf(interaction);
+    if (interaction.prompt.name === "login") {
+      if (state.pendingUser) return renderPending(ctx, interaction, state.pendingUser);
+      if (state.email) return renderCode(ctx, interaction, state.email);
+      return renderLogin(ctx, interaction);
+    }
+    if (interaction.prompt.name === "consent") {
+      const client = await deps.provider().Client.find(String(interaction.params["client_id"] ?? ""));
+      // The first-party dashboard never asks.
+      if (isFirstParty(client)) return finishConsent(ctx, interaction);
+      const requested = String(interaction.params["scope"] ?? "openid").split(" ").filter(Boolean);
+      sendPage(
+        ctx,
+        consentPage({
+          brand,
+          ...nonceOf(ctx),
+          clientName: client?.clientName ?? "An application",
+          scopes: requested.map((name) => ({ name })),
+          csrfToken: csrf(interaction.uid),
+          action: paths(interaction.uid).consent,
+        }),
+      );
+      return;
+    }
+    sendPage(ctx, errorPage({ brand, ...nonceOf(ctx), title: "Unsupported request", message: "This sign-in step is not supported." }), 400);
+  });
+
+  router.post("/interaction/:uid/login", async (ctx) => {
+    const interaction = await load(ctx);
+    if (!interaction) return;
+    const body = await form(ctx, interaction);
+    if (!body) return;
+    const email = (body.get("email") ?? "").trim().toLowerCase();
+    if (email === "") return renderLogin(ctx, interaction, { error: "email_required" }, 400);
+    if (!EMAIL.test(email)) return renderLogin(ctx, interaction, { error: "invalid_email", email }, 400);
+    const result = await loginCodes.request(email, ctx.ip);
+    if (result.status === "rate_limited") return renderLogin(ctx, interaction, { error: "rate_limited", email }, 429);
+    await saveState(interaction, { email });
+    ctx.status = 303;
+    ctx.redirect(paths(interaction.uid).self);
+  });
+
+  router.post("/interaction/:uid/resend-code", async (ctx) => {
+    const interaction = await load(ctx);
+    if (!interaction) return;
+    const body = await form(ctx, interaction);
+    if (!body) return;
+    const { email } = stateOf(interaction);
+    if (!email) return renderLogin(ctx, interaction);
+    const result = await loginCodes.request(email, ctx.ip);
+    if (result.status === "rate_limited") return renderCode(ctx, interaction, email, { error: "rate_limited" }, 429);
+    return renderCode(ctx, interaction, email, { notice: "code_sent" });
+  });
+
+  // A link (GET) on the code page; it only forgets the address typed in this interaction.
+  router.get("/interaction/:uid/restart", async (ctx) => {
+    const interaction = await load(ctx);
+    if (!interaction) return;
+    await saveState(interaction, {});
+    ctx.status = 303;
+    ctx.redirect(paths(interaction.uid).self);
+  });
+
+  router.post("/interaction/:uid/code", async (ctx) => {
+    const interaction = await load(ctx);
+    if (!interaction) return;
+    const body = await form(ctx, interaction);
+    if (!body) return;
+    const { email } = stateOf(interaction);
+    if (!email) return renderLogin(ctx, interaction);
+    const code = (body.get("code") ?? "").replace(/\s+/g, "");
+    if (!CODE.test(code)) return renderCode(ctx, interaction, email, { error: code === "" ? "code_required" : "invalid_code" }, 400);
+    const result = await loginCodes.verify(email, code);
+    if (!result.ok) return renderCode(ctx, interaction, email, { error: result.reason }, 400);
+    if (!result.active) {
+      logger.info({ user: result.userPublicId }, "inactive user signed in; pending activation");
+      await saveState(interaction, { email, pendingUser: result.userPublicId });
+      return renderPending(ctx, interaction, result.userPublicId);
+    }
+    ctx.respond = false;
+    await deps.provider().interactionFinished(
+      ctx.req,
+      ctx.res,
+      { login: { accountId: result.userPublicId, amr: ["otp"] } },
+      { mergeWithLastSubmission: false },
+    );
+  });
+
+  router.post("/interaction/:uid/resend-verification", async (ctx) => {
+    const interaction = await load(ctx);
+    if (!interaction) return;
+    if (!(await form(ctx, interaction))) return;
+    const { pendingUser } = stateOf(interaction);
+    if (!pendingUser) return renderLogin(ctx, interaction);
+    let notice: string;
+    try {
+      const { status } = await verification.issue(pendingUser);
+      notice = { sent: "verification_sent", already_verified: "already_verified", rate_limited: "verification_rate_limited" }[
+        status as "sent"
+      ] ?? "verification_failed";
+    } catch (e) {
+      logger.error({ user: pendingUser, err: e instanceof Error ? e.message : String(e) }, "verification mail failed");
+      notice = "verification_failed";
+    }
+    return renderPending(ctx, interaction, pendingUser, notice);
+  });
+
+  router.post("/interaction/:uid/abort", async (ctx) => {
+    const interaction = await load(ctx);
+    if (!interaction) return;
+    if (!(await form(ctx, interaction))) return;
+    await interaction.destroy();
+    sendPage(ctx, loggedOutPage({ brand, ...nonceOf(ctx) }));
+  });
+
+  router.post("/interaction/:uid/consent", async (ctx) => {
+    const interaction = await load(ctx);
+    if (!interaction) return;
+    const body = await form(ctx, interaction);
+    if (!body) return;
+    if (interaction.prompt.name !== "consent") return renderLogin(ctx, interaction);
+    if (body.get("decision") !== "allow") {
+      ctx.respond = false;
+      await deps.provider().interactionFinished(
+        ctx.req,
+        ctx.res,
+        { error: "access_denied", error_description: "the user denied the request" },
+        { mergeWithLastSubmission: false },
+      );
+      return;
+    }
+    await finishConsent(ctx, interaction);
+  });
+
+  router.get("/verify-email", async (ctx) => {
+    const token = typeof ctx.query["token"] === "string" ? ctx.query["token"] : undefined;
+    const result = await verification.verify(token);
+    sendPage(ctx, verifyEmailResultPage({ brand, ...nonceOf(ctx), ok: result.ok, ...(result.ok ? {} : { reason: result.reason }) }), result.ok ? 200 : 400);
+  });
+
+  return router;
+}
+
+/** oidc-provider's own pages (errors, logout confirmation, signed out) in our look. */
+export function providerPages(deps: { brand: string; csrfSecret: Buffer }) {
+  const { brand } = deps;
+  return {
+    error(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string | undefined }) {
+      ctx.type = "html";
+      ctx.body = String(errorPage({ brand, ...nonceOf(ctx), title: out.error, message: out.error_description ?? "The request cannot be completed." }));
+    },
+    logout(ctx: KoaContextWithOIDC, _form: string) {
+      // oidc-provider's form posts its own xsrf secret (kept in the session) to its confirm route.
+      const secret = String((ctx.oidc.session?.state as { secret?: string } | undefined)?.secret ?? "");
+      ctx.type = "html";
+      ctx.body = String(
+        logoutConfirmPage({
+          brand,
+          ...nonceOf(ctx),
+          csrfToken: secret,
+          action: ctx.oidc.urlFor("end_session_confirm"),
+          ...(ctx.oidc.client?.clientName ? { clientName: ctx.oidc.client.clientName } : {}),
+          hiddenFields: { xsrf: secret },
+        }),
+      );
+    },
+    loggedOut(ctx: KoaContextWithOIDC) {
+      ctx.type = "html";
+      ctx.body = String(loggedOutPage({ brand, ...nonceOf(ctx) }));
+    },
+  };
+}

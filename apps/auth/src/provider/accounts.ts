@@ -1,0 +1,116 @@
+import type { Sql } from "@altalune/db";
+
+/**
+ * Users as the authorization server sees them, read fresh from the IAM tables at every use: the
+ * provider's findAccount, the claims of each access token (so a refresh carries the permissions
+ * and memberships of that moment) and `altalune token issue` share this module.
+ */
+export interface AccountRecord {
+  publicId: string;
+  email: string;
+  firstName: string;
+  lastName: string;
+  avatarUrl: string | null;
+  isActive: boolean;
+  emailVerified: boolean;
+}
+
+interface UserRow {
+  id: string;
+  public_id: string;
+  email: string;
+  first_name: string;
+  last_name: string;
+  avatar_url: string | null;
+  is_active: boolean;
+  email_verified: boolean;
+}
+
+const fromRow = (r: UserRow): AccountRecord => ({
+  publicId: r.public_id,
+  email: r.email,
+  firstName: r.first_name,
+  lastName: r.last_name,
+  avatarUrl: r.avatar_url,
+  isActive: r.is_active,
+  emailVerified: r.email_verified,
+});
+
+export async function findUserByPublicId(sql: Sql, publicId: string): Promise<AccountRecord | undefined> {
+  const [row] = await sql<UserRow[]>`
+    select id, public_id, email, first_name, last_name, avatar_url, is_active, email_verified
+    from altalune_users where public_id = ${publicId}`;
+  return row ? fromRow(row) : undefined;
+}
+
+export async function findUserByEmail(sql: Sql, email: string): Promise<AccountRecord | undefined> {
+  const [row] = await sql<UserRow[]>`
+    select id, public_id, email, first_name, last_name, avatar_url, is_active, email_verified
+    from altalune_users where email = ${email.trim().toLowerCase()}`;
+  return row ? fromRow(row) : undefined;
+}
+
+export interface Authorization {
+  /** Effective permissions: direct ∪ through roles, each once, sorted. */
+  perms: string[];
+  /** project public id → role in that project. */
+  memberships: Record<string, string>;
+}
+
+/** The same rules as IamRepo.effectivePermissionsOfUser and projectsOfUser (Resources API). */
+export async function loadAuthorization(sql: Sql, userPublicId: string): Promise<Authorization> {
+  const [perms, members] = await Promise.all([
+    sql<{ name: string }[]>`
+      select p.name from altalune_permissions p
+      where p.id in (
+        select up.permission_id from altalune_users_permissions up
+        join altalune_users u on u.id = up.user_id where u.public_id = ${userPublicId}
+        union
+        select rp.permission_id
+        from altalune_users_roles ur
+        join altalune_roles_permissions rp on rp.role_id = ur.role_id
+        join altalune_users u on u.id = ur.user_id
+        where u.public_id = ${userPublicId})
+      order by p.name`,
+    sql<{ project: string; role: string }[]>`
+      select p.public_id as project, m.role
+      from altalune_project_members m
+      join altalune_projects p on p.id = m.project_id
+      join altalune_users u on u.id = m.user_id
+      where u.public_id = ${userPublicId}`,
+  ]);
+  return { perms: perms.map((r) => r.name), memberships: Object.fromEntries(members.map((m) => [m.project, m.role])) };
+}
+
+export const fullName = (a: AccountRecord): string => `${a.firstName} ${a.lastName}`.trim();
+
+/** OIDC standard claims of a user, by scope (ID token and userinfo). */
+export function standardClaims(a: AccountRecord, scopes: ReadonlySet<string>): Record<string, unknown> {
+  return {
+    sub: a.publicId,
+    ...(scopes.has("email") ? { email: a.email, email_verified: a.emailVerified } : {}),
+    ...(scopes.has("profile")
+      ? {
+          ...(fullName(a) ? { name: fullName(a) } : {}),
+          ...(a.firstName ? { given_name: a.firstName } : {}),
+          ...(a.lastName ? { family_name: a.lastName } : {}),
+          ...(a.avatarUrl ? { picture: a.avatarUrl } : {}),
+        }
+      : {}),
+  };
+}
+
+/**
+ * The claims the Resources API reads from an access token, besides iss/aud/sub/exp/iat/jti/
+ * client_id/scope: perms, memberships, email_verified (always), email (email scope), name
+ * (profile scope).
+ */
+export function accessTokenClaims(a: AccountRecord, authz: Authorization, scopes: ReadonlySet<string>): Record<string, unknown> {
+  return {
+    perms: authz.perms,
+    memberships: authz.memberships,
+    email_verified: a.emailVerified,
+    ...(scopes.has("email") ? { email: a.email } : {}),
+    ...(scopes.has("profile") && fullName(a) ? { name: fullName(a) } : {}),
+  };
+}

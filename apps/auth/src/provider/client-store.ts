@@ -1,0 +1,92 @@
+import { openSecret, type Logger } from "@altalune/core";
+import type { Sql } from "@altalune/db";
+import type { ClientMetadata } from "oidc-provider";
+
+/**
+ * OAuth clients come from altalune_oauth_clients, which OAuthClientService (Resources API) manages;
+ * the auth server only reads it. Rows are cached for at most CLIENT_CACHE_TTL_MS, so a change (new
+ * redirect URI, disabled PKCE, deleted client) reaches every running auth server within that bound.
+ */
+export const CLIENT_CACHE_TTL_MS = 2_000;
+/** Upper bound of the cache, so probing random client ids cannot grow memory without limit. */
+const CLIENT_CACHE_MAX = 1_000;
+
+/** Extra client metadata the provider carries for our policies (see configuration.ts). */
+export const FIRST_PARTY = "altalune_first_party";
+export const PKCE_REQUIRED = "altalune_pkce_required";
+
+interface ClientRow {
+  client_id: string;
+  name: string;
+  client_secret_sealed: string | null;
+  redirect_uris: string[];
+  post_logout_redirect_uris: string[];
+  allowed_scopes: string[];
+  pkce_required: boolean;
+  is_default: boolean;
+  confidential: boolean;
+}
+
+export const clientSecretContext = (clientId: string): string => `oauth_client:${clientId}`;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export class ClientStore {
+  private readonly cache = new Map<string, { at: number; metadata: ClientMetadata | undefined }>();
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly encryptionKey: Buffer,
+    private readonly logger: Logger,
+    private readonly ttlMs = CLIENT_CACHE_TTL_MS,
+  ) {}
+
+  /** oidc-provider client metadata, or undefined for an unknown client. */
+  async find(clientId: string): Promise<ClientMetadata | undefined> {
+    // client_id is a UUID column: anything else is unknown, without a query that would fail.
+    if (!UUID.test(clientId)) return undefined;
+    const key = clientId.toLowerCase();
+    const hit = this.cache.get(key);
+    const now = Date.now();
+    if (hit && now - hit.at < this.ttlMs) return hit.metadata;
+    const [row] = await this.sql<ClientRow[]>`
+      select client_id, name, client_secret_sealed, redirect_uris, post_logout_redirect_uris, allowed_scopes,
+             pkce_required, is_default, confidential
+      from altalune_oauth_clients where client_id = ${key}`;
+    const metadata = row ? this.toMetadata(row) : undefined;
+    if (this.cache.size >= CLIENT_CACHE_MAX) this.cache.clear();
+    this.cache.set(key, { at: now, metadata });
+    return metadata;
+  }
+
+  private toMetadata(row: ClientRow): ClientMetadata | undefined {
+    const scopes = new Set(row.allowed_scopes);
+    // Refresh tokens: clients allowed offline_access, and the first-party dashboard always.
+    const refresh = row.is_default || scopes.has("offline_access");
+    const grantTypes = ["authorization_code", ...(refresh ? ["refresh_token"] : []), ...(row.confidential ? ["client_credentials"] : [])];
+    let secret: string | undefined;
+    if (row.confidential) {
+      if (row.client_secret_sealed === null) return undefined;
+      try {
+        secret = openSecret(this.encryptionKey, row.client_secret_sealed, clientSecretContext(row.client_id));
+      } catch (e) {
+        // A secret sealed under another ENCRYPTION_KEY: the client cannot authenticate; say why once.
+        this.logger.error({ clientId: row.client_id, err: e }, "oauth client secret cannot be opened; check ENCRYPTION_KEY");
+        return undefined;
+      }
+    }
+    return {
+      client_id: row.client_id,
+      client_name: row.name,
+      ...(secret !== undefined ? { client_secret: secret } : {}),
+      redirect_uris: row.redirect_uris,
+      post_logout_redirect_uris: row.post_logout_redirect_uris,
+      grant_types: grantTypes,
+      response_types: ["code"],
+      token_endpoint_auth_method: row.confidential ? "client_secret_basic" : "none",
+      scope: [...scopes].join(" "),
+      [FIRST_PARTY]: row.is_default,
+      [PKCE_REQUIRED]: !row.confidential || row.pkce_required,
+    };
+  }
+}

@@ -1,0 +1,188 @@
+import type { Config, Logger } from "@altalune/core";
+import type { Sql } from "@altalune/db";
+import Provider, { errors, type Configuration, type KoaContextWithOIDC, type UnknownObject } from "oidc-provider";
+import { accessTokenClaims, findUserByPublicId, loadAuthorization, standardClaims } from "./accounts.js";
+import { FIRST_PARTY, PKCE_REQUIRED, type ClientStore } from "./client-store.js";
+import { cookieKeys } from "./derived-secrets.js";
+import { createAdapterFactory } from "./pg-adapter.js";
+import type { KeySet } from "./signing-keys.js";
+
+/** OIDC scopes the server knows; a client may request those its allowed_scopes list. */
+export const SCOPES = ["openid", "profile", "email", "offline_access"] as const;
+/** ID token lifetime; a retired signing key stays published at least this long. */
+export const ID_TOKEN_TTL_SECONDS = 3_600;
+const INTERACTION_TTL_SECONDS = 3_600;
+const AUTHORIZATION_CODE_TTL_SECONDS = 60;
+
+/** Endpoint paths, as the original server's so its clients keep working. */
+export const ROUTES = {
+  authorization: "/oauth/authorize",
+  token: "/oauth/token",
+  userinfo: "/oauth/userinfo",
+  revocation: "/oauth/revoke",
+  introspection: "/oauth/introspect",
+  end_session: "/oauth/end_session",
+  pushed_authorization_request: "/oauth/par",
+  jwks: "/.well-known/jwks.json",
+} as const;
+
+/** How long tokens signed by a key can live: it stays published at least that long after rotation. */
+export function keyRetentionSeconds(config: Config): number {
+  return Math.max(config.auth.accessTokenTtlSeconds, ID_TOKEN_TTL_SECONDS) + 60;
+}
+
+export const isFirstParty = (client: unknown): boolean =>
+  (client as Record<string, unknown> | undefined)?.["altaluneFirstParty"] === true;
+
+/** Page renderers the provider calls for its own pages (errors, logout). */
+export interface ProviderPages {
+  error(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string | undefined }): void;
+  logout(ctx: KoaContextWithOIDC, form: string): void;
+  loggedOut(ctx: KoaContextWithOIDC): void;
+}
+
+export interface ProviderDeps {
+  sql: Sql;
+  config: Config;
+  logger: Logger;
+  clients: ClientStore;
+  keys: KeySet;
+  pages: ProviderPages;
+}
+
+const scopeSet = (scope: string | undefined): Set<string> => new Set((scope ?? "").split(" ").filter(Boolean));
+
+export function createProvider({ sql, config, logger, clients, keys, pages }: ProviderDeps): Provider {
+  const { auth } = config;
+  const encryptionKey = config.encryptionKey;
+  if (encryptionKey === undefined) throw new Error("ENCRYPTION_KEY is required by the auth server");
+  const cookie = { httpOnly: true, sameSite: "lax" as const, secure: config.production, signed: true };
+
+  const configuration: Configuration = {
+    adapter: createAdapterFactory(sql, clients),
+    clients: [],
+    jwks: { keys: keys.published.map((k) => k.privateJwk) as never },
+    cookies: { keys: cookieKeys(encryptionKey), long: cookie, short: cookie },
+    routes: ROUTES,
+    scopes: [...SCOPES],
+    claims: {
+      openid: ["sub"],
+      email: ["email", "email_verified"],
+      profile: ["name", "given_name", "family_name", "picture"],
+    },
+    responseTypes: ["code"],
+    clientDefaults: {
+      grant_types: ["authorization_code"],
+      response_types: ["code"],
+      id_token_signed_response_alg: "RS256",
+      token_endpoint_auth_method: "client_secret_basic",
+    },
+    extraClientMetadata: { properties: [FIRST_PARTY, PKCE_REQUIRED] },
+    // S256 is the only method oidc-provider 9 implements; `plain` is refused.
+    pkce: { required: (_ctx, client) => (client as unknown as Record<string, unknown>)["altalunePkceRequired"] !== false },
+    async findAccount(_ctx, sub) {
+      const user = await findUserByPublicId(sql, sub);
+      // Inactive or deleted: no ID token, no userinfo, and a refresh fails with invalid_grant.
+      if (!user || !user.isActive) return undefined;
+      return {
+        accountId: user.publicId,
+        claims: (_use, scope) => standardClaims(user, scopeSet(scope)) as { sub: string },
+      };
+    },
+    async extraTokenClaims(ctx, token) {
+      if (token.kind !== "AccessToken" || !("accountId" in token) || typeof token.accountId !== "string") return undefined;
+      const user = await findUserByPublicId(sql, token.accountId);
+      if (!user || !user.isActive) throw new errors.InvalidGrant("the user is not active");
+      const authz = await loadAuthorization(sql, user.publicId);
+      void ctx;
+      return accessTokenClaims(user, authz, scopeSet(token.scope)) as UnknownObject;
+    },
+    async issueRefreshToken(_ctx, client, code) {
+      if (!client.grantTypeAllowed("refresh_token")) return false;
+      return code.scopes.has("offline_access") || isFirstParty(client);
+    },
+    rotateRefreshToken: true,
+    async loadExistingGrant(ctx) {
+      const { oidc } = ctx;
+      const client = oidc.client;
+      const session = oidc.session;
+      if (!client || !session) return undefined;
+      const grantId = oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
+      if (grantId) return oidc.provider.Grant.find(grantId);
+      // Consent is remembered per user and client across sessions: a new login copies what the
+      // latest grant of this user to this client already covers.
+      if (!session.accountId) return undefined;
+      const [row] = await sql<{ payload: { openid?: { scope?: string }; resources?: Record<string, string> } }[]>`
+        select payload from altalune_oidc_models
+        where model = 'Grant' and account_id = ${session.accountId} and client_id = ${client.clientId}
+          and (expires_at is null or expires_at > CURRENT_TIMESTAMP)
+        order by created_at desc limit 1`;
+      if (!row) return undefined;
+      const grant = new oidc.provider.Grant({ accountId: session.accountId, clientId: client.clientId });
+      if (row.payload.openid?.scope) grant.addOIDCScope(row.payload.openid.scope);
+      for (const [resource, scope] of Object.entries(row.payload.resources ?? {})) grant.addResourceScope(resource, scope);
+      await grant.save();
+      return grant;
+    },
+    ttl: {
+      AccessToken: auth.accessTokenTtlSeconds,
+      ClientCredentials: auth.accessTokenTtlSeconds,
+      AuthorizationCode: AUTHORIZATION_CODE_TTL_SECONDS,
+      IdToken: ID_TOKEN_TTL_SECONDS,
+      Interaction: INTERACTION_TTL_SECONDS,
+      Session: auth.refreshTokenTtlSeconds,
+      Grant: auth.refreshTokenTtlSeconds,
+      // REFRESH_TOKEN_TTL bounds a login: rotation hands the new token the old one's remaining time.
+      RefreshToken: (ctx) => ctx?.oidc?.entities.RotatedRefreshToken?.remainingTTL ?? auth.refreshTokenTtlSeconds,
+    },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    clientBasedCORS(_ctx, origin, client) {
+      if (config.allowedOrigins.includes(origin)) return true;
+      return (client.redirectUris ?? []).some((u) => URL.canParse(u) && new URL(u).origin === origin);
+    },
+    async renderError(ctx, out) {
+      pages.error(ctx as KoaContextWithOIDC, out);
+    },
+    features: {
+      devInteractions: { enabled: false },
+      // The Resources API does not check DPoP proofs, so bound tokens would add nothing there.
+      dPoP: { enabled: false },
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false },
+      deviceFlow: { enabled: false },
+      registration: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      backchannelLogout: { enabled: false },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => pages.logout(ctx, form),
+        postLogoutSuccessSource: async (ctx) => pages.loggedOut(ctx),
+      },
+      resourceIndicators: {
+        enabled: true,
+        // Every access token is a JWT for the Resources API unless a client asks otherwise.
+        defaultResource: () => auth.apiAudience,
+        useGrantedResource: () => true,
+        getResourceServerInfo(_ctx, resource) {
+          if (resource !== auth.apiAudience) throw new errors.InvalidTarget();
+          return {
+            scope: SCOPES.join(" "),
+            audience: auth.apiAudience,
+            accessTokenTTL: auth.accessTokenTtlSeconds,
+            accessTokenFormat: "jwt",
+            jwt: { sign: { alg: "RS256" } },
+          };
+        },
+      },
+    },
+  };
+
+  const provider = new Provider(auth.issuer, configuration);
+  // Behind a load balancer the public scheme and host come from X-Forwarded-*.
+  provider.proxy = config.production;
+  provider.on("server_error", (_ctx, err) => logger.error({ err }, "oidc-provider server error"));
+  provider.on("grant.revoked", (_ctx, grantId) => logger.info({ grant: grantId.slice(0, 6) }, "grant revoked"));
+  return provider;
+}

@@ -1,0 +1,191 @@
+import { sha256Hex } from "@altalune/core";
+import type { Sql } from "@altalune/db";
+import type { Adapter, AdapterFactory, AdapterPayload } from "oidc-provider";
+import type { ClientStore } from "./client-store.js";
+
+/**
+ * oidc-provider storage on altalune_oidc_models (0008). Every id is stored as its SHA-256 and the
+ * payload never holds it (oidc-provider puts the id in `jti`, and an interaction's `uid` equals
+ * its id), so a dump of the table yields no usable code, token, session or interaction: the raw
+ * value exists only with its holder. `find` puts the id back from the value it was asked for.
+ *
+ * uid and userCode lookups go through hashed columns as well; grant_id is hashed so that one
+ * indexed statement revokes everything issued under a grant. Clients are read-only (ClientStore).
+ */
+
+/** A refresh token rotated less than this long ago may be used once more (concurrent tabs). */
+export const REFRESH_REUSE_LEEWAY_SECONDS = 3;
+
+type Payload = AdapterPayload & Record<string, unknown>;
+
+interface Row {
+  payload: Payload;
+  consumed_at: Date | null;
+  in_leeway: boolean;
+}
+
+const TABLE = "altalune_oidc_models";
+
+function accountIdOf(payload: Payload): string | null {
+  if (typeof payload.accountId === "string") return payload.accountId;
+  const session = payload["session"] as { accountId?: unknown } | undefined;
+  return typeof session?.accountId === "string" ? session.accountId : null;
+}
+
+function clientIdOf(payload: Payload): string | null {
+  if (typeof payload.clientId === "string") return payload.clientId;
+  const params = payload["params"] as { client_id?: unknown } | undefined;
+  return typeof params?.client_id === "string" ? params.client_id : null;
+}
+
+class PgAdapter implements Adapter {
+  constructor(
+    private readonly sql: Sql,
+    private readonly model: string,
+  ) {}
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+    const stored: Payload = { ...(payload as Payload) };
+    delete stored.jti;
+    // An Interaction's uid is its id (it travels in the URL and the interaction cookie).
+    const uidIsId = stored.uid === id;
+    if (uidIsId) delete stored.uid;
+    const grantId = this.model === "Grant" ? id : typeof payload.grantId === "string" ? payload.grantId : null;
+    const uid = typeof payload.uid === "string" ? payload.uid : null;
+    const userCode = typeof payload.userCode === "string" ? payload.userCode : null;
+    const row = {
+      model: this.model,
+      id: sha256Hex(id),
+      payload: this.sql.json({ ...stored, ...(uidIsId ? { uidIsId: true } : {}) } as never),
+      grant_id: grantId === null ? null : sha256Hex(grantId),
+      uid: uid === null ? null : sha256Hex(uid),
+      user_code: userCode === null ? null : sha256Hex(userCode),
+      client_id: clientIdOf(stored),
+      account_id: accountIdOf(stored),
+    };
+    await this.sql`
+      insert into altalune_oidc_models (model, id, payload, grant_id, uid, user_code, client_id, account_id, expires_at)
+      values (${row.model}, ${row.id}, ${row.payload}, ${row.grant_id}, ${row.uid}, ${row.user_code}, ${row.client_id},
+              ${row.account_id},
+              ${expiresIn ? this.sql`CURRENT_TIMESTAMP + make_interval(secs => ${expiresIn})` : null})
+      on conflict (model, id) do update set
+        payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid, user_code = excluded.user_code,
+        client_id = excluded.client_id, account_id = excluded.account_id, expires_at = excluded.expires_at`;
+  }
+
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    return this.findBy(this.sql`id = ${sha256Hex(id)}`, { jti: id });
+  }
+
+  async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    // A Session found by uid is only read (existence, account, grants), never saved back, so
+    // its own id is not needed.
+    return this.findBy(this.sql`uid = ${sha256Hex(uid)}`, { uid });
+  }
+
+  async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    return this.findBy(this.sql`user_code = ${sha256Hex(userCode)}`, { userCode });
+  }
+
+  private async findBy(where: ReturnType<Sql>, known: Record<string, string>): Promise<AdapterPayload | undefined> {
+    const [row] = await this.sql<Row[]>`
+      select payload, consumed_at,
+             (reused_at is null and consumed_at > CURRENT_TIMESTAMP - make_interval(secs => ${REFRESH_REUSE_LEEWAY_SECONDS})) as in_leeway
+      from ${this.sql(TABLE)}
+      where model = ${this.model} and ${where} and (expires_at is null or expires_at > CURRENT_TIMESTAMP)`;
+    if (!row) return undefined;
+    const { uidIsId, ...payload } = row.payload;
+    const restored: Payload = { ...payload, ...known };
+    if (known["jti"] !== undefined && uidIsId === true) restored.uid = known["jti"];
+    // Within the leeway a rotated refresh token still counts as unused, once (see consume).
+    const consumed = row.consumed_at !== null && !(this.model === "RefreshToken" && row.in_leeway);
+    if (consumed) restored.consumed = Math.floor(row.consumed_at!.getTime() / 1000);
+    return restored;
+  }
+
+  async consume(id: string): Promise<void> {
+    // The second consumption (a use within the leeway) marks the extra use as spent; a third
+    // presentation is then treated as reuse, which revokes the grant.
+    await this.sql`
+      update altalune_oidc_models
+      set consumed_at = coalesce(consumed_at, CURRENT_TIMESTAMP),
+          reused_at = case when consumed_at is null then null else CURRENT_TIMESTAMP end
+      where model = ${this.model} and id = ${sha256Hex(id)}`;
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.sql`delete from altalune_oidc_models where model = ${this.model} and id = ${sha256Hex(id)}`;
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    // Every model at once (tokens, codes, the grant itself): oidc-provider calls this per model,
+    // the later calls find nothing left.
+    await this.sql`delete from altalune_oidc_models where grant_id = ${sha256Hex(grantId)}`;
+  }
+}
+
+/** Clients: read from altalune_oauth_clients; the provider never writes them (no registration). */
+class ClientAdapter implements Adapter {
+  constructor(private readonly clients: ClientStore) {}
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    return (await this.clients.find(id)) as AdapterPayload | undefined;
+  }
+  upsert(): Promise<void> {
+    return Promise.reject(new Error("clients are managed by OAuthClientService, not by the provider"));
+  }
+  findByUid(): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
+  findByUserCode(): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
+  consume(): Promise<void> {
+    return Promise.resolve();
+  }
+  destroy(): Promise<void> {
+    return Promise.resolve();
+  }
+  revokeByGrantId(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+export function createAdapterFactory(sql: Sql, clients: ClientStore): AdapterFactory {
+  const adapters = new Map<string, Adapter>();
+  return (name: string) => {
+    let adapter = adapters.get(name);
+    if (!adapter) {
+      adapter = name === "Client" ? new ClientAdapter(clients) : new PgAdapter(sql, name);
+      adapters.set(name, adapter);
+    }
+    return adapter;
+  };
+}
+
+export const PURGE_LOCK_KEY = "altalune_oidc_models:purge";
+
+/**
+ * Deletes expired rows, in batches so a large backlog never holds long locks. One replica at a
+ * time: the others skip the round when the advisory lock is taken. Returns the rows deleted.
+ */
+export async function purgeExpired(sql: Sql, batchSize = 5_000): Promise<number> {
+  const reserved = await sql.reserve();
+  try {
+    const [lock] = await reserved<{ ok: boolean }[]>`select pg_try_advisory_lock(hashtext(${PURGE_LOCK_KEY})) as ok`;
+    if (!lock?.ok) return 0;
+    try {
+      let total = 0;
+      for (;;) {
+        const deleted = await reserved`
+          delete from altalune_oidc_models where ctid = any(array(
+            select ctid from altalune_oidc_models where expires_at < CURRENT_TIMESTAMP limit ${batchSize}))`;
+        total += deleted.count;
+        if (deleted.count < batchSize) return total;
+      }
+    } finally {
+      await reserved`select pg_advisory_unlock(hashtext(${PURGE_LOCK_KEY}))`;
+    }
+  } finally {
+    reserved.release();
+  }
+}

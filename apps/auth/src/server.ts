@@ -1,0 +1,159 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import Koa from "koa";
+import type { Config, Logger } from "@altalune/core";
+import type { Sql } from "@altalune/db";
+import { EmailVerification } from "./email-verification/index.js";
+import { interactionRoutes, providerPages, rememberCspNonce } from "./interactions/routes.js";
+import { LoginCodes, deriveLoginCodeKey } from "./login-codes/index.js";
+import { createMailer, type Mailer } from "./mail/index.js";
+import { ClientStore, CLIENT_CACHE_TTL_MS } from "./provider/client-store.js";
+import { createProvider, keyRetentionSeconds, ROUTES } from "./provider/configuration.js";
+import { csrfSecret } from "./provider/derived-secrets.js";
+import { jwtUserinfo } from "./provider/jwt-userinfo.js";
+import { purgeExpired } from "./provider/pg-adapter.js";
+import { ProviderHost } from "./provider/provider-host.js";
+import { ensureSigningKey } from "./provider/signing-keys.js";
+import { RateLimiter } from "./rate-limit/index.js";
+import { securityHeaders } from "./security/index.js";
+
+export interface AuthServer {
+  readonly port: number;
+  /** Where this process listens (the issuer may be a public URL in front of it). */
+  readonly url: string;
+  /** Re-reads the signing keys now instead of at the next poll (tests, `keys rotate` in-process). */
+  refreshKeys(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface StartAuthServerOptions {
+  sql: Sql;
+  config: Config;
+  logger: Logger;
+  /** Listening port; default config.auth.port (0 = ephemeral). */
+  port?: number;
+  /** Default: SMTP from SMTP_URL, or the dev mail log. */
+  mailer?: Mailer;
+  /** How often signing keys are re-read (rotation reaches running servers within this). */
+  keyPollMs?: number;
+  /** How often expired tokens, sessions, codes and counters are deleted. */
+  purgeIntervalMs?: number;
+  /** Clock of login codes and verification links (tests). */
+  clock?: () => Date;
+}
+
+export const DEFAULT_KEY_POLL_MS = 5_000;
+const DEFAULT_PURGE_INTERVAL_MS = 10 * 60_000;
+const FORM_MAX_BYTES = 8 * 1024;
+
+export async function startAuthServer(opts: StartAuthServerOptions): Promise<AuthServer> {
+  const { sql, config, logger } = opts;
+  const encryptionKey = config.encryptionKey;
+  if (encryptionKey === undefined) throw new Error("ENCRYPTION_KEY is required by the auth server");
+  const log = logger.child({ component: "auth" });
+
+  await ensureSigningKey(sql, encryptionKey);
+  const clients = new ClientStore(sql, encryptionKey, log, CLIENT_CACHE_TTL_MS);
+  const mailer = opts.mailer ?? createMailer(config, log);
+  const limiter = new RateLimiter(sql);
+  const brand = config.branding.authServerName;
+  const clock = opts.clock;
+  const loginCodes = new LoginCodes({
+    sql,
+    mailer,
+    limiter,
+    logger: log,
+    brand,
+    pepper: deriveLoginCodeKey(encryptionKey),
+    ...(clock ? { clock } : {}),
+  });
+  const verification = new EmailVerification({ sql, mailer, limiter, logger: log, brand, baseUrl: config.auth.issuer, ...(clock ? { clock } : {}) });
+  const pages = providerPages({ brand, csrfSecret: csrfSecret(encryptionKey) });
+
+  const host = await ProviderHost.start({
+    sql,
+    encryptionKey,
+    retentionSeconds: keyRetentionSeconds(config),
+    build: (keys) => createProvider({ sql, config, logger: log, clients, keys, pages }),
+    logger: log,
+    pollMs: opts.keyPollMs ?? DEFAULT_KEY_POLL_MS,
+  });
+
+  const app = new Koa({ proxy: config.production });
+  app.use(securityHeaders({ production: config.production }));
+  app.use(async (ctx, next) => {
+    rememberCspNonce(ctx);
+    await next();
+  });
+  app.use(async (ctx, next) => {
+    if (ctx.path !== "/healthz" || ctx.method !== "GET") return next();
+    ctx.set("cache-control", "no-store");
+    ctx.body = { status: "ok" };
+  });
+  const router = interactionRoutes({
+    provider: () => host.current,
+    sql,
+    brand,
+    csrfSecret: csrfSecret(encryptionKey),
+    loginCodes,
+    verification,
+    logger: log,
+    formMaxBytes: FORM_MAX_BYTES,
+  });
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  app.use(
+    jwtUserinfo({ sql, path: ROUTES.userinfo, issuer: config.auth.issuer, audience: config.auth.apiAudience, keys: () => host.keySet }),
+  );
+  // Everything else is oidc-provider's: the OAuth endpoints, discovery, JWKS, logout.
+  app.use(async (ctx) => {
+    ctx.respond = false;
+    await host.handle(ctx.req, ctx.res);
+  });
+  app.on("error", (err: unknown) => log.error({ err }, "auth server request failed"));
+
+  const server: Server = createServer(app.callback());
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port ?? config.auth.port, config.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const shownHost = config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
+
+  const purge = async () => {
+    try {
+      const tokens = await purgeExpired(sql);
+      const codes = await loginCodes.purgeExpired();
+      const links = await verification.purgeExpired();
+      if (tokens + codes + links > 0) log.debug({ tokens, codes, links }, "expired auth rows purged");
+    } catch (e) {
+      log.warn({ err: e }, "purge of expired auth rows failed; retrying at the next interval");
+    }
+  };
+  const purgeTimer = setInterval(() => void purge(), opts.purgeIntervalMs ?? DEFAULT_PURGE_INTERVAL_MS);
+  purgeTimer.unref();
+
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    url: `http://${shownHost}:${port}`,
+    refreshKeys: () => host.refresh(),
+    close() {
+      closing ??= (async () => {
+        clearInterval(purgeTimer);
+        host.stop();
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const grace = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
+        await closed;
+        clearTimeout(grace);
+        await loginCodes.drain();
+        await mailer.close?.();
+      })();
+      return closing;
+    },
+  };
+}
