@@ -1,3 +1,5 @@
 export { startResourcesServer, type ResourcesServer, type StartOptions } from "./server.js";
 export { createContainer, type Container } from "./container.js";
 export { seed } from "./seed.js";
+export { AccessTokenVerifier, type AccessTokenClaims, type AccessTokenVerifierOptions } from "./auth/access-token-verifier.js";
+export { USER_STATE_TTL_MS, UserStateCache } from "./auth/user-state.js";

@@ -4,3 +4,4 @@ export * from "./logger.js";
 export * from "./config.js";
 export * from "./crypto.js";
 export * from "./dev-secrets.js";
+export * from "./cookies.js";

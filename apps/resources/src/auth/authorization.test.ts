@@ -156,10 +156,12 @@ describe("the access_token cookie (web clients)", () => {
   }
 
   it("is accepted from an allowed origin (or without Origin) with a Connect content type", async () => {
-    const cookie = `theme=dark; access_token=${await memberToken()}`;
-    for (const origin of [{ origin: ALLOWED_ORIGIN }, {}] as Record<string, string>[]) {
-      const res = await post({ cookie, "content-type": "application/json", ...origin });
-      expect(res.status).toBe(200);
+    for (const name of ["access_token", "__Secure-access_token"]) {
+      const cookie = `theme=dark; ${name}=${await memberToken()}`;
+      for (const origin of [{ origin: ALLOWED_ORIGIN }, {}] as Record<string, string>[]) {
+        const res = await post({ cookie, "content-type": "application/json", ...origin });
+        expect(res.status).toBe(200);
+      }
     }
   });
 

@@ -1,3 +1,4 @@
+import { ACCESS_TOKEN_COOKIE_NAMES } from "@altalune/core";
 import { unauthenticated } from "./errors.js";
 
 /** What a request presents as proof of identity, before any of it is verified. */
@@ -6,7 +7,6 @@ export type PresentedCredential =
   | { kind: "access_token"; token: string; via: "header" | "cookie" }
   | { kind: "api_key"; key: string };
 
-export const ACCESS_TOKEN_COOKIE = "access_token";
 const API_KEY_PREFIX = "sk-";
 
 // Content types a cross-site HTML form (or a "simple" fetch) can send without a CORS preflight.
@@ -63,7 +63,8 @@ export function presentedCredential(headers: Headers, policy: CookiePolicy): Pre
   const apiKey = headers.get("x-api-key");
   if (apiKey !== null && apiKey.trim() !== "") return { kind: "api_key", key: apiKey.trim() };
   const cookie = headers.get("cookie");
-  const token = cookie === null ? undefined : cookieValue(cookie, ACCESS_TOKEN_COOKIE);
+  const token =
+    cookie === null ? undefined : ACCESS_TOKEN_COOKIE_NAMES.map((name) => cookieValue(cookie, name)).find((v) => v !== undefined);
   if (token !== undefined) {
     refuseForgeableCookieCall(headers, policy);
     return { kind: "access_token", token, via: "cookie" };
