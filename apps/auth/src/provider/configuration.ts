@@ -31,8 +31,8 @@ export function keyRetentionSeconds(config: Config): number {
   return Math.max(config.auth.accessTokenTtlSeconds, ID_TOKEN_TTL_SECONDS) + 60;
 }
 
-export const isFirstParty = (client: unknown): boolean =>
-  (client as Record<string, unknown> | undefined)?.["altaluneFirstParty"] === true;
+// Extra client metadata keeps its snake_case name on oidc-provider's Client instances.
+export const isFirstParty = (client: unknown): boolean => (client as Record<string, unknown> | undefined)?.[FIRST_PARTY] === true;
 
 /** Page renderers the provider calls for its own pages (errors, logout). */
 export interface ProviderPages {
@@ -79,7 +79,7 @@ export function createProvider({ sql, config, logger, clients, keys, pages }: Pr
     },
     extraClientMetadata: { properties: [FIRST_PARTY, PKCE_REQUIRED] },
     // S256 is the only method oidc-provider 9 implements; `plain` is refused.
-    pkce: { required: (_ctx, client) => (client as unknown as Record<string, unknown>)["altalunePkceRequired"] !== false },
+    pkce: { required: (_ctx, client) => (client as unknown as Record<string, unknown>)[PKCE_REQUIRED] !== false },
     async findAccount(_ctx, sub) {
       const user = await findUserByPublicId(sql, sub);
       // Inactive or deleted: no ID token, no userinfo, and a refresh fails with invalid_grant.

@@ -25,6 +25,11 @@ export class Browser {
     return [...this.jar.values()].map((c) => c.name);
   }
 
+  /** Values of the cookies held (session and interaction ids, signatures). */
+  cookieValues(): string[] {
+    return [...this.jar.values()].map((c) => c.value);
+  }
+
   private store(setCookies: string[]): void {
     for (const line of setCookies) {
       const [pair = "", ...attrs] = line.split(";").map((s) => s.trim());
