@@ -8,10 +8,23 @@ export const DEFAULT_FORM_MAX_BYTES = 16 * 1024;
  * NUL characters (which PostgreSQL text cannot hold).
  */
 export async function readForm(ctx: Context, maxBytes: number = DEFAULT_FORM_MAX_BYTES): Promise<URLSearchParams> {
-  const type = (ctx.get("content-type").split(";")[0] ?? "").trim().toLowerCase();
-  if (type !== "application/x-www-form-urlencoded") {
+  if (contentTypeOf(ctx) !== "application/x-www-form-urlencoded") {
     ctx.throw(415, "expected an application/x-www-form-urlencoded form");
   }
+  const form = new URLSearchParams((await readBody(ctx, maxBytes)).toString("utf8"));
+  for (const [name, value] of form) {
+    if (name.includes("\0") || value.includes("\0")) ctx.throw(400, "form fields must not contain NUL characters");
+  }
+  return form;
+}
+
+/** The request's media type, lower-cased, without parameters. */
+export function contentTypeOf(ctx: Context): string {
+  return (ctx.get("content-type").split(";")[0] ?? "").trim().toLowerCase();
+}
+
+/** The raw request body, at most `maxBytes` (413 beyond, the connection then closes). */
+export async function readBody(ctx: Context, maxBytes: number): Promise<Buffer> {
   const declared = Number.parseInt(ctx.get("content-length"), 10);
   if (Number.isFinite(declared) && declared > maxBytes) tooLarge(ctx);
 
@@ -54,15 +67,10 @@ export async function readForm(ctx: Context, maxBytes: number = DEFAULT_FORM_MAX
     req.on("aborted", onAborted);
   });
   if (body === undefined) tooLarge(ctx);
-
-  const form = new URLSearchParams(body.toString("utf8"));
-  for (const [name, value] of form) {
-    if (name.includes("\0") || value.includes("\0")) ctx.throw(400, "form fields must not contain NUL characters");
-  }
-  return form;
+  return body;
 }
 
 function tooLarge(ctx: Context): never {
   ctx.set("Connection", "close");
-  ctx.throw(413, "form too large");
+  ctx.throw(413, "request body too large");
 }

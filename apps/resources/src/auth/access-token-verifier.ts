@@ -10,6 +10,9 @@ export interface AccessTokenClaims {
   /** project public id → project role */
   readonly memberships: ReadonlyMap<string, string>;
   readonly emailVerified: boolean;
+  /** Present when the token was issued with the `email` / `profile` scope. */
+  readonly email: string | undefined;
+  readonly name: string | undefined;
   /** `exp` in epoch milliseconds. */
   readonly expiresAt: number;
 }
@@ -45,12 +48,15 @@ function claimsOf(payload: JWTPayload): AccessTokenClaims {
   const memberships = payload["memberships"] ?? {};
   const emailVerified = payload["email_verified"] ?? false;
   const clientId = payload["client_id"] ?? payload["azp"];
+  const email = payload["email"];
+  const name = payload["name"];
   const membershipsOk =
     typeof memberships === "object" && memberships !== null && !Array.isArray(memberships) &&
     Object.values(memberships).every((r) => typeof r === "string");
   if (
     typeof sub !== "string" || sub === "" || typeof exp !== "number" || !isStringArray(perms) || !membershipsOk ||
-    typeof emailVerified !== "boolean" || (clientId !== undefined && typeof clientId !== "string")
+    typeof emailVerified !== "boolean" || (clientId !== undefined && typeof clientId !== "string") ||
+    (email !== undefined && typeof email !== "string") || (name !== undefined && typeof name !== "string")
   ) {
     throw unauthenticated("access token claims are malformed", "claims");
   }
@@ -60,6 +66,8 @@ function claimsOf(payload: JWTPayload): AccessTokenClaims {
     permissions: new Set(perms),
     memberships: new Map(Object.entries(memberships as Record<string, string>)),
     emailVerified,
+    email,
+    name,
     expiresAt: exp * 1000,
   };
 }

@@ -1,0 +1,263 @@
+import { createHash } from "node:crypto";
+import Router from "@koa/router";
+import type { Context } from "koa";
+import { accessTokenCookieName, refreshTokenCookieName, type Config, type Logger } from "@altalune/core";
+import type { AccessTokenClaims } from "@altalune/resources";
+import { contentTypeOf, readBody } from "../security/index.js";
+import { problem } from "./problem.js";
+import { TokenEndpointError, type TokenSet } from "./token-client.js";
+
+/** Where the BFF lives; the refresh cookie is sent only here. */
+export const BFF_PATH = "/oauth";
+const JSON_MAX_BYTES = 8 * 1024;
+// A refresh answered moments ago is handed to requests that arrive late with the same (now
+// rotated) refresh token: several tabs refreshing at once all end up with the same new cookies.
+const REFRESH_MEMORY_MS = 10_000;
+const PROVIDER_SESSION_COOKIES = ["_session", "_session.sig", "_session.legacy", "_session.legacy.sig"];
+
+export interface BffTokenClient {
+  exchangeCode(code: string, codeVerifier: string, redirectUri: string): Promise<TokenSet>;
+  refresh(refreshToken: string): Promise<TokenSet>;
+  revokeRefreshToken(refreshToken: string): Promise<void>;
+}
+
+export interface BffDeps {
+  config: Pick<Config, "production" | "cookieDomain" | "allowedOrigins" | "auth">;
+  logger: Logger;
+  /** The dashboard client; undefined when DASHBOARD_CLIENT_ID/SECRET are not configured. */
+  tokens: BffTokenClient | undefined;
+  verifier: { verify(token: string): Promise<AccessTokenClaims> };
+  /** Ends the auth server's login session whose id the browser's session cookie carries. */
+  endSession(sessionId: string): Promise<void>;
+  now?: () => number;
+}
+
+export interface BffUser {
+  sub: string;
+  email?: string;
+  email_verified: boolean;
+  name?: string;
+  perms: string[];
+  memberships: Record<string, string>;
+}
+
+function userOf(claims: AccessTokenClaims): BffUser {
+  return {
+    sub: claims.userPublicId,
+    ...(claims.email === undefined ? {} : { email: claims.email }),
+    email_verified: claims.emailVerified,
+    ...(claims.name === undefined ? {} : { name: claims.name }),
+    perms: [...claims.permissions].sort(),
+    memberships: Object.fromEntries(claims.memberships),
+  };
+}
+
+interface RefreshOutcome {
+  tokens: TokenSet;
+  claims: AccessTokenClaims;
+}
+
+/**
+ * The web client's token endpoints (issue #7): the browser runs authorization code + PKCE with
+ * the dashboard client but never holds a token. These routes exchange and refresh with the
+ * client's secret and keep the tokens in httpOnly cookies; the Resources API reads the access
+ * token cookie. Every answer's user comes from a verified access token.
+ */
+export function bffRoutes(deps: BffDeps): Router {
+  const { config, logger } = deps;
+  const now = deps.now ?? Date.now;
+  const secure = config.production;
+  const accessCookie = accessTokenCookieName(config.production);
+  const refreshCookie = refreshTokenCookieName(config.production);
+  const allowedOrigins = new Set([...config.allowedOrigins, new URL(config.auth.issuer).origin]);
+  const recentRefreshes = new Map<string, { at: number; outcome: Promise<RefreshOutcome> }>();
+  const router = new Router({ prefix: BFF_PATH });
+
+  const setTokenCookies = (ctx: Context, tokens: TokenSet) => {
+    ctx.cookies.set(accessCookie, tokens.accessToken, {
+      httpOnly: true,
+      sameSite: "lax",
+      secure,
+      path: "/",
+      signed: false,
+      overwrite: true,
+      ...(config.cookieDomain === undefined ? {} : { domain: config.cookieDomain }),
+      maxAge: tokens.expiresIn * 1000,
+    });
+    if (tokens.refreshToken !== undefined) {
+      ctx.cookies.set(refreshCookie, tokens.refreshToken, {
+        httpOnly: true,
+        sameSite: "lax",
+        secure,
+        path: BFF_PATH,
+        signed: false,
+        overwrite: true,
+        maxAge: config.auth.refreshTokenTtlSeconds * 1000,
+      });
+    }
+  };
+
+  const clearTokenCookies = (ctx: Context) => {
+    const base = { httpOnly: true, sameSite: "lax" as const, secure, signed: false, overwrite: true, maxAge: 0 };
+    ctx.cookies.set(accessCookie, "", { ...base, path: "/", ...(config.cookieDomain === undefined ? {} : { domain: config.cookieDomain }) });
+    ctx.cookies.set(refreshCookie, "", { ...base, path: BFF_PATH });
+  };
+
+  const answerWithUser = (ctx: Context, claims: AccessTokenClaims) => {
+    ctx.set("cache-control", "no-store");
+    ctx.body = { user: userOf(claims), expires_in: Math.max(0, Math.floor((claims.expiresAt - now()) / 1000)) };
+  };
+
+  // CORS with credentials for the allowed origins; preflights answered here.
+  router.use(async (ctx, next) => {
+    const origin = ctx.get("origin");
+    ctx.vary("origin");
+    if (origin !== "" && allowedOrigins.has(origin)) {
+      ctx.set("access-control-allow-origin", origin);
+      ctx.set("access-control-allow-credentials", "true");
+      if (ctx.method === "OPTIONS") {
+        ctx.set("access-control-allow-methods", "GET, POST");
+        ctx.set("access-control-allow-headers", "content-type");
+        ctx.set("access-control-max-age", "7200");
+        ctx.status = 204;
+        return;
+      }
+    }
+    await next();
+  });
+
+  /** State-changing calls: a JSON body from an allowed origin (a cross-site form can send neither). */
+  const guardStateChange = (ctx: Context): boolean => {
+    const origin = ctx.get("origin");
+    if (origin === "" || !allowedOrigins.has(origin)) {
+      problem(ctx, 403, "forbidden_origin", origin === "" ? "an Origin header is required" : `origin ${origin} is not allowed`);
+      return false;
+    }
+    if (contentTypeOf(ctx) !== "application/json") {
+      problem(ctx, 415, "unsupported_media_type", "send application/json");
+      return false;
+    }
+    return true;
+  };
+
+  const readJsonObject = async (ctx: Context): Promise<Record<string, unknown> | undefined> => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse((await readBody(ctx, JSON_MAX_BYTES)).toString("utf8"));
+    } catch (e) {
+      if (e instanceof SyntaxError) {
+        problem(ctx, 400, "invalid_request", "the body is not valid JSON");
+        return undefined;
+      }
+      throw e;
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      problem(ctx, 400, "invalid_request", "the body must be a JSON object");
+      return undefined;
+    }
+    return parsed as Record<string, unknown>;
+  };
+
+  const requireTokens = (ctx: Context): BffTokenClient | undefined => {
+    if (deps.tokens === undefined) problem(ctx, 503, "not_configured", "the dashboard client is not configured on this server");
+    return deps.tokens;
+  };
+
+  router.post("/exchange", async (ctx) => {
+    if (!guardStateChange(ctx)) return;
+    const tokens = requireTokens(ctx);
+    if (tokens === undefined) return;
+    const body = await readJsonObject(ctx);
+    if (body === undefined) return;
+    for (const field of ["code", "code_verifier", "redirect_uri"]) {
+      const value = body[field];
+      if (typeof value !== "string" || value === "" || value.length > 2048) {
+        problem(ctx, 400, "invalid_request", `missing or invalid field: ${field}`);
+        return;
+      }
+    }
+    let set: TokenSet;
+    try {
+      set = await tokens.exchangeCode(body["code"] as string, body["code_verifier"] as string, body["redirect_uri"] as string);
+    } catch (e) {
+      if (e instanceof TokenEndpointError && e.oauthError !== undefined) {
+        problem(ctx, 400, "token_exchange_failed", `the authorization code was refused (${e.oauthError})`);
+      } else {
+        logger.warn({ err: e }, "BFF token exchange failed");
+        problem(ctx, 502, "upstream_unavailable", "the token endpoint cannot be reached");
+      }
+      return;
+    }
+    const claims = await deps.verifier.verify(set.accessToken);
+    setTokenCookies(ctx, set);
+    answerWithUser(ctx, claims);
+  });
+
+  router.post("/refresh", async (ctx) => {
+    if (!guardStateChange(ctx)) return;
+    const tokens = requireTokens(ctx);
+    if (tokens === undefined) return;
+    const presented = ctx.cookies.get(refreshCookie);
+    if (presented === undefined || presented === "") {
+      problem(ctx, 401, "not_authenticated", "no refresh token");
+      return;
+    }
+    const key = createHash("sha256").update(presented).digest("hex");
+    for (const [k, v] of recentRefreshes) if (now() - v.at > REFRESH_MEMORY_MS) recentRefreshes.delete(k);
+    let entry = recentRefreshes.get(key);
+    if (entry === undefined) {
+      const outcome = tokens.refresh(presented).then(async (set) => ({ tokens: set, claims: await deps.verifier.verify(set.accessToken) }));
+      entry = { at: now(), outcome };
+      recentRefreshes.set(key, entry);
+      // A failure must not be replayed to later callers (their retry may succeed).
+      outcome.catch(() => recentRefreshes.delete(key));
+    }
+    try {
+      const { tokens: set, claims } = await entry.outcome;
+      setTokenCookies(ctx, set);
+      answerWithUser(ctx, claims);
+    } catch (e) {
+      clearTokenCookies(ctx);
+      if (e instanceof TokenEndpointError && e.oauthError === undefined) {
+        logger.warn({ err: e }, "BFF refresh could not reach the token endpoint");
+        problem(ctx, 502, "upstream_unavailable", "the token endpoint cannot be reached");
+      } else {
+        problem(ctx, 401, "refresh_failed", "the session has ended; sign in again");
+      }
+    }
+  });
+
+  router.get("/me", async (ctx) => {
+    const token = ctx.cookies.get(accessCookie);
+    if (token === undefined || token === "") {
+      problem(ctx, 401, "not_authenticated", "not signed in");
+      return;
+    }
+    try {
+      answerWithUser(ctx, await deps.verifier.verify(token));
+    } catch {
+      problem(ctx, 401, "not_authenticated", "the access token is not valid; refresh or sign in again");
+    }
+  });
+
+  router.post("/logout", async (ctx) => {
+    if (!guardStateChange(ctx)) return;
+    const refresh = ctx.cookies.get(refreshCookie);
+    if (refresh !== undefined && refresh !== "" && deps.tokens !== undefined) {
+      // Revoking the refresh token ends its grant: every token issued from it stops refreshing.
+      await deps.tokens.revokeRefreshToken(refresh).catch((e: unknown) => logger.warn({ err: e }, "BFF logout could not revoke the refresh token"));
+    }
+    const session = ctx.cookies.get("_session");
+    if (session !== undefined && session !== "") {
+      await deps.endSession(session).catch((e: unknown) => logger.warn({ err: e }, "BFF logout could not end the login session"));
+    }
+    clearTokenCookies(ctx);
+    for (const name of PROVIDER_SESSION_COOKIES) {
+      ctx.cookies.set(name, "", { path: "/", httpOnly: true, sameSite: "lax", secure, signed: false, overwrite: true, maxAge: 0 });
+    }
+    ctx.set("cache-control", "no-store");
+    ctx.status = 204;
+  });
+
+  return router;
+}

@@ -1,0 +1,21 @@
+import type { Context } from "koa";
+
+/**
+ * RFC 9457 problem details. `type` is stable (clients branch on it); `detail` is for humans.
+ */
+export type ProblemType =
+  | "invalid_request"
+  | "unsupported_media_type"
+  | "forbidden_origin"
+  | "token_exchange_failed"
+  | "not_authenticated"
+  | "refresh_failed"
+  | "not_configured"
+  | "upstream_unavailable";
+
+export function problem(ctx: Context, status: number, type: ProblemType, detail: string): void {
+  ctx.status = status;
+  ctx.set("content-type", "application/problem+json");
+  ctx.set("cache-control", "no-store");
+  ctx.body = JSON.stringify({ type: `urn:altalune:bff:${type}`, title: type.replaceAll("_", " "), status, detail });
+}

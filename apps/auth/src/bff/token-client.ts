@@ -1,0 +1,91 @@
+import * as oidc from "openid-client";
+
+export interface TokenSet {
+  accessToken: string;
+  refreshToken: string | undefined;
+  expiresIn: number;
+}
+
+export class TokenEndpointError extends Error {
+  constructor(
+    message: string,
+    /** The OAuth error code (invalid_grant, …) when the auth server answered one; else unreachable. */
+    readonly oauthError: string | undefined,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "TokenEndpointError";
+  }
+}
+
+export interface DashboardClientCredentials {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  /** Plain-HTTP issuers are allowed outside production (the dev auth server). */
+  allowHttp: boolean;
+}
+
+function tokenSetOf(res: oidc.TokenEndpointResponse): TokenSet {
+  return { accessToken: res.access_token, refreshToken: res.refresh_token, expiresIn: res.expires_in ?? 0 };
+}
+
+function wrap(e: unknown): TokenEndpointError {
+  if (e instanceof oidc.ResponseBodyError) return new TokenEndpointError(`${e.error}: ${e.error_description ?? ""}`.trim(), e.error, { cause: e });
+  return new TokenEndpointError("the token endpoint cannot be reached", undefined, { cause: e });
+}
+
+/**
+ * The BFF is the dashboard client: a confidential client that exchanges codes and refresh tokens
+ * with its secret (client_secret_basic), using openid-client against the issuer's discovery.
+ */
+export class DashboardTokenClient {
+  private configuration: Promise<oidc.Configuration> | undefined;
+
+  constructor(private readonly creds: DashboardClientCredentials) {}
+
+  async exchangeCode(code: string, codeVerifier: string, redirectUri: string): Promise<TokenSet> {
+    const config = await this.config();
+    try {
+      return tokenSetOf(
+        await oidc.genericGrantRequest(config, "authorization_code", { code, code_verifier: codeVerifier, redirect_uri: redirectUri }),
+      );
+    } catch (e) {
+      throw wrap(e);
+    }
+  }
+
+  async refresh(refreshToken: string): Promise<TokenSet> {
+    const config = await this.config();
+    try {
+      return tokenSetOf(await oidc.refreshTokenGrant(config, refreshToken));
+    } catch (e) {
+      throw wrap(e);
+    }
+  }
+
+  async revokeRefreshToken(refreshToken: string): Promise<void> {
+    const config = await this.config();
+    try {
+      await oidc.tokenRevocation(config, refreshToken, { token_type_hint: "refresh_token" });
+    } catch (e) {
+      throw wrap(e);
+    }
+  }
+
+  private config(): Promise<oidc.Configuration> {
+    this.configuration ??= oidc
+      .discovery(
+        new URL(this.creds.issuer),
+        this.creds.clientId,
+        undefined,
+        oidc.ClientSecretBasic(this.creds.clientSecret),
+        this.creds.allowHttp ? { execute: [oidc.allowInsecureRequests] } : undefined,
+      )
+      .catch((e: unknown) => {
+        this.configuration = undefined;
+        throw wrap(e);
+      });
+    return this.configuration;
+  }
+}
