@@ -1,5 +1,10 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { readdirSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createPublicKey, verify as verifySignature, type JsonWebKey } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
@@ -12,9 +17,23 @@ const MIGRATIONS = readdirSync(fileURLToPath(new URL("../../../migrations/", imp
   .map((f) => f.slice(0, -".sql".length))
   .sort();
 
+const dataDirs: string[] = [];
+
 afterAll(async () => {
   await Promise.all(databases.map((d) => d.drop()));
+  await Promise.all(dataDirs.map((d) => rm(d, { recursive: true, force: true })));
 });
+
+/** A free port for the auth server and its issuer URL, and a private data directory (dev secrets, mail log). */
+async function authEnv(env: Record<string, string>): Promise<Record<string, string>> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const dataDir = await mkdtemp(join(tmpdir(), "altalune-cli-"));
+  dataDirs.push(dataDir);
+  return { AUTH_PORT: String(port), AUTH_ISSUER: `http://127.0.0.1:${port}`, DATA_DIR: dataDir, ...env };
+}
 
 async function emptyDatabase(): Promise<TestDatabase> {
   const db = await createTestDatabase({ empty: true });
@@ -38,9 +57,10 @@ function run(args: string[], env: Record<string, string>): Promise<{ code: numbe
 }
 
 describe("altalune CLI", () => {
-  it("dev: migrates, seeds, serves, and shuts down cleanly on SIGTERM", async () => {
+  it("dev: migrates, seeds, serves the Resources API and the auth server, and shuts down cleanly on SIGTERM", async () => {
     const db = await emptyDatabase();
-    const child = altalune(["dev"], { DATABASE_URL: db.url });
+    const env = await authEnv({ DATABASE_URL: db.url });
+    const child = altalune(["dev"], env);
     let stdout = "";
     const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
     const baseUrl = await new Promise<string>((resolve, reject) => {
@@ -52,10 +72,28 @@ describe("altalune CLI", () => {
       child.once("close", () => reject(new Error(`exited before ready:\n${stdout}`)));
     });
     expect(stdout).toMatch(/Native gRPC \(reflection, health\): +127\.0\.0\.1:\d+/);
+    expect(stdout).toContain(`Auth server (OAuth 2.0 / OpenID Connect): ${env["AUTH_ISSUER"]}`);
+    const discovery = (await (await fetch(`${env["AUTH_ISSUER"]}/.well-known/openid-configuration`)).json()) as { jwks_uri: string };
+    expect(discovery.jwks_uri).toBe(`${env["AUTH_ISSUER"]}/.well-known/jwks.json`);
+
+    // An operator's token for the seeded superadmin is accepted by the running Resources API.
+    const issued = await run(["token", "issue", "--email", "admin@altalune.local", "--ttl", "10m"], env);
+    expect(issued.code, issued.stderr).toBe(0);
+    const token = issued.stdout.trim();
+    const queryUsers = (headers: Record<string, string>) =>
+      fetch(`${baseUrl}/altalune.v1.UserService/QueryUsers`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify({ query: { pagination: { page: 1, pageSize: 10 } } }),
+      });
+    const authorized = await queryUsers({ authorization: `Bearer ${token}` });
+    expect(authorized.status, await authorized.clone().text()).toBe(200);
+    expect(((await authorized.json()) as { data: { email: string }[] }).data.map((u) => u.email)).toContain("admin@altalune.local");
+    expect((await queryUsers({})).status).toBe(401);
 
     const res = await fetch(`${baseUrl}/altalune.v1.ProjectService/QueryProjects`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
       body: JSON.stringify({ query: { pagination: { page: 1, pageSize: 10 } } }),
     });
     const body = (await res.json()) as { data: Array<{ name: string; isDefault: boolean }> };
@@ -120,5 +158,71 @@ describe("altalune CLI", () => {
     const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
     expect(code).toBe(1);
     expect(stderr).toMatch(/DATABASE_URL: required in production/);
+  });
+  it("serve-auth: serves discovery and JWKS, and exits 0 on SIGTERM", async () => {
+    const db = await emptyDatabase();
+    const env = await authEnv({ DATABASE_URL: db.url });
+    expect((await run(["migrate", "up", "--skip-seed"], env)).code).toBe(0);
+    const child = altalune(["serve-auth"], env);
+    let stdout = "";
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", (d: Buffer) => {
+        stdout += d.toString();
+        if (stdout.includes("Auth server (OAuth 2.0 / OpenID Connect)")) resolve();
+      });
+      child.once("close", () => reject(new Error(`exited before ready:\n${stdout}`)));
+    });
+    const jwks = (await (await fetch(`${env["AUTH_ISSUER"]}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] };
+    expect(jwks.keys).toHaveLength(1);
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+  });
+
+  it("keys rotate and token issue: tokens signed with the current key, carrying the user's claims", async () => {
+    const db = await emptyDatabase();
+    const env = await authEnv({ DATABASE_URL: db.url });
+    expect((await run(["migrate", "up"], env)).code).toBe(0);
+    // RS256 verification against the published keys (node:crypto; the CLI has no JOSE library).
+    const verify = async (token: string) => {
+      const [h = "", p = "", sig = ""] = token.split(".");
+      const protectedHeader = JSON.parse(Buffer.from(h, "base64url").toString()) as { alg: string; kid: string; typ: string };
+      const payload = JSON.parse(Buffer.from(p, "base64url").toString()) as Record<string, unknown> & { iat: number; exp: number };
+      const rows = await db.sql<{ kid: string; public_jwk: JsonWebKey }[]>`select kid, public_jwk from altalune_auth_signing_keys`;
+      const jwk = rows.find((r) => r.kid === protectedHeader.kid)?.public_jwk;
+      if (!jwk) throw new Error(`unknown kid ${protectedHeader.kid}`);
+      const ok = verifySignature("sha256", Buffer.from(`${h}.${p}`), createPublicKey({ key: jwk, format: "jwk" }), Buffer.from(sig, "base64url"));
+      if (!ok || protectedHeader.alg !== "RS256" || protectedHeader.typ !== "at+jwt") throw new Error("bad signature or header");
+      expect(payload).toMatchObject({ iss: env["AUTH_ISSUER"], aud: "urn:altalune:api" });
+      return { payload, protectedHeader };
+    };
+    const decodeProtectedHeader = (token: string) => JSON.parse(Buffer.from(token.split(".")[0] ?? "", "base64url").toString()) as { kid: string };
+    const first = await run(["token", "issue", "--email", "admin@altalune.local"], env);
+    expect(first.code, first.stderr).toBe(0);
+    const { payload, protectedHeader } = await verify(first.stdout.trim());
+    const [admin] = await db.sql<{ public_id: string }[]>`select public_id from altalune_users where email = 'admin@altalune.local'`;
+    expect(payload).toMatchObject({ sub: admin!.public_id, email_verified: expect.any(Boolean), email: "admin@altalune.local" });
+    expect((payload["perms"] as string[]).length).toBeGreaterThan(0);
+    expect(Object.values(payload["memberships"] as Record<string, string>)).toContain("owner");
+    expect(payload.exp! - payload.iat!).toBe(900);
+
+    const rotated = await run(["keys", "rotate", "--delay-seconds", "0"], env);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    const newKid = /new signing key (\S+),/.exec(rotated.stdout)?.[1];
+    expect(newKid).toBeDefined();
+    const second = await run(["token", "issue", "--email", "admin@altalune.local", "--ttl", "5m"], env);
+    expect(decodeProtectedHeader(second.stdout.trim()).kid).toBe(newKid);
+    expect(decodeProtectedHeader(second.stdout.trim()).kid).not.toBe(protectedHeader.kid);
+    // The old key still verifies the token it signed.
+    await expect(verify(first.stdout.trim())).resolves.toBeTruthy();
+    const { payload: p2 } = await verify(second.stdout.trim());
+    expect(p2.exp! - p2.iat!).toBe(300);
+
+    const unknown = await run(["token", "issue", "--email", "nobody@example.test"], env);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/no user with email/);
+    const badTtl = await run(["token", "issue", "--email", "admin@altalune.local", "--ttl", "forever"], env);
+    expect(badTtl.code).toBe(1);
+    expect(badTtl.stderr).toMatch(/--ttl/);
   });
 });

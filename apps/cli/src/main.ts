@@ -12,13 +12,35 @@ import {
   type ResolvedDatabase,
   type Sql,
 } from "@altalune/db";
-import { seed, startResourcesServer } from "@altalune/resources";
+import {
+  DEFAULT_KEY_POLL_MS,
+  EmailVerification,
+  RateLimiter,
+  createMailer,
+  issueAccessToken,
+  keyRetentionSeconds,
+  parseTtl,
+  rotateSigningKey,
+  startAuthServer,
+  verificationUserEvents,
+  type AuthServer,
+} from "@altalune/auth";
+import { seed, startResourcesServer, type ResourcesServer } from "@altalune/resources";
 
 const USAGE = `usage: altalune <command>
 
 commands:
   dev                     embedded PostgreSQL when DATABASE_URL is unset, migrate, seed, serve
+                          the Resources API and the auth server together
   serve                   serve the Resources API (Connect :RESOURCES_PORT, gRPC :GRPC_PORT)
+  serve-auth              serve the OAuth 2.0 / OpenID Connect server (:AUTH_PORT, issuer AUTH_ISSUER)
+  keys rotate [--delay-seconds N]
+                          add a signing key; it signs after N seconds (default ${DEFAULT_KEY_POLL_MS / 500},
+                          time for every replica to publish it); older keys stay in the JWKS
+                          until the tokens they signed have expired
+  token issue --email <address> [--ttl 15m]
+                          print an access token for that user with their current claims
+                          (needs the database and ENCRYPTION_KEY)
   migrate up [--skip-seed]
   migrate down [--steps N]
   migrate status
@@ -63,8 +85,26 @@ async function migrateAndSeed(rt: Runtime, skipSeed: boolean): Promise<void> {
   if (!skipSeed) await seed(rt.sql, rt.logger, rt.config);
 }
 
-async function serve(rt: Runtime, startedAt: number): Promise<void> {
-  const server = await startResourcesServer({ sql: rt.sql, config: rt.config, logger: rt.logger });
+/** Sends the verification mail for users created through the Resources API (CreateUser). */
+function userEventsOf(rt: Runtime) {
+  if (rt.config.production && rt.config.mail.smtpUrl === undefined) {
+    rt.logger.warn("SMTP_URL is not set: users created through the API get no verification email");
+    return undefined;
+  }
+  const verification = new EmailVerification({
+    sql: rt.sql,
+    mailer: createMailer(rt.config, rt.logger),
+    limiter: new RateLimiter(rt.sql),
+    logger: rt.logger,
+    brand: rt.config.branding.authServerName,
+    baseUrl: rt.config.auth.issuer,
+  });
+  return verificationUserEvents(verification, rt.logger);
+}
+
+async function startResources(rt: Runtime, startedAt: number): Promise<ResourcesServer> {
+  const userEvents = userEventsOf(rt);
+  const server = await startResourcesServer({ sql: rt.sql, config: rt.config, logger: rt.logger, ...(userEvents ? { userEvents } : {}) });
   const host = rt.config.host === "0.0.0.0" ? "127.0.0.1" : rt.config.host;
   rt.logger.info(
     {
@@ -84,6 +124,35 @@ async function serve(rt: Runtime, startedAt: number): Promise<void> {
       "",
     ].join("\n") + "\n",
   );
+  return server;
+}
+
+async function startAuth(rt: Runtime, startedAt: number): Promise<AuthServer> {
+  const server = await startAuthServer({ sql: rt.sql, config: rt.config, logger: rt.logger });
+  const issuer = rt.config.auth.issuer;
+  rt.logger.info({ startupMs: Math.round(performance.now() - startedAt), issuer, listening: server.url }, "Altalune auth server ready");
+  process.stdout.write(
+    [
+      "",
+      `  Auth server (OAuth 2.0 / OpenID Connect): ${issuer}`,
+      `  Discovery: ${issuer}/.well-known/openid-configuration  Listening: ${server.url}`,
+      "",
+    ].join("\n") + "\n",
+  );
+  return server;
+}
+
+async function serve(rt: Runtime, startedAt: number, parts: { resources: boolean; auth: boolean }): Promise<void> {
+  const servers: { close(): Promise<void> }[] = [];
+  try {
+    // The auth server first: the Resources API fetches its keys from it.
+    if (parts.auth) servers.push(await startAuth(rt, startedAt));
+    if (parts.resources) servers.push(await startResources(rt, startedAt));
+  } catch (e) {
+    await Promise.all(servers.map((s) => s.close()));
+    throw e;
+  }
+  const server = { close: () => Promise.all(servers.map((s) => s.close())).then(() => undefined) };
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
@@ -107,6 +176,9 @@ async function main(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       "skip-seed": { type: "boolean", default: false },
+      email: { type: "string" },
+      ttl: { type: "string" },
+      "delay-seconds": { type: "string" },
       steps: { type: "string", default: "1" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -125,11 +197,18 @@ async function main(argv: string[]): Promise<number> {
     switch (command) {
       case "dev":
         await migrateAndSeed(rt, false);
-        await serve(rt, startedAt);
+        await serve(rt, startedAt, { resources: true, auth: true });
         return 0;
       case "serve":
-        await serve(rt, startedAt);
+        await serve(rt, startedAt, { resources: true, auth: false });
         return 0;
+      case "serve-auth":
+        await serve(rt, startedAt, { resources: false, auth: true });
+        return 0;
+      case "keys":
+        return await keys(rt, sub, values["delay-seconds"]);
+      case "token":
+        return await token(rt, sub, values.email, values.ttl);
       case "seed":
         await seed(rt.sql, logger, rt.config);
         return 0;
@@ -141,6 +220,53 @@ async function main(argv: string[]): Promise<number> {
     }
   } finally {
     await rt.shutdown();
+  }
+}
+
+function requireEncryptionKey(rt: Runtime): Buffer {
+  if (rt.config.encryptionKey === undefined) throw new ConfigError(["ENCRYPTION_KEY: required (signing keys are sealed with it)"]);
+  return rt.config.encryptionKey;
+}
+
+async function keys(rt: Runtime, sub: string | undefined, delayText: string | undefined): Promise<number> {
+  if (sub !== "rotate") {
+    process.stderr.write(`keys needs rotate\n\n${USAGE}`);
+    return 2;
+  }
+  const delay = delayText === undefined ? DEFAULT_KEY_POLL_MS / 500 : Number(delayText);
+  if (!Number.isInteger(delay) || delay < 0) {
+    process.stderr.write(`--delay-seconds must be a non-negative integer, got ${delayText}\n`);
+    return 2;
+  }
+  const result = await rotateSigningKey(rt.sql, requireEncryptionKey(rt), {
+    activationDelaySeconds: delay,
+    retentionSeconds: keyRetentionSeconds(rt.config),
+  });
+  process.stdout.write(
+    `new signing key ${result.kid}, signing from ${result.activatesAt.toISOString()}` +
+      (result.pruned.length ? `; retired: ${result.pruned.join(", ")}` : "") +
+      "\n",
+  );
+  return 0;
+}
+
+async function token(rt: Runtime, sub: string | undefined, email: string | undefined, ttlText: string | undefined): Promise<number> {
+  if (sub !== "issue" || email === undefined) {
+    process.stderr.write(`token needs: issue --email <address> [--ttl 15m]\n\n${USAGE}`);
+    return 2;
+  }
+  let ttlSeconds: number | undefined;
+  try {
+    ttlSeconds = ttlText === undefined ? undefined : parseTtl(ttlText);
+    requireEncryptionKey(rt);
+    const issued = await issueAccessToken({ sql: rt.sql, config: rt.config, email, ...(ttlSeconds ? { ttlSeconds } : {}) });
+    rt.logger.info({ user: issued.userPublicId, kid: issued.kid, expiresAt: issued.expiresAt.toISOString() }, "access token issued");
+    process.stdout.write(`${issued.token}\n`);
+    return 0;
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
   }
 }
 

@@ -88,7 +88,9 @@ export async function rotateSigningKey(
 ): Promise<{ kid: string; activatesAt: Date; pruned: string[] }> {
   return sql.begin(async (tx) => {
     await tx`select pg_advisory_xact_lock(hashtext(${FIRST_KEY_LOCK}))`;
-    const kid = await insertKey(tx, encryptionKey, Math.max(0, opts.activationDelaySeconds));
+    // With no key signing yet (nothing was ever started), there is nothing to wait for.
+    const [active] = await tx`select 1 from altalune_auth_signing_keys where activates_at <= CURRENT_TIMESTAMP limit 1`;
+    const kid = await insertKey(tx, encryptionKey, active ? Math.max(0, opts.activationDelaySeconds) : 0);
     const rows = await tx<KeyRow[]>`
       select kid, alg, public_jwk, private_jwk_sealed, activates_at from altalune_auth_signing_keys`;
     const [{ now } = { now: new Date() }] = await tx<{ now: Date }[]>`select CURRENT_TIMESTAMP as now`;
