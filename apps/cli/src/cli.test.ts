@@ -5,6 +5,12 @@ import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createPublicKey, verify as verifySignature, type JsonWebKey } from "node:crypto";
+import { connect as http2Connect } from "node:http2";
+// The auth server's own test helpers (a relying party, a no-JS browser, an SMTP receiver, seeding).
+import { startSmtpReceiver } from "../../auth/src/mail/testing.js";
+import { createClient, createUser, TEST_ENCRYPTION_KEY } from "../../auth/src/testing/auth-harness.js";
+import { Browser } from "../../auth/src/testing/browser.js";
+import { authorizationUrl, browserLogin, exchange, relyingParty } from "../../auth/src/testing/login-flow.js";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
@@ -224,5 +230,69 @@ describe("altalune CLI", () => {
     const badTtl = await run(["token", "issue", "--email", "admin@altalune.local", "--ttl", "forever"], env);
     expect(badTtl.code).toBe(1);
     expect(badTtl.stderr).toMatch(/--ttl/);
+  });
+  it("dev: a login through the auth server yields a token the Resources API accepts on the Connect and gRPC ports", async () => {
+    const db = await emptyDatabase();
+    const smtp = await startSmtpReceiver();
+    try {
+      const env = await authEnv({ DATABASE_URL: db.url, ENCRYPTION_KEY: TEST_ENCRYPTION_KEY.toString("base64"), SMTP_URL: smtp.url });
+      const child = altalune(["dev"], env);
+      let stdout = "";
+      const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+      const [baseUrl, grpcAddress] = await new Promise<[string, string]>((resolve, reject) => {
+        child.stdout.on("data", (d: Buffer) => {
+          stdout += d.toString();
+          const api = /Resources API \(Connect, gRPC-Web, gRPC\): (http:\/\/\S+)/.exec(stdout)?.[1];
+          const grpc = /Native gRPC \(reflection, health\): +(\S+)/.exec(stdout)?.[1];
+          if (api && grpc) resolve([api, grpc]);
+        });
+        child.once("close", () => reject(new Error(`exited before ready:\n${stdout}`)));
+      });
+      const user = await createUser(db.sql, { email: "e2e@example.test", firstName: "End", permissions: ["dashboard:read"], projects: [{ name: "E2E Project", role: "member" }] });
+      const app = await createClient(db.sql, { name: "E2E App", confidential: true });
+      const rp = await relyingParty(env["AUTH_ISSUER"]!, app);
+      const start = await authorizationUrl(rp, app, { scope: "openid profile email" });
+      const { callback } = await browserLogin(new Browser(env["AUTH_ISSUER"]!), smtp, start, user.email);
+      const tokens = await exchange(rp, start, callback);
+
+      const connect = await fetch(`${baseUrl}/altalune.v1.ProjectService/QueryProjects`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${tokens.access_token}` },
+        body: JSON.stringify({ query: { pagination: { page: 1, pageSize: 10 } } }),
+      });
+      expect(connect.status, await connect.clone().text()).toBe(200);
+      const projects = ((await connect.json()) as { data: { id: string; name: string }[] }).data;
+      expect(projects.map((p) => p.name)).toEqual(["E2E Project"]);
+
+      // Native gRPC over HTTP/2: an empty QueryProjectsRequest, judged by grpc-status only.
+      const grpcStatus = (authorization?: string) =>
+        new Promise<string | undefined>((resolve, reject) => {
+          const session = http2Connect(`http://${grpcAddress}`);
+          session.on("error", reject);
+          const req = session.request({
+            ":method": "POST",
+            ":path": "/altalune.v1.ProjectService/QueryProjects",
+            "content-type": "application/grpc",
+            te: "trailers",
+            ...(authorization ? { authorization } : {}),
+          });
+          let status: string | undefined;
+          req.on("response", (headers) => (status = headers["grpc-status"] as string | undefined));
+          req.on("trailers", (trailers) => (status = trailers["grpc-status"] as string | undefined));
+          req.on("data", () => {});
+          req.on("end", () => {
+            session.close();
+            resolve(status);
+          });
+          req.end(Buffer.alloc(5));
+        });
+      expect(await grpcStatus(`Bearer ${tokens.access_token}`)).toBe("0");
+      expect(await grpcStatus()).toBe("16");
+
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+    } finally {
+      await smtp.close();
+    }
   });
 });
