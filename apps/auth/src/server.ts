@@ -5,7 +5,7 @@ import type { Config, Logger } from "@altalune/core";
 import type { Sql } from "@altalune/db";
 import { EmailVerification } from "./email-verification/index.js";
 import { interactionRoutes, providerPages, rememberCspNonce } from "./interactions/routes.js";
-import { LoginCodes, deriveLoginCodeKey } from "./login-codes/index.js";
+import { LoginCodes, deriveLoginCodeKey, type LoginCodesDeps } from "./login-codes/index.js";
 import { createMailer, type Mailer } from "./mail/index.js";
 import { ClientStore, CLIENT_CACHE_TTL_MS } from "./provider/client-store.js";
 import { createProvider, keyRetentionSeconds, ROUTES } from "./provider/configuration.js";
@@ -40,6 +40,8 @@ export interface StartAuthServerOptions {
   purgeIntervalMs?: number;
   /** Clock of login codes and verification links (tests). */
   clock?: () => Date;
+  /** Overrides the login-code rate limits (benchmarks drive many logins from one address). */
+  loginCodeLimits?: LoginCodesDeps["limits"];
 }
 
 export const DEFAULT_KEY_POLL_MS = 5_000;
@@ -66,6 +68,7 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
     brand,
     pepper: deriveLoginCodeKey(encryptionKey),
     ...(clock ? { clock } : {}),
+    ...(opts.loginCodeLimits ? { limits: opts.loginCodeLimits } : {}),
   });
   const verification = new EmailVerification({ sql, mailer, limiter, logger: log, brand, baseUrl: config.auth.issuer, ...(clock ? { clock } : {}) });
   const pages = providerPages({ brand, csrfSecret: csrfSecret(encryptionKey) });
