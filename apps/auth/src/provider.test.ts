@@ -155,6 +155,20 @@ describe("signing key rotation", () => {
     await expect(jwtVerify(after.access_token, keys, { issuer: auth.issuer })).resolves.toBeTruthy();
   });
 
+  it("reaches a running replica through its key poll", async () => {
+    const replica = await auth.startReplica({ keyPollMs: 100 });
+    const { kid } = await rotateSigningKey(auth.sql, auth.config.encryptionKey!, { activationDelaySeconds: 0, retentionSeconds: 3600 });
+    const deadline = Date.now() + 3_000;
+    let kids: string[] = [];
+    while (Date.now() < deadline) {
+      kids = ((await (await fetch(`${replica.url}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+      if (kids[0] === kid) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(kids[0]).toBe(kid);
+    await auth.server.refreshKeys();
+  });
+
   it("announces a delayed key before signing with it, and prunes keys past retention", async () => {
     const current = (await (await fetch(`${auth.issuer}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] };
     const signer = current.keys[0]!.kid;
