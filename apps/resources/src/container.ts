@@ -13,6 +13,8 @@ import { IamRepo } from "./domains/iam/repo.js";
 import { IamMapperService } from "./domains/iam/service.js";
 import { OAuthClientRepo } from "./domains/oauth-client/repo.js";
 import { OAuthClientService } from "./domains/oauth-client/service.js";
+import { OAuthProviderRepo } from "./domains/oauth-provider/repo.js";
+import { OAuthProviderService } from "./domains/oauth-provider/service.js";
 import { PermissionRepo } from "./domains/permission/repo.js";
 import { PermissionService } from "./domains/permission/service.js";
 import { RoleRepo } from "./domains/role/repo.js";
@@ -48,6 +50,7 @@ export function createContainer({ sql, config, logger, clock = systemClock, user
       permission: new PermissionService(new PermissionRepo(sql)),
       iamMapper: new IamMapperService(new IamRepo(sql)),
       oauthClient: new OAuthClientService(new OAuthClientRepo(sql), config.encryptionKey, logger),
+      oauthProvider: new OAuthProviderService(new OAuthProviderRepo(sql), config.encryptionKey, config.auth.issuer, logger),
     },
     auth: {
       apiKeys: new ApiKeyVerifier(apiKeyRepo, clock, logger),

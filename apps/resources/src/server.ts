@@ -6,6 +6,7 @@ import {
   EmployeeService,
   IAMMapperService,
   OAuthClientService,
+  OAuthProviderService,
   PermissionService,
   ProjectService,
   RoleService,
@@ -81,6 +82,7 @@ export async function startResourcesServer(opts: StartOptions): Promise<Resource
     registration(PermissionService, services.permission),
     registration(IAMMapperService, services.iamMapper),
     registration(OAuthClientService, services.oauthClient),
+    registration(OAuthProviderService, services.oauthProvider),
   ];
   // Every method's rule is read from the proto and checked at start-up (a method without one is
   // never served); this step enforces it for both ports.
