@@ -51,10 +51,12 @@ export const DEFAULT_DISPLAY_NAMES: Readonly<Record<FixedProviderType, string>> 
 
 /**
  * Slugs an oidc provider may not take: the fixed types (whose slug is the type, so taking one
- * would block creating that provider later), the generic type's name, and the words the login
- * pages use next to `/login/<slug>` in the original routes.
+ * would block creating that provider later), the generic type's name, the words the original's
+ * login pages use next to `/login/<slug>`, and `system`, the identity provider name the seed
+ * writes for the superadmin (the slug becomes the identities' `provider`: a provider named
+ * `system` could sign in as those users).
  */
-export const RESERVED_SLUGS: ReadonlySet<string> = new Set([...PROVIDER_TYPES, "email", "otp"]);
+export const RESERVED_SLUGS: ReadonlySet<string> = new Set([...PROVIDER_TYPES, "email", "otp", "system"]);
 
 export const SLUG_PATTERN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 export const SLUG_MAX_LENGTH = 40;

@@ -261,6 +261,7 @@ describe("bad input is refused identically on connect and grpc-js, and changes n
     { name: "oidc without issuer", call: url(""), meta: { issuer_url: "issuer_url.required" }, message: "an oidc provider needs an issuer_url" },
     { name: "oidc without slug", call: (c) => c.createOAuthProvider({ ...oidc, slug: "" }), meta: { slug: "slug.required" } },
     { name: "reserved slug", call: (c) => c.createOAuthProvider({ ...oidc, slug: "email" }), meta: { slug: "slug.reserved" } },
+    { name: "the seed's identity provider as slug", call: (c) => c.createOAuthProvider({ ...oidc, slug: "system" }), meta: { slug: "slug.reserved" } },
     { name: "a fixed type's slug for oidc", call: (c) => c.createOAuthProvider({ ...oidc, slug: "google" }), meta: { slug: "slug.reserved" } },
     { name: "upper-case slug", call: (c) => c.createOAuthProvider({ ...oidc, slug: "Corp" }), meta: { slug: "string.pattern" } },
     { name: "slug with a leading hyphen", call: (c) => c.createOAuthProvider({ ...oidc, slug: "-corp" }), meta: { slug: "string.pattern" } },

@@ -206,7 +206,7 @@ export type CreateOAuthProviderRequest = Message<"altalune.v1.CreateOAuthProvide
 
   /**
    * oidc: required, 1-40 of a-z, 0-9 and inner hyphens, not a reserved word (the provider types,
-   * email, otp). Other types: empty or the type itself.
+   * email, otp, system). Other types: empty or the type itself.
    *
    * @generated from field: string slug = 7;
    */
