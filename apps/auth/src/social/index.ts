@@ -1,0 +1,4 @@
+export { socialLoginRoutes, type SocialLoginDeps } from "./routes.js";
+export { loginProviders, type LoginProviderButton } from "./login-providers.js";
+export { purgeExpiredUpstreamLogins } from "./pending-logins.js";
+export { UpstreamClient, type UpstreamClientOptions } from "./upstream.js";

@@ -1,0 +1,95 @@
+import { openSecret, sealSecret, sha256Hex } from "@altalune/core";
+import type { Sql } from "@altalune/db";
+
+/**
+ * Sign-ins waiting at an upstream provider (table altalune_upstream_logins): created when the
+ * browser is sent upstream, consumed once by the callback. State is kept hashed, the PKCE
+ * verifier sealed; see migrations/0012_upstream_logins.sql.
+ */
+
+/** How long the person has at the upstream provider (login, consent, maybe a second factor). */
+export const UPSTREAM_LOGIN_TTL_SECONDS = 10 * 60;
+/** Rows stay this long after expiry, so a late callback is told "expired" rather than "unknown". */
+const PURGE_GRACE_SECONDS = 24 * 60 * 60;
+
+export interface NewUpstreamLogin {
+  state: string;
+  interactionUid: string;
+  slug: string;
+  nonce: string | undefined;
+  codeVerifier: string;
+}
+
+export interface ConsumedUpstreamLogin {
+  nonce: string | undefined;
+  codeVerifier: string;
+}
+
+/** What the callback's first hop learns from the state alone. */
+export type StateLookup =
+  | { status: "pending"; interactionUid: string; slug: string }
+  | { status: "unknown" }
+  | { status: "expired"; interactionUid: string }
+  | { status: "used"; interactionUid: string };
+
+/** Why a consume found nothing to consume. */
+export type ConsumeFailure = "unknown" | "expired" | "used" | "mismatch";
+
+const verifierContext = (stateHash: string): string => `upstream_login:${stateHash}`;
+
+export async function createUpstreamLogin(sql: Sql, encryptionKey: Buffer, login: NewUpstreamLogin): Promise<void> {
+  const stateHash = sha256Hex(login.state);
+  await sql`
+    insert into altalune_upstream_logins (state_hash, interaction_uid, slug, nonce, code_verifier_sealed, expires_at)
+    values (${stateHash}, ${login.interactionUid}, ${login.slug}, ${login.nonce ?? null},
+            ${sealSecret(encryptionKey, login.codeVerifier, verifierContext(stateHash))},
+            CURRENT_TIMESTAMP + make_interval(secs => ${UPSTREAM_LOGIN_TTL_SECONDS}))`;
+}
+
+/** Reads a state without using it up: the first hop only needs to know where it belongs. */
+export async function lookupState(sql: Sql, state: string): Promise<StateLookup> {
+  const [row] = await sql<{ interaction_uid: string; slug: string; consumed: boolean; live: boolean }[]>`
+    select interaction_uid, slug, consumed_at is not null as consumed, expires_at > CURRENT_TIMESTAMP as live
+    from altalune_upstream_logins where state_hash = ${sha256Hex(state)}`;
+  if (!row) return { status: "unknown" };
+  if (row.consumed) return { status: "used", interactionUid: row.interaction_uid };
+  if (!row.live) return { status: "expired", interactionUid: row.interaction_uid };
+  return { status: "pending", interactionUid: row.interaction_uid, slug: row.slug };
+}
+
+/**
+ * Uses a state up, atomically: of two concurrent callbacks with the same state exactly one gets
+ * the verifier. It must belong to this interaction and provider, be unused and unexpired.
+ */
+export async function consumeUpstreamLogin(
+  sql: Sql,
+  encryptionKey: Buffer,
+  spec: { state: string; interactionUid: string; slug: string },
+): Promise<{ ok: true; login: ConsumedUpstreamLogin } | { ok: false; reason: ConsumeFailure }> {
+  const stateHash = sha256Hex(spec.state);
+  const [row] = await sql<{ nonce: string | null; code_verifier_sealed: string }[]>`
+    update altalune_upstream_logins set consumed_at = CURRENT_TIMESTAMP
+    where state_hash = ${stateHash} and interaction_uid = ${spec.interactionUid} and slug = ${spec.slug}
+      and consumed_at is null and expires_at > CURRENT_TIMESTAMP
+    returning nonce, code_verifier_sealed`;
+  if (row) {
+    return {
+      ok: true,
+      login: { nonce: row.nonce ?? undefined, codeVerifier: openSecret(encryptionKey, row.code_verifier_sealed, verifierContext(stateHash)) },
+    };
+  }
+  const found = await lookupState(sql, spec.state);
+  if (found.status === "unknown") return { ok: false, reason: "unknown" };
+  if (found.interactionUid !== spec.interactionUid || (found.status === "pending" && found.slug !== spec.slug)) {
+    return { ok: false, reason: "mismatch" };
+  }
+  return { ok: false, reason: found.status === "used" ? "used" : "expired" };
+}
+
+/** Deletes rows well past their expiry; returns how many. For the auth server's purge loop. */
+export async function purgeExpiredUpstreamLogins(sql: Sql): Promise<number> {
+  const result = await sql`
+    delete from altalune_upstream_logins
+    where expires_at < CURRENT_TIMESTAMP - make_interval(secs => ${PURGE_GRACE_SECONDS})`;
+  return result.count;
+}

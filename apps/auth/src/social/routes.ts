@@ -1,0 +1,287 @@
+import Router from "@koa/router";
+import type { Context } from "koa";
+import type { Config, Logger } from "@altalune/core";
+import type { Sql } from "@altalune/db";
+import { findProviderBySlug, ProviderConfigError } from "@altalune/resources";
+import type Provider from "oidc-provider";
+import type { Interaction } from "oidc-provider";
+import { errors } from "oidc-provider";
+import type { UserCreatedListener } from "../email-verification/index.js";
+import { registrationContext, resolveAccount, type UpstreamIdentity } from "./accounts.js";
+import { RESERVED_IDENTITY_PROVIDERS } from "./login-providers.js";
+import { socialErrorPage } from "./pages.js";
+import { consumeUpstreamLogin, createUpstreamLogin, lookupState, type ConsumeFailure } from "./pending-logins.js";
+import { UpstreamClient, UpstreamError, type UpstreamProvider } from "./upstream.js";
+
+/**
+ * Sign-in through an upstream identity provider, inside an oidc-provider Interaction:
+ *
+ *   GET /interaction/:uid/upstream/:slug            → 302 to the provider (state, nonce, PKCE kept
+ *                                                     in altalune_upstream_logins)
+ *   GET /login/:slug/callback?code&state            ← the provider sends the browser back here (the
+ *                                                     redirect URI registered there); the state
+ *                                                     names the interaction → 303 to:
+ *   GET /interaction/:uid/upstream/:slug/callback   the interaction cookie (path /interaction/:uid)
+ *                                                     reaches only this path: the browser must hold
+ *                                                     the interaction the state was made for; then
+ *                                                     the state is consumed, the code exchanged,
+ *                                                     the account resolved and the login finished.
+ *
+ * The second hop is what binds the response to the browser that started the sign-in: a callback
+ * URL replayed in another browser (login CSRF) has no interaction cookie there and is refused
+ * before anything is consumed or created.
+ */
+
+export interface SocialLoginDeps {
+  provider: () => Provider;
+  sql: Sql;
+  config: Config;
+  logger: Logger;
+  encryptionKey: Buffer;
+  brand: string;
+  /**
+   * Not needed by these GET routes: starting a sign-in requires this browser's interaction cookie,
+   * which a cross-site page cannot make the browser send for an interaction it does not know.
+   */
+  csrfSecret?: Buffer;
+  /** Default: a client with 10 s timeouts and 10 min discovery cache. */
+  upstream?: UpstreamClient;
+  /** Told about every user registered here (e.g. to mail a verification link to an unverified address). */
+  userCreated?: UserCreatedListener;
+}
+
+const MAX_PARAM_LENGTH = 512;
+
+function sendPage(ctx: Context, page: { toString(): string }, status: number): void {
+  ctx.status = status;
+  ctx.type = "html";
+  ctx.set("cache-control", "no-store");
+  ctx.body = String(page);
+}
+
+const queryParam = (ctx: Context, name: string): string | undefined => {
+  const v = ctx.query[name];
+  return typeof v === "string" && v !== "" && v.length <= MAX_PARAM_LENGTH ? v : undefined;
+};
+
+export function socialLoginRoutes(deps: SocialLoginDeps): Router {
+  const { sql, config, logger, encryptionKey, brand } = deps;
+  const upstream = deps.upstream ?? new UpstreamClient({ userAgent: `${brand} (altalune auth)` });
+  const router = new Router();
+  const issuer = config.auth.issuer.replace(/\/+$/, "");
+  const redirectUriOf = (slug: string) => `${issuer}/login/${slug}/callback`;
+  const interactionHref = (uid: string) => `/interaction/${encodeURIComponent(uid)}`;
+
+  function fail(ctx: Context, status: 400 | 502, title: string, message: string, backUid?: string): void {
+    const nonce: unknown = ctx.state["cspNonce"];
+    sendPage(
+      ctx,
+      socialErrorPage({
+        brand,
+        ...(typeof nonce === "string" ? { nonce } : {}),
+        title,
+        message,
+        ...(backUid === undefined ? {} : { backHref: interactionHref(backUid) }),
+      }),
+      status,
+    );
+  }
+
+  const expiredInteraction = (ctx: Context) =>
+    fail(ctx, 400, "Sign-in expired", "This sign-in page is no longer valid. Go back to the application and sign in again.");
+
+  const stateMismatch = (ctx: Context) =>
+    fail(
+      ctx,
+      400,
+      "Sign-in could not be verified",
+      "The response from the sign-in provider does not belong to a sign-in started in this browser (state mismatch). Go back to the application and sign in again.",
+    );
+
+  /** The interaction of this browser, which must be the one in the URL (as the interaction routes check). */
+  async function browserInteraction(ctx: Context): Promise<Interaction | undefined> {
+    try {
+      const interaction = await deps.provider().interactionDetails(ctx.req, ctx.res);
+      if (interaction.uid === ctx.params["uid"]) return interaction;
+    } catch (e) {
+      if (!(e instanceof errors.SessionNotFound)) throw e;
+    }
+    return undefined;
+  }
+
+  /** An enabled provider this server can drive, or an error page (and undefined). */
+  async function usableProvider(ctx: Context, slug: string, backUid: string): Promise<UpstreamProvider | undefined> {
+    let p: UpstreamProvider | undefined;
+    try {
+      p = RESERVED_IDENTITY_PROVIDERS.has(slug.toLowerCase()) ? undefined : await findProviderBySlug(sql, slug, encryptionKey);
+    } catch (e) {
+      if (!(e instanceof ProviderConfigError)) throw e;
+      logger.error({ provider: e.slug, reason: e.reason }, "upstream provider secret unusable");
+      fail(ctx, 502, "Sign-in provider unavailable", "This sign-in provider is not configured correctly. Use another way to sign in.", backUid);
+      return undefined;
+    }
+    if (!p || !p.enabled) {
+      fail(ctx, 400, "Sign-in provider unavailable", "This sign-in provider does not exist or is turned off. Use another way to sign in.", backUid);
+      return undefined;
+    }
+    return p;
+  }
+
+  function upstreamFailed(ctx: Context, p: UpstreamProvider, e: UpstreamError, uid: string): void {
+    logger.warn({ provider: p.slug, kind: e.kind, oauthError: e.oauthError, err: e.message }, "upstream sign-in failed");
+    const name = p.displayName;
+    switch (e.kind) {
+      case "unsupported":
+        return fail(ctx, 400, "Sign-in provider unavailable", `Signing in with ${name} is not supported yet. Use another way to sign in.`, uid);
+      case "unavailable":
+        return fail(ctx, 502, "Sign-in provider unavailable", `${name} could not be reached or gave an unusable answer. Try again later or use another way to sign in.`, uid);
+      case "refused":
+        return fail(ctx, 400, "Sign-in failed", `${name} refused the sign-in${e.oauthError ? ` (${e.oauthError})` : ""}. Try again.`, uid);
+      case "invalid":
+        return fail(ctx, 400, "Sign-in could not be verified", `The answer from ${name} could not be verified. Try again.`, uid);
+    }
+  }
+
+  router.get("/interaction/:uid/upstream/:slug", async (ctx) => {
+    const interaction = await browserInteraction(ctx);
+    if (!interaction) return expiredInteraction(ctx);
+    if (interaction.prompt.name !== "login") {
+      return fail(ctx, 400, "Already signed in", "This sign-in step is already complete.", interaction.uid);
+    }
+    const p = await usableProvider(ctx, String(ctx.params["slug"]), interaction.uid);
+    if (!p) return;
+    let start;
+    try {
+      start = await upstream.begin(p, redirectUriOf(p.slug));
+    } catch (e) {
+      if (e instanceof UpstreamError) return upstreamFailed(ctx, p, e, interaction.uid);
+      throw e;
+    }
+    await createUpstreamLogin(sql, encryptionKey, {
+      state: start.state,
+      interactionUid: interaction.uid,
+      slug: p.slug,
+      nonce: start.nonce,
+      codeVerifier: start.codeVerifier,
+    });
+    ctx.set("cache-control", "no-store");
+    ctx.status = 302;
+    ctx.redirect(start.url.href);
+  });
+
+  // The redirect URI registered at the provider. It learns nothing but where the state belongs.
+  router.get("/login/:slug/callback", async (ctx) => {
+    const state = queryParam(ctx, "state");
+    if (state === undefined) {
+      if (queryParam(ctx, "error") !== undefined) {
+        return fail(ctx, 400, "Sign-in cancelled", "The sign-in was cancelled at the provider. Go back to the application and sign in again.");
+      }
+      return stateMismatch(ctx);
+    }
+    const found = await lookupState(sql, state);
+    switch (found.status) {
+      case "unknown":
+        return stateMismatch(ctx);
+      case "used":
+        return fail(ctx, 400, "Sign-in link already used", "This sign-in response was already used. Go back to the application and sign in again.");
+      case "expired":
+        return fail(ctx, 400, "Sign-in expired", "The sign-in at the provider took too long. Start again.", found.interactionUid);
+      case "pending":
+        if (found.slug !== String(ctx.params["slug"]).toLowerCase()) return stateMismatch(ctx);
+        ctx.set("cache-control", "no-store");
+        ctx.status = 303;
+        ctx.redirect(`${interactionHref(found.interactionUid)}/upstream/${found.slug}/callback?${ctx.querystring}`);
+    }
+  });
+
+  router.get("/interaction/:uid/upstream/:slug/callback", async (ctx) => {
+    const uid = String(ctx.params["uid"]);
+    const slug = String(ctx.params["slug"]).toLowerCase();
+    const state = queryParam(ctx, "state");
+    const interaction = await browserInteraction(ctx);
+    if (!interaction || state === undefined) return stateMismatch(ctx);
+
+    const consumed = await consumeUpstreamLogin(sql, encryptionKey, { state, interactionUid: uid, slug });
+    if (!consumed.ok) return consumeFailed(ctx, consumed.reason, uid);
+    if (interaction.prompt.name !== "login") {
+      return fail(ctx, 400, "Already signed in", "This sign-in step is already complete.", uid);
+    }
+
+    const upstreamError = queryParam(ctx, "error");
+    if (upstreamError !== undefined) {
+      logger.info({ provider: slug, error: upstreamError }, "upstream sign-in ended with an error");
+      if (upstreamError === "access_denied") {
+        return fail(ctx, 400, "Sign-in cancelled", "The sign-in was cancelled at the provider. You can choose another way to sign in.", uid);
+      }
+      return fail(ctx, 400, "Sign-in failed", `The sign-in provider reported an error (${upstreamError}). Try again or use another way to sign in.`, uid);
+    }
+
+    const p = await usableProvider(ctx, slug, uid);
+    if (!p) return;
+    let identity: UpstreamIdentity;
+    try {
+      identity = await upstream.complete(p, redirectUriOf(p.slug), new URLSearchParams(ctx.querystring), {
+        state,
+        nonce: consumed.login.nonce,
+        codeVerifier: consumed.login.codeVerifier,
+      });
+    } catch (e) {
+      if (e instanceof UpstreamError) return upstreamFailed(ctx, p, e, uid);
+      throw e;
+    }
+
+    const clientId = typeof interaction.params["client_id"] === "string" ? interaction.params["client_id"] : undefined;
+    const registration = await registrationContext(sql, clientId, config.auth.autoActivate);
+    const result = await resolveAccount(sql, identity, registration, {
+      registered: async (user) => {
+        try {
+          await deps.userCreated?.userCreated({ publicId: user.publicId, emailVerified: user.emailVerified });
+        } catch (e) {
+          logger.error({ user: user.publicId, err: e instanceof Error ? e.message : String(e) }, "user-created listener failed");
+        }
+      },
+    });
+    if (result.outcome === "refused") {
+      logger.warn({ provider: p.slug, reason: result.reason }, "upstream sign-in refused");
+      if (result.reason === "unverified_email") {
+        return fail(
+          ctx,
+          400,
+          "Account not linked",
+          `An account with this email address already exists, but ${p.displayName} has not verified that the address is yours, so it cannot be linked. Sign in with your email address instead, or verify the address at ${p.displayName} first.`,
+          uid,
+        );
+      }
+      return fail(ctx, 400, "Email address needed", `${p.displayName} did not share an email address, which an account here needs. Allow access to your email address, or use another way to sign in.`, uid);
+    }
+
+    const { user } = result;
+    logger.info({ provider: p.slug, user: user.publicId, outcome: result.outcome, active: user.isActive }, "upstream sign-in");
+    if (!user.isActive) {
+      // As the interaction routes do for an inactive user: remembered in the interaction, which
+      // then shows the pending-activation page instead of finishing the login.
+      interaction.result = { altalune: { pendingUser: user.publicId } };
+      await interaction.save(Math.max(1, (interaction.exp ?? 0) - Math.floor(Date.now() / 1000)));
+      ctx.set("cache-control", "no-store");
+      ctx.status = 303;
+      ctx.redirect(interactionHref(uid));
+      return;
+    }
+    ctx.respond = false;
+    await deps.provider().interactionFinished(ctx.req, ctx.res, { login: { accountId: user.publicId, amr: ["fed"] } }, { mergeWithLastSubmission: false });
+  });
+
+  function consumeFailed(ctx: Context, reason: ConsumeFailure, uid: string): void {
+    switch (reason) {
+      case "used":
+        return fail(ctx, 400, "Sign-in link already used", "This sign-in response was already used. Go back to the application and sign in again.");
+      case "expired":
+        return fail(ctx, 400, "Sign-in expired", "The sign-in at the provider took too long. Start again.", uid);
+      case "unknown":
+      case "mismatch":
+        return stateMismatch(ctx);
+    }
+  }
+
+  return router;
+}

@@ -1,0 +1,443 @@
+import { decodeJwt } from "jose";
+import type * as oidc from "openid-client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger, sha256Hex } from "@altalune/core";
+import { seed } from "@altalune/resources";
+import { createClient, createUser, freePort, startTestAuth, TEST_ENCRYPTION_KEY, type TestAuth, type TestClient } from "../testing/auth-harness.js";
+import { Browser, type Page } from "../testing/browser.js";
+import { authorizationUrl, exchange, relyingParty, type AuthorizationStart } from "../testing/login-flow.js";
+import { resolveAccount, type UpstreamIdentity } from "./accounts.js";
+import { loginProviders } from "./login-providers.js";
+import { purgeExpiredUpstreamLogins } from "./pending-logins.js";
+import { insertProvider, startFakeGitHub, startFront, startUpstreamIdp, type FakeGitHub, type Front, type UpstreamAccount, type UpstreamIdp } from "./testing.js";
+
+// Sign-in through an upstream provider, end to end: an RP (openid-client) asks OUR server for a
+// code, the person picks the upstream provider, signs in at a second oidc-provider (a real
+// protocol peer on its own port) or at a GitHub look-alike, comes back to our callback, consents,
+// and the RP exchanges the code. Account resolution, refusals and replays are checked in the
+// database.
+
+const SLUG = "acme-idp";
+
+interface Env {
+  auth: TestAuth;
+  front: Front;
+}
+
+let main: Env;
+let inactive: Env;
+let idp: UpstreamIdp;
+let github: FakeGitHub;
+let app: TestClient;
+let rp: oidc.Configuration;
+let seq = 0;
+const unique = (label: string) => `${label}-${++seq}`;
+
+async function startEnv(issuerPort: number, env: Record<string, string> = {}): Promise<Env> {
+  const auth = await startTestAuth({ env: { AUTH_ISSUER: `http://127.0.0.1:${issuerPort}`, ...env } });
+  await seed(auth.sql, createLogger({ level: "silent" }), { superadminEmail: "root@example.test" });
+  const front = await startFront({ sql: auth.sql, config: auth.config, encryptionKey: TEST_ENCRYPTION_KEY, port: issuerPort, backendPort: auth.server.port });
+  return { auth, front };
+}
+
+beforeAll(async () => {
+  const [mainPort, inactivePort] = [await freePort(), await freePort()];
+  idp = await startUpstreamIdp({
+    redirectUris: [`http://127.0.0.1:${mainPort}/login/${SLUG}/callback`, `http://127.0.0.1:${inactivePort}/login/${SLUG}/callback`],
+  });
+  github = await startFakeGitHub();
+  main = await startEnv(mainPort);
+  inactive = await startEnv(inactivePort, { AUTO_ACTIVATE: "false" });
+  for (const env of [main, inactive]) {
+    await insertProvider(env.auth.sql, TEST_ENCRYPTION_KEY, {
+      type: "oidc",
+      slug: SLUG,
+      displayName: "Acme ID",
+      clientId: idp.clientId,
+      clientSecret: idp.clientSecret,
+      scopes: ["openid", "email", "profile"],
+      issuerUrl: idp.issuer,
+    });
+  }
+  await insertProvider(main.auth.sql, TEST_ENCRYPTION_KEY, {
+    type: "github",
+    slug: "github",
+    displayName: "GitHub",
+    clientId: github.clientId,
+    clientSecret: github.clientSecret,
+    scopes: ["read:user", "user:email"],
+    endpoints: { authorization: `${github.url}/login/oauth/authorize`, token: `${github.url}/login/oauth/access_token`, userinfo: `${github.url}/user` },
+  });
+  app = await createClient(main.auth.sql, { name: "Third Party App", confidential: true });
+  rp = await relyingParty(main.auth.issuer, app);
+}, 60_000);
+
+afterAll(async () => {
+  for (const env of [main, inactive]) {
+    await env?.front.close();
+    await env?.auth.close();
+  }
+  await idp?.close();
+  await github?.close();
+});
+
+interface Journey {
+  browser: Browser;
+  uid: string;
+  /** Where the upstream sent the browser back (our callback URL with code and state). */
+  callback: URL;
+}
+
+/** RP → our login page → the provider's link → upstream login → back at our callback URL (not followed yet). */
+async function toCallback(env: Env, start: AuthorizationStart, slug = SLUG): Promise<Journey> {
+  const browser = new Browser(env.auth.issuer);
+  const loginPage = await browser.navigate(start.url.href);
+  expect(loginPage.status).toBe(200);
+  const uid = /\/interaction\/([^/?#]+)/.exec(loginPage.url)?.[1];
+  if (!uid) throw new Error(`not at an interaction: ${loginPage.url}`);
+  const link = (await loginProviders(env.auth.sql, uid)).find((p) => p.id === slug);
+  if (!link) throw new Error(`no ${slug} link for the login page`);
+  const toUpstream = await browser.navigate(link.href);
+  expect(toUpstream.status).toBe(302);
+  if (!toUpstream.leftTo) throw new Error(`did not leave for the provider: ${toUpstream.status}\n${toUpstream.body}`);
+  const upstreamOrigin = toUpstream.leftTo.origin;
+  const upstream = await new Browser(upstreamOrigin).navigate(toUpstream.leftTo.href);
+  if (!upstream.leftTo) throw new Error(`the provider did not send the browser back: ${upstream.status}\n${upstream.body}`);
+  expect(upstream.leftTo.origin + upstream.leftTo.pathname).toBe(`${env.auth.issuer}/login/${slug}/callback`);
+  return { browser, uid, callback: upstream.leftTo };
+}
+
+/** From our callback to the RP's redirect URI, answering a consent page if one appears. */
+async function finish(journey: Journey): Promise<{ end: Page & { leftTo?: URL }; consented: boolean }> {
+  let page = await journey.browser.navigate(journey.callback.href);
+  let consented = false;
+  if (!page.leftTo && /\/consent"/.test(page.body)) {
+    consented = true;
+    page = await journey.browser.submit(page, /\/consent$/, { decision: "allow" });
+  }
+  return { end: page, consented };
+}
+
+async function signIn(env: Env, client: TestClient, clientRp: oidc.Configuration, account: UpstreamAccount) {
+  idp.next = { account };
+  const start = await authorizationUrl(clientRp, client, { scope: "openid email profile" });
+  const journey = await toCallback(env, start);
+  const { end, consented } = await finish(journey);
+  if (!end.leftTo) throw new Error(`did not return to the client: ${end.status}\n${end.body}`);
+  const tokens = await exchange(clientRp, start, end.leftTo);
+  return { journey, tokens, consented, sub: decodeJwt(tokens.access_token).sub! };
+}
+
+const count = async (env: Env, table: "altalune_users" | "altalune_user_identities") =>
+  Number((await env.auth.sql<{ n: string }[]>`select count(*)::text as n from ${env.auth.sql(table)}`)[0]!.n);
+
+async function userState(env: Env, publicId: string) {
+  const sql = env.auth.sql;
+  const [user] = await sql<{ id: string; email: string; first_name: string; last_name: string; is_active: boolean; email_verified: boolean }[]>`
+    select id, email, first_name, last_name, is_active, email_verified from altalune_users where public_id = ${publicId}`;
+  const roles = await sql<{ name: string }[]>`
+    select r.name from altalune_users_roles ur join altalune_roles r on r.id = ur.role_id where ur.user_id = ${user!.id}`;
+  const memberships = await sql<{ role: string; is_default: boolean }[]>`
+    select m.role, p.is_default from altalune_project_members m join altalune_projects p on p.id = m.project_id where m.user_id = ${user!.id}`;
+  const identities = await sql<
+    { provider: string; provider_user_id: string; email: string | null; first_name: string | null; last_name: string | null; oauth_client_id: string | null; origin_oauth_client_name: string | null; last_login_at: Date | null }[]
+  >`
+    select provider, provider_user_id, email, first_name, last_name, oauth_client_id, origin_oauth_client_name, last_login_at
+    from altalune_user_identities where user_id = ${user!.id} order by id`;
+  return { user: user!, roles: roles.map((r) => r.name), memberships, identities };
+}
+
+const account = (label: string, extra: Partial<UpstreamAccount> = {}): UpstreamAccount => ({
+  sub: unique(`${label}-sub`),
+  email: `${unique(label)}@upstream.example.test`,
+  email_verified: true,
+  given_name: "Ada",
+  family_name: "Lovelace",
+  ...extra,
+});
+
+describe("registration through an upstream OpenID provider", () => {
+  it("registers a new user (role user, default-project member as 'user' via a third-party app) and issues our token for them", async () => {
+    const person = account("newbie");
+    const users = await count(main, "altalune_users");
+    const { sub, consented, tokens } = await signIn(main, app, rp, person);
+    expect(consented).toBe(true);
+    expect(await count(main, "altalune_users")).toBe(users + 1);
+    const state = await userState(main, sub);
+    expect(state.user).toMatchObject({ email: person.email, first_name: "Ada", last_name: "Lovelace", is_active: true, email_verified: true });
+    expect(state.roles).toEqual(["user"]);
+    expect(state.memberships).toEqual([{ role: "user", is_default: true }]);
+    expect(state.identities).toEqual([
+      {
+        provider: SLUG,
+        provider_user_id: person.sub,
+        email: person.email,
+        first_name: "Ada",
+        last_name: "Lovelace",
+        oauth_client_id: app.clientId,
+        origin_oauth_client_name: "Third Party App",
+        last_login_at: expect.any(Date),
+      },
+    ]);
+    // Our token speaks of our user, with the upstream's verified address.
+    expect(tokens.claims()).toMatchObject({ sub, email: person.email, email_verified: true, given_name: "Ada" });
+    expect(decodeJwt(tokens.access_token)).toMatchObject({ sub, perms: ["dashboard:read"], email: person.email });
+  });
+
+  it("through the dashboard client the new user becomes a 'member' of the default project, without a consent page", async () => {
+    const dashboard = await createClient(main.auth.sql, { name: "Dashboard", isDefault: true, confidential: true, allowedScopes: ["openid", "profile", "email"] });
+    const dashRp = await relyingParty(main.auth.issuer, dashboard);
+    const { sub, consented } = await signIn(main, dashboard, dashRp, account("dash"));
+    expect(consented).toBe(false);
+    const state = await userState(main, sub);
+    expect(state.memberships).toEqual([{ role: "member", is_default: true }]);
+    expect(state.identities[0]).toMatchObject({ oauth_client_id: dashboard.clientId, origin_oauth_client_name: "Dashboard" });
+  });
+
+  it("signs the same upstream account in again as the same user, updating the identity", async () => {
+    const person = account("again");
+    const first = await signIn(main, app, rp, person);
+    const before = (await userState(main, first.sub)).identities[0]!.last_login_at!;
+    const users = await count(main, "altalune_users");
+    const second = await signIn(main, app, rp, { ...person, given_name: "Augusta", email: `renamed-${person.email}` });
+    expect(second.sub).toBe(first.sub);
+    expect(await count(main, "altalune_users")).toBe(users);
+    const state = await userState(main, first.sub);
+    expect(state.identities).toHaveLength(1);
+    expect(state.identities[0]).toMatchObject({ first_name: "Augusta", email: `renamed-${person.email}` });
+    expect(state.identities[0]!.last_login_at!.getTime()).toBeGreaterThanOrEqual(before.getTime());
+    // The user's own profile is not overwritten by the upstream.
+    expect(state.user).toMatchObject({ first_name: "Ada", email: person.email });
+  });
+
+  it("a GitHub account (OAuth 2.0 + PKCE, user and verified-emails API) registers with its primary verified address", async () => {
+    const email = `${unique("octo")}@github.example.test`;
+    github.next = {
+      id: 9000 + seq,
+      login: "octo",
+      name: "Mona Lisa Octocat",
+      emails: [
+        { email: `unverified-${email}`, primary: false, verified: false },
+        { email, primary: true, verified: true },
+      ],
+    };
+    const start = await authorizationUrl(rp, app, { scope: "openid email profile" });
+    const journey = await toCallback(main, start, "github");
+    const { end } = await finish(journey);
+    const tokens = await exchange(rp, start, end.leftTo!);
+    const sub = decodeJwt(tokens.access_token).sub!;
+    const state = await userState(main, sub);
+    expect(state.user).toMatchObject({ email, first_name: "Mona", last_name: "Lisa Octocat", email_verified: true });
+    expect(state.identities[0]).toMatchObject({ provider: "github", provider_user_id: String(github.next.id) });
+  });
+});
+
+describe("linking by email", () => {
+  it("links the upstream identity to an existing user with the same address when the upstream verified it", async () => {
+    const existing = await createUser(main.auth.sql, { email: `${unique("linda")}@example.test`, firstName: "Linda", emailVerified: false });
+    const users = await count(main, "altalune_users");
+    const { sub } = await signIn(main, app, rp, account("linda", { email: existing.email.toUpperCase(), email_verified: true }));
+    expect(sub).toBe(existing.publicId);
+    expect(await count(main, "altalune_users")).toBe(users);
+    const state = await userState(main, existing.publicId);
+    expect(state.identities.map((i) => i.provider)).toEqual([SLUG]);
+    // The upstream proved the address; the user's name stays theirs.
+    expect(state.user).toMatchObject({ email_verified: true, first_name: "Linda" });
+  });
+
+  it("refuses to link on an address the upstream has not verified (no identity, no user, clear page)", async () => {
+    const existing = await createUser(main.auth.sql, { email: `${unique("victim")}@example.test` });
+    const person = account("attacker", { email: existing.email, email_verified: false });
+    idp.next = { account: person };
+    const [users, identities] = [await count(main, "altalune_users"), await count(main, "altalune_user_identities")];
+    const journey = await toCallback(main, await authorizationUrl(rp, app));
+    const page = await journey.browser.navigate(journey.callback.href);
+    expect(page.status).toBe(400);
+    expect(page.leftTo).toBeUndefined();
+    expect(page.body).toContain("Account not linked");
+    expect(page.body).toContain("has not verified");
+    expect(await count(main, "altalune_users")).toBe(users);
+    expect(await count(main, "altalune_user_identities")).toBe(identities);
+    expect(await main.auth.sql`select 1 from altalune_user_identities where provider_user_id = ${person.sub}`).toHaveLength(0);
+  });
+});
+
+describe("refusals on the way back", () => {
+  it("a tampered state is refused (state mismatch) and consumes nothing; the genuine callback still works", async () => {
+    idp.next = { account: account("tamper") };
+    const start = await authorizationUrl(rp, app);
+    const journey = await toCallback(main, start);
+    const users = await count(main, "altalune_users");
+    const tampered = new URL(journey.callback);
+    tampered.searchParams.set("state", `${tampered.searchParams.get("state")}x`);
+    const refused = await journey.browser.navigate(tampered.href);
+    expect(refused.status).toBe(400);
+    expect(refused.body).toContain("state mismatch");
+    expect(await count(main, "altalune_users")).toBe(users);
+
+    const { end } = await finish(journey);
+    expect((await exchange(rp, start, end.leftTo!)).access_token).toEqual(expect.any(String));
+  });
+
+  it("a callback opened in another browser (no interaction cookie) is refused before anything is consumed", async () => {
+    idp.next = { account: account("csrf") };
+    const start = await authorizationUrl(rp, app);
+    const journey = await toCallback(main, start);
+    const users = await count(main, "altalune_users");
+    const other = await new Browser(main.auth.issuer).navigate(journey.callback.href);
+    expect(other.status).toBe(400);
+    expect(other.leftTo).toBeUndefined();
+    expect(other.body).toContain("state mismatch");
+    expect(await count(main, "altalune_users")).toBe(users);
+    const { end } = await finish(journey);
+    expect(end.leftTo?.searchParams.get("code")).toEqual(expect.any(String));
+  });
+
+  it("a replayed callback is refused and creates nothing", async () => {
+    const { journey, sub } = await signIn(main, app, rp, account("replay"));
+    const users = await count(main, "altalune_users");
+    const again = await journey.browser.navigate(journey.callback.href);
+    expect(again.status).toBe(400);
+    expect(again.leftTo).toBeUndefined();
+    expect(again.body).toContain("already used");
+    expect(await count(main, "altalune_users")).toBe(users);
+    expect((await userState(main, sub)).identities).toHaveLength(1);
+  });
+
+  it("an expired state is refused with a way back to the sign-in page", async () => {
+    idp.next = { account: account("slow") };
+    const journey = await toCallback(main, await authorizationUrl(rp, app));
+    const stateHash = sha256Hex(journey.callback.searchParams.get("state")!);
+    await main.auth.sql`update altalune_upstream_logins set expires_at = CURRENT_TIMESTAMP - interval '1 second' where state_hash = ${stateHash}`;
+    const page = await journey.browser.navigate(journey.callback.href);
+    expect(page.status).toBe(400);
+    expect(page.body).toContain("took too long");
+    expect(page.body).toContain(`href="/interaction/${journey.uid}"`);
+  });
+
+  it("access_denied at the upstream ends on a 'cancelled' page linking back to the login page; nothing is created", async () => {
+    idp.next = { deny: true };
+    const users = await count(main, "altalune_users");
+    const journey = await toCallback(main, await authorizationUrl(rp, app));
+    expect(journey.callback.searchParams.get("error")).toBe("access_denied");
+    const page = await journey.browser.navigate(journey.callback.href);
+    expect(page.status).toBe(400);
+    expect(page.body).toContain("Sign-in cancelled");
+    expect(page.body).toContain(`href="/interaction/${journey.uid}"`);
+    expect(await count(main, "altalune_users")).toBe(users);
+    // The way back leads to the login page of the same interaction.
+    const back = await journey.browser.navigate(`/interaction/${journey.uid}`);
+    expect(back.status).toBe(200);
+    expect(back.body).toMatch(/\/login"/);
+  });
+
+  it("a disabled or unknown provider cannot start a sign-in", async () => {
+    await insertProvider(main.auth.sql, TEST_ENCRYPTION_KEY, {
+      type: "oidc",
+      slug: "sleeping",
+      displayName: "Sleeping",
+      clientId: "x",
+      clientSecret: "y",
+      scopes: ["openid"],
+      issuerUrl: idp.issuer,
+      enabled: false,
+    });
+    const browser = new Browser(main.auth.issuer);
+    const loginPage = await browser.navigate((await authorizationUrl(rp, app)).url.href);
+    const uid = /\/interaction\/([^/?#]+)/.exec(loginPage.url)![1]!;
+    expect((await loginProviders(main.auth.sql, uid)).map((p) => p.id)).toEqual(["github", SLUG]);
+    for (const slug of ["sleeping", "nope", "system"]) {
+      const page = await browser.navigate(`/interaction/${uid}/upstream/${slug}`);
+      expect(page.status).toBe(400);
+      expect(page.body).toContain("does not exist or is turned off");
+    }
+    // And another browser cannot start one for this interaction.
+    expect((await new Browser(main.auth.issuer).navigate(`/interaction/${uid}/upstream/${SLUG}`)).status).toBe(400);
+  });
+
+  it("an unreachable provider ends on a 502 page at the start", async () => {
+    const port = await freePort();
+    await insertProvider(main.auth.sql, TEST_ENCRYPTION_KEY, {
+      type: "oidc",
+      slug: "gone",
+      displayName: "Gone",
+      clientId: "x",
+      clientSecret: "y",
+      scopes: ["openid"],
+      issuerUrl: `http://127.0.0.1:${port}`,
+    });
+    const browser = new Browser(main.auth.issuer);
+    const loginPage = await browser.navigate((await authorizationUrl(rp, app)).url.href);
+    const uid = /\/interaction\/([^/?#]+)/.exec(loginPage.url)![1]!;
+    const page = await browser.navigate(`/interaction/${uid}/upstream/gone`);
+    expect(page.status).toBe(502);
+    expect(page.body).toContain("could not be reached");
+  });
+});
+
+describe("inactive users (AUTO_ACTIVATE=false)", () => {
+  it("a new user is registered inactive and lands on the pending-activation page, without a code for the client", async () => {
+    const client = await createClient(inactive.auth.sql, { name: "Some App" });
+    const clientRp = await relyingParty(inactive.auth.issuer, client);
+    const person = account("pending");
+    idp.next = { account: person };
+    const journey = await toCallback(inactive, await authorizationUrl(clientRp, client));
+    const page = await journey.browser.navigate(journey.callback.href);
+    expect(page.leftTo).toBeUndefined();
+    expect(page.status).toBe(200);
+    expect(page.url).toBe(`${inactive.auth.issuer}/interaction/${journey.uid}`);
+    expect(page.body).toContain("pending activation");
+    expect(page.body).toContain(person.email!);
+    const [user] = await inactive.auth.sql<{ is_active: boolean }[]>`select is_active from altalune_users where email = ${person.email!}`;
+    expect(user?.is_active).toBe(false);
+  });
+});
+
+describe("stored state", () => {
+  it("keeps the state hashed and the PKCE verifier sealed; purge removes old rows only", async () => {
+    idp.next = { account: account("stored") };
+    const journey = await toCallback(main, await authorizationUrl(rp, app));
+    const state = journey.callback.searchParams.get("state")!;
+    const rows = await main.auth.sql<{ state_hash: string; code_verifier_sealed: string; interaction_uid: string }[]>`
+      select state_hash, code_verifier_sealed, interaction_uid from altalune_upstream_logins where state_hash = ${sha256Hex(state)}`;
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.interaction_uid).toBe(journey.uid);
+    expect(rows[0]!.code_verifier_sealed).toMatch(/^v1\./);
+    expect(JSON.stringify(await main.auth.sql`select * from altalune_upstream_logins`)).not.toContain(state);
+
+    await main.auth.sql`update altalune_upstream_logins set expires_at = CURRENT_TIMESTAMP - interval '2 days' where state_hash = ${sha256Hex(state)}`;
+    expect(await purgeExpiredUpstreamLogins(main.auth.sql)).toBeGreaterThanOrEqual(1);
+    expect(await main.auth.sql`select 1 from altalune_upstream_logins where state_hash = ${sha256Hex(state)}`).toHaveLength(0);
+    expect(Number((await main.auth.sql<{ n: string }[]>`select count(*)::text as n from altalune_upstream_logins`)[0]!.n)).toBeGreaterThan(0);
+  });
+});
+
+describe("account resolution under concurrency", () => {
+  it("simultaneous first sign-ins of one upstream account create one user and one identity", async () => {
+    const identity: UpstreamIdentity = {
+      provider: SLUG,
+      providerUserId: unique("race"),
+      email: `${unique("race")}@example.test`,
+      emailVerified: true,
+      firstName: "Race",
+      lastName: "Condition",
+      avatarUrl: undefined,
+    };
+    const context = { clientId: app.clientId, clientName: "Third Party App", dashboard: false, autoActivate: true };
+    const results = await Promise.all(Array.from({ length: 6 }, () => resolveAccount(main.auth.sql, identity, context)));
+    const ids = new Set(results.map((r) => (r.outcome === "refused" ? "refused" : r.user.publicId)));
+    expect(ids.size).toBe(1);
+    expect(results.filter((r) => r.outcome === "registered")).toHaveLength(1);
+    expect(await main.auth.sql`select 1 from altalune_users where email = ${identity.email!}`).toHaveLength(1);
+    expect(await main.auth.sql`select 1 from altalune_user_identities where provider_user_id = ${identity.providerUserId}`).toHaveLength(1);
+  });
+
+  it("an upstream account without an email address is refused", async () => {
+    const result = await resolveAccount(
+      main.auth.sql,
+      { provider: SLUG, providerUserId: unique("nomail"), email: undefined, emailVerified: false, firstName: "", lastName: "", avatarUrl: undefined },
+      { clientId: undefined, clientName: undefined, dashboard: false, autoActivate: true },
+    );
+    expect(result).toEqual({ outcome: "refused", reason: "no_email" });
+  });
+});

@@ -1,0 +1,282 @@
+import { createHash, randomBytes } from "node:crypto";
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import Koa from "koa";
+import { exportJWK, generateKeyPair } from "jose";
+import Provider from "oidc-provider";
+import { createLogger, newPublicId, sealSecret, type Config } from "@altalune/core";
+import type { Sql } from "@altalune/db";
+import { providerPages } from "../interactions/routes.js";
+import { ClientStore, CLIENT_CACHE_TTL_MS } from "../provider/client-store.js";
+import { createProvider, keyRetentionSeconds } from "../provider/configuration.js";
+import { csrfSecret } from "../provider/derived-secrets.js";
+import { loadKeySet } from "../provider/signing-keys.js";
+import { securityHeaders } from "../security/index.js";
+import { freePort } from "../testing/auth-harness.js";
+import { socialLoginRoutes, type SocialLoginDeps } from "./routes.js";
+
+/**
+ * Test peers of the social sign-in: a real oidc-provider as the upstream IdP, a small GitHub
+ * look-alike (its OAuth endpoints and user API, PKCE checked), and a front server that serves
+ * the social routes of our auth server and passes everything else to it.
+ */
+
+async function listen(server: Server, port = 0): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => resolve());
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+const closeServer = (server: Server) =>
+  new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+
+export interface UpstreamAccount {
+  sub: string;
+  email?: string;
+  email_verified?: boolean;
+  given_name?: string;
+  family_name?: string;
+}
+
+export interface UpstreamIdp {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  /** Who the next login at the IdP is, or that the person cancels there. */
+  next: { account: UpstreamAccount } | { deny: true };
+  close(): Promise<void>;
+}
+
+/**
+ * A second oidc-provider as the upstream identity provider: its login step signs in
+ * `idp.next.account` (or answers access_denied), its consent step grants what is asked.
+ */
+export async function startUpstreamIdp(opts: { redirectUris: string[] }): Promise<UpstreamIdp> {
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  const clientId = "altalune-upstream-client";
+  const clientSecret = randomBytes(24).toString("base64url");
+  const { privateKey } = await generateKeyPair("RS256", { extractable: true });
+  const jwk = { ...(await exportJWK(privateKey)), kid: "upstream-test", alg: "RS256", use: "sig" };
+  const accounts = new Map<string, UpstreamAccount>();
+
+  const provider = new Provider(issuer, {
+    clients: [{ client_id: clientId, client_secret: clientSecret, redirect_uris: opts.redirectUris, grant_types: ["authorization_code"], response_types: ["code"] }],
+    jwks: { keys: [jwk as never] },
+    cookies: { keys: [randomBytes(32).toString("base64url")] },
+    claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["given_name", "family_name"] },
+    features: { devInteractions: { enabled: false } },
+    pkce: { required: () => true },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    async findAccount(_ctx, sub) {
+      const account = accounts.get(sub);
+      if (!account) return undefined;
+      return { accountId: sub, claims: () => ({ ...account }) };
+    },
+  });
+  const idp: UpstreamIdp = {
+    issuer,
+    clientId,
+    clientSecret,
+    next: { deny: true },
+    close: async () => closeServer(server),
+  };
+
+  async function interaction(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const details = await provider.interactionDetails(req, res);
+    if (details.prompt.name === "login") {
+      const next = idp.next;
+      if ("deny" in next) {
+        await provider.interactionFinished(req, res, { error: "access_denied", error_description: "the user cancelled" }, { mergeWithLastSubmission: false });
+        return;
+      }
+      accounts.set(next.account.sub, next.account);
+      await provider.interactionFinished(req, res, { login: { accountId: next.account.sub } }, { mergeWithLastSubmission: false });
+      return;
+    }
+    const grant = new provider.Grant({ accountId: details.session!.accountId, clientId: String(details.params["client_id"]) });
+    grant.addOIDCScope(String(details.params["scope"]));
+    const grantId = await grant.save();
+    await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+  }
+
+  const handle = provider.callback();
+  const server = createServer((req, res) => {
+    if (req.url?.startsWith("/interaction/")) {
+      interaction(req, res).catch((e: unknown) => {
+        res.statusCode = 500;
+        res.end(String(e));
+      });
+      return;
+    }
+    void handle(req, res);
+  });
+  await listen(server, port);
+  return idp;
+}
+
+export interface FakeGitHub {
+  url: string;
+  clientId: string;
+  clientSecret: string;
+  next: { id: number; login: string; name: string | null; emails: { email: string; primary: boolean; verified: boolean }[] };
+  close(): Promise<void>;
+}
+
+/** GitHub's OAuth endpoints and user API as far as the sign-in uses them; PKCE and the secret are checked. */
+export async function startFakeGitHub(): Promise<FakeGitHub> {
+  const clientId = "Iv1.testclient";
+  const clientSecret = randomBytes(20).toString("hex");
+  const codes = new Map<string, { challenge: string; redirectUri: string; user: FakeGitHub["next"] }>();
+  const tokens = new Map<string, FakeGitHub["next"]>();
+  const gh: FakeGitHub = {
+    url: "",
+    clientId,
+    clientSecret,
+    next: { id: 1, login: "octocat", name: "The Octocat", emails: [] },
+    close: async () => closeServer(server),
+  };
+  const json = (res: ServerResponse, status: number, body: unknown) => {
+    res.writeHead(status, { "content-type": "application/json" });
+    res.end(JSON.stringify(body));
+  };
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", gh.url);
+    if (req.method === "GET" && url.pathname === "/login/oauth/authorize") {
+      const p = url.searchParams;
+      if (p.get("client_id") !== clientId || p.get("code_challenge_method") !== "S256") return json(res, 400, { error: "bad request" });
+      const code = randomBytes(10).toString("hex");
+      codes.set(code, { challenge: p.get("code_challenge") ?? "", redirectUri: p.get("redirect_uri") ?? "", user: gh.next });
+      const back = new URL(p.get("redirect_uri") ?? "");
+      back.searchParams.set("code", code);
+      back.searchParams.set("state", p.get("state") ?? "");
+      res.writeHead(302, { location: back.href });
+      res.end();
+      return;
+    }
+    if (req.method === "POST" && url.pathname === "/login/oauth/access_token") {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        const form = new URLSearchParams(body);
+        const basic = req.headers.authorization?.startsWith("Basic ")
+          ? Buffer.from(req.headers.authorization.slice(6), "base64").toString().split(":").map(decodeURIComponent)
+          : [form.get("client_id"), form.get("client_secret")];
+        const grant = codes.get(form.get("code") ?? "");
+        codes.delete(form.get("code") ?? "");
+        const verifier = form.get("code_verifier") ?? "";
+        const ok =
+          basic[0] === clientId &&
+          basic[1] === clientSecret &&
+          grant !== undefined &&
+          grant.redirectUri === form.get("redirect_uri") &&
+          createHash("sha256").update(verifier).digest("base64url") === grant.challenge;
+        // GitHub answers 200 with an error body; so does this.
+        if (!ok || !grant) return json(res, 200, { error: "bad_verification_code" });
+        const token = `gho_${randomBytes(16).toString("hex")}`;
+        tokens.set(token, grant.user);
+        json(res, 200, { access_token: token, token_type: "bearer", scope: "read:user,user:email" });
+      });
+      return;
+    }
+    const user = tokens.get(req.headers.authorization?.replace(/^Bearer /, "") ?? "");
+    if (!user) return json(res, 401, { message: "Bad credentials" });
+    if (url.pathname === "/user") return json(res, 200, { id: user.id, login: user.login, name: user.name, email: null, avatar_url: `https://avatars.example.test/u/${user.id}` });
+    if (url.pathname === "/user/emails") return json(res, 200, user.emails);
+    json(res, 404, { message: "Not Found" });
+  });
+  gh.url = `http://127.0.0.1:${await listen(server)}`;
+  return gh;
+}
+
+/** Inserts a provider row as OAuthProviderService would (secret sealed with the provider's context). */
+export async function insertProvider(
+  sql: Sql,
+  key: Buffer,
+  spec: {
+    type: "oidc" | "github" | "google" | "microsoft" | "apple";
+    slug: string;
+    displayName: string;
+    clientId: string;
+    clientSecret: string;
+    scopes: string[];
+    enabled?: boolean;
+    issuerUrl?: string;
+    endpoints?: { authorization: string; token: string; userinfo: string };
+  },
+): Promise<string> {
+  const publicId = newPublicId();
+  await sql`
+    insert into altalune_oauth_providers
+      (public_id, provider_type, slug, display_name, client_id, client_secret_sealed, scopes, enabled,
+       issuer_url, authorization_endpoint, token_endpoint, userinfo_endpoint)
+    values (${publicId}, ${spec.type}, ${spec.slug}, ${spec.displayName}, ${spec.clientId},
+            ${sealSecret(key, spec.clientSecret, `oauth_provider:${publicId}`)}, ${spec.scopes}, ${spec.enabled ?? true},
+            ${spec.issuerUrl ?? null}, ${spec.endpoints?.authorization ?? null}, ${spec.endpoints?.token ?? null},
+            ${spec.endpoints?.userinfo ?? null})`;
+  return publicId;
+}
+
+export interface Front {
+  close(): Promise<void>;
+}
+
+/**
+ * Until server.ts mounts the social routes, tests put them in front of a running auth server:
+ * the front listens on the issuer's port, serves the social routes with its own oidc-provider
+ * instance over the same database (as a replica would), and passes every other request through.
+ */
+export async function startFront(opts: {
+  sql: Sql;
+  config: Config;
+  encryptionKey: Buffer;
+  port: number;
+  backendPort: number;
+  deps?: Partial<SocialLoginDeps>;
+}): Promise<Front> {
+  const { sql, config, encryptionKey } = opts;
+  const logger = createLogger({ level: "silent" });
+  const brand = config.branding.authServerName;
+  const keys = await loadKeySet(sql, encryptionKey, keyRetentionSeconds(config));
+  const clients = new ClientStore(sql, encryptionKey, logger, CLIENT_CACHE_TTL_MS);
+  const pages = providerPages({ brand, csrfSecret: csrfSecret(encryptionKey) });
+  const provider = createProvider({ sql, config, logger, clients, keys, pages });
+  const router = socialLoginRoutes({
+    provider: () => provider,
+    sql,
+    config,
+    logger,
+    encryptionKey,
+    brand,
+    csrfSecret: csrfSecret(encryptionKey),
+    ...opts.deps,
+  });
+  const app = new Koa();
+  app.use(securityHeaders());
+  app.use(router.routes());
+  app.use(async (ctx) => {
+    ctx.respond = false;
+    await new Promise<void>((resolve, reject) => {
+      const out = request(
+        { host: "127.0.0.1", port: opts.backendPort, method: ctx.req.method, path: ctx.req.url, headers: ctx.req.headers },
+        (back) => {
+          // The object form keeps every Set-Cookie (an array); the raw list would be merged header by header.
+          ctx.res.writeHead(back.statusCode ?? 502, back.headers);
+          back.pipe(ctx.res);
+          back.on("end", resolve);
+          back.on("error", reject);
+        },
+      );
+      out.on("error", reject);
+      ctx.req.pipe(out);
+    });
+  });
+  const server = createServer(app.callback());
+  await listen(server, opts.port);
+  return { close: () => closeServer(server) };
+}
