@@ -3,6 +3,8 @@ import type { AddressInfo } from "node:net";
 import Koa from "koa";
 import type { Config, Logger } from "@altalune/core";
 import type { Sql } from "@altalune/db";
+import { AccessTokenVerifier } from "@altalune/resources";
+import { bffRoutes, DashboardTokenClient } from "./bff/index.js";
 import { EmailVerification } from "./email-verification/index.js";
 import { interactionRoutes, providerPages, rememberCspNonce } from "./interactions/routes.js";
 import { LoginCodes, deriveLoginCodeKey, type LoginCodesDeps } from "./login-codes/index.js";
@@ -11,6 +13,7 @@ import { ClientStore, CLIENT_CACHE_TTL_MS } from "./provider/client-store.js";
 import { createProvider, keyRetentionSeconds, ROUTES } from "./provider/configuration.js";
 import { csrfSecret } from "./provider/derived-secrets.js";
 import { jwtUserinfo } from "./provider/jwt-userinfo.js";
+import { localKeySet } from "./provider/local-key-set.js";
 import { purgeExpired } from "./provider/pg-adapter.js";
 import { ProviderHost } from "./provider/provider-host.js";
 import { ensureSigningKey } from "./provider/signing-keys.js";
@@ -105,6 +108,30 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
   });
   app.use(router.routes());
   app.use(router.allowedMethods());
+  const dashboard = config.dashboardClient;
+  const bff = bffRoutes({
+    config,
+    logger: log,
+    tokens:
+      dashboard.clientId === undefined || dashboard.clientSecret === undefined
+        ? undefined
+        : new DashboardTokenClient({
+            issuer: config.auth.issuer,
+            clientId: dashboard.clientId,
+            clientSecret: dashboard.clientSecret,
+            allowHttp: !config.production,
+          }),
+    verifier: new AccessTokenVerifier({
+      issuer: config.auth.issuer,
+      audience: config.auth.apiAudience,
+      localKeys: localKeySet(() => host.keySet),
+    }),
+    endSession: async (sessionId) => {
+      const session = await host.current.Session.find(sessionId);
+      await session?.destroy();
+    },
+  });
+  app.use(bff.routes());
   app.use(
     jwtUserinfo({ sql, path: ROUTES.userinfo, issuer: config.auth.issuer, audience: config.auth.apiAudience, keys: () => host.keySet }),
   );
@@ -131,7 +158,8 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
       const tokens = await purgeExpired(sql);
       const codes = await loginCodes.purgeExpired();
       const links = await verification.purgeExpired();
-      if (tokens + codes + links > 0) log.debug({ tokens, codes, links }, "expired auth rows purged");
+      const counters = await limiter.purgeExpired();
+      if (tokens + codes + links + counters > 0) log.debug({ tokens, codes, links, counters }, "expired auth rows purged");
     } catch (e) {
       log.warn({ err: e }, "purge of expired auth rows failed; retrying at the next interval");
     }

@@ -126,6 +126,14 @@ export function bffRoutes(deps: BffDeps): Router {
     await next();
   });
 
+  // Preflights reach the CORS middleware above only through a matching route; a preflight from
+  // an origin it did not answer is refused here.
+  for (const path of ["/exchange", "/refresh", "/me", "/logout"]) {
+    router.options(path, (ctx) => {
+      ctx.status = 403;
+    });
+  }
+
   /** State-changing calls: a JSON body from an allowed origin (a cross-site form can send neither). */
   const guardStateChange = (ctx: Context): boolean => {
     const origin = ctx.get("origin");

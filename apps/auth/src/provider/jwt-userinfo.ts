@@ -1,7 +1,8 @@
 import type { Context, Next } from "koa";
-import { createLocalJWKSet, jwtVerify, type JWK } from "jose";
+import { jwtVerify } from "jose";
 import type { Sql } from "@altalune/db";
 import { findUserByPublicId, standardClaims } from "./accounts.js";
+import { localKeySet } from "./local-key-set.js";
 import type { KeySet } from "./signing-keys.js";
 
 /**
@@ -18,14 +19,7 @@ export function jwtUserinfo(opts: {
   audience: string;
   keys: () => KeySet;
 }): (ctx: Context, next: Next) => Promise<void> {
-  let cached: { fingerprint: string; jwks: ReturnType<typeof createLocalJWKSet> } | undefined;
-  const jwks = () => {
-    const set = opts.keys();
-    if (cached?.fingerprint !== set.fingerprint) {
-      cached = { fingerprint: set.fingerprint, jwks: createLocalJWKSet({ keys: set.published.map((k) => k.publicJwk as JWK) }) };
-    }
-    return cached.jwks;
-  };
+  const jwks = localKeySet(opts.keys);
 
   const fail = (ctx: Context, status: number, error: string, description: string) => {
     ctx.status = status;

@@ -25,6 +25,11 @@ export class Browser {
     return [...this.jar.values()].map((c) => c.name);
   }
 
+  /** The value of a held cookie, by name (any path). */
+  cookie(name: string): string | undefined {
+    return [...this.jar.values()].find((c) => c.name === name)?.value;
+  }
+
   /** Values of the cookies held (session and interaction ids, signatures). */
   cookieValues(): string[] {
     return [...this.jar.values()].map((c) => c.value);
@@ -59,7 +64,10 @@ export class Browser {
   }
 
   /** One request, no redirect following; cookies of our origin are sent and stored. */
-  async request(url: string, init: { method?: string; form?: Record<string, string>; headers?: Record<string, string> } = {}): Promise<Page> {
+  async request(
+    url: string,
+    init: { method?: string; form?: Record<string, string>; json?: unknown; headers?: Record<string, string> } = {},
+  ): Promise<Page> {
     const target = new URL(url, this.origin);
     const headers: Record<string, string> = { ...init.headers };
     if (target.origin === this.origin) {
@@ -70,6 +78,9 @@ export class Browser {
     if (init.form) {
       headers["content-type"] = "application/x-www-form-urlencoded";
       body = new URLSearchParams(init.form).toString();
+    } else if (init.json !== undefined) {
+      headers["content-type"] ??= "application/json";
+      body = JSON.stringify(init.json);
     }
     const res = await fetch(target, { method: init.method ?? (body ? "POST" : "GET"), headers, body, redirect: "manual" });
     if (target.origin === this.origin) this.store(res.headers.getSetCookie());

@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from "jose";
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import type { AppError } from "@altalune/core";
 import { authUnavailable, unauthenticated } from "./errors.js";
 
@@ -23,6 +23,8 @@ export interface AccessTokenVerifierOptions {
   /** Must be one of the token's `aud` values. */
   audience: string;
   jwksUrl?: string | undefined;
+  /** Keys held in this process (the auth server verifying its own tokens); replaces the JWKS fetch. */
+  localKeys?: () => JWTVerifyGetKey;
   /** Least time between two JWKS fetches caused by unknown `kid`s (and between failed discoveries). */
   cooldownMs?: number;
   /** A JWKS older than this is fetched again on the next call. */
@@ -34,7 +36,7 @@ export interface AccessTokenVerifierOptions {
   now?: () => number;
 }
 
-type KeySet = ReturnType<typeof createRemoteJWKSet>;
+type KeySet = JWTVerifyGetKey;
 
 const ALGORITHMS = ["RS256", "ES256"];
 
@@ -161,6 +163,7 @@ export class AccessTokenVerifier {
   }
 
   private keySet(): Promise<KeySet> {
+    if (this.opts.localKeys !== undefined) return Promise.resolve(this.opts.localKeys());
     this.keySetPromise ??= this.resolveKeySet().catch((e: unknown) => {
       this.keySetPromise = undefined;
       throw e;

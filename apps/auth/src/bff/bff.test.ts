@@ -1,0 +1,200 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestApi, TEST_ENV, type TestApi } from "../../../resources/src/testing/api-harness.js";
+import { startTestAuth, TEST_API_AUDIENCE, TEST_ENCRYPTION_KEY, type TestAuth } from "../testing/auth-harness.js";
+import { Browser } from "../testing/browser.js";
+import { authorizationUrl, browserLogin, relyingParty, type AuthorizationStart } from "../testing/login-flow.js";
+
+// The web client's cycle against a real auth server and a real Resources API on one database:
+// the browser logs in with the dashboard client (authorization code + PKCE), hands the code to
+// the BFF, and from then on holds only httpOnly cookies.
+
+const ORIGIN = "http://localhost:3000";
+const REDIRECT_URI = `${ORIGIN}/auth/callback`;
+
+let auth: TestAuth;
+let api: TestApi;
+
+beforeAll(async () => {
+  auth = await startTestAuth({
+    env: {
+      DASHBOARD_CLIENT_ID: TEST_ENV["DASHBOARD_CLIENT_ID"]!,
+      DASHBOARD_CLIENT_SECRET: TEST_ENV["DASHBOARD_CLIENT_SECRET"]!,
+      ALLOWED_ORIGINS: ORIGIN,
+    },
+  });
+  // Seeds the default project, the superadmin and the dashboard client (from TEST_ENV) into the
+  // auth server's database, and trusts the auth server's tokens.
+  api = await startTestApi(
+    { AUTH_ISSUER: auth.issuer, API_AUDIENCE: TEST_API_AUDIENCE, ALLOWED_ORIGINS: ORIGIN, ENCRYPTION_KEY: TEST_ENCRYPTION_KEY.toString("base64") },
+    { db: auth.db },
+  );
+});
+
+afterAll(async () => {
+  await api?.close();
+  await auth?.close();
+});
+
+const dashboard = () => ({
+  clientId: TEST_ENV["DASHBOARD_CLIENT_ID"]!,
+  clientSecret: TEST_ENV["DASHBOARD_CLIENT_SECRET"]!,
+  redirectUri: REDIRECT_URI,
+});
+
+/** A browser that has signed in as the superadmin and holds the code for the BFF. */
+async function signedIn(): Promise<{ browser: Browser; start: AuthorizationStart; code: string }> {
+  const rp = await relyingParty(auth.issuer, dashboard());
+  const start = await authorizationUrl(rp, dashboard(), { scope: "openid profile email offline_access" });
+  const browser = new Browser(auth.issuer);
+  const { callback, consented } = await browserLogin(browser, auth.smtp, start, api.superadmin.email);
+  expect(consented).toBe(false); // first-party: no consent page
+  const code = callback.searchParams.get("code");
+  if (code === null) throw new Error(`no code in ${callback.href}`);
+  return { browser, start, code };
+}
+
+const bff = (path: string) => `${auth.issuer}/oauth/${path}`;
+const fromDashboard = { origin: ORIGIN };
+
+describe("BFF cycle", () => {
+  it("exchange → me → API with the cookie only → 10 concurrent refreshes → logout", async () => {
+    const { browser, start, code } = await signedIn();
+
+    const exchanged = await browser.request(bff("exchange"), {
+      method: "POST",
+      headers: fromDashboard,
+      json: { code, code_verifier: start.verifier, redirect_uri: REDIRECT_URI },
+    });
+    expect(exchanged.status).toBe(200);
+    const body = JSON.parse(exchanged.body) as { user: { sub: string; perms: string[]; memberships: Record<string, string> }; expires_in: number };
+    expect(body.user.sub).toBe(api.superadmin.publicId);
+    expect(body.user.perms).toContain("root");
+    expect(body.user.memberships[api.defaultProjectId]).toBe("owner");
+    expect(body.expires_in).toBeGreaterThan(800);
+    const setCookies = exchanged.headers.getSetCookie();
+    const access = setCookies.find((c) => c.startsWith("access_token="))!;
+    const refresh = setCookies.find((c) => c.startsWith("refresh_token="))!;
+    expect(access).toMatch(/; path=\/;/);
+    expect(access).toMatch(/httponly/i);
+    expect(access).toMatch(/samesite=lax/i);
+    expect(refresh).toMatch(/path=\/oauth/);
+    expect(refresh).toMatch(/httponly/i);
+    expect(exchanged.body).not.toContain(browser.cookie("access_token")!);
+
+    const me = await browser.request(bff("me"), { headers: fromDashboard });
+    expect(me.status).toBe(200);
+    expect(JSON.parse(me.body)).toMatchObject({ user: { sub: api.superadmin.publicId } });
+    expect(me.headers.get("access-control-allow-origin")).toBe(ORIGIN);
+    expect(me.headers.get("access-control-allow-credentials")).toBe("true");
+
+    const viaCookie = await fetch(`${api.baseUrl}/altalune.v1.ProjectService/QueryProjects`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: ORIGIN, cookie: `access_token=${browser.cookie("access_token")}` },
+      body: JSON.stringify({ query: { pagination: { page: 1, pageSize: 10 } } }),
+    });
+    expect(viaCookie.status).toBe(200);
+    expect(((await viaCookie.json()) as { meta: { rowCount: number } }).meta.rowCount).toBeGreaterThan(0);
+
+    // Ten tabs refresh at once with the same refresh cookie: nobody is logged out.
+    const oldRefresh = browser.cookie("refresh_token")!;
+    const oldAccess = browser.cookie("access_token")!;
+    const tabs = await Promise.all(
+      Array.from({ length: 10 }, () => browser.request(bff("refresh"), { method: "POST", headers: fromDashboard, json: {} })),
+    );
+    expect(tabs.map((t) => t.status)).toEqual(Array(10).fill(200));
+    const newAccess = browser.cookie("access_token")!;
+    expect(newAccess).not.toBe(oldAccess);
+    expect(new Set(tabs.map((t) => t.headers.getSetCookie().find((c) => c.startsWith("access_token="))))).toHaveProperty("size", 1);
+    expect(browser.cookie("refresh_token")).not.toBe(oldRefresh);
+    // The rotated token keeps working for the next refresh.
+    const again = await browser.request(bff("refresh"), { method: "POST", headers: fromDashboard, json: {} });
+    expect(again.status).toBe(200);
+
+    const refreshBeforeLogout = browser.cookie("refresh_token")!;
+    const out = await browser.request(bff("logout"), { method: "POST", headers: fromDashboard, json: {} });
+    expect(out.status).toBe(204);
+    expect(browser.cookie("access_token")).toBeUndefined();
+    expect(browser.cookie("refresh_token")).toBeUndefined();
+    expect(browser.cookie("_session")).toBeUndefined();
+
+    // The refresh token was revoked: presenting it again fails and clears cookies.
+    const replay = await fetch(bff("refresh"), {
+      method: "POST",
+      headers: { ...fromDashboard, "content-type": "application/json", cookie: `refresh_token=${refreshBeforeLogout}` },
+      body: "{}",
+    });
+    expect(replay.status).toBe(401);
+    expect(replay.headers.get("content-type")).toBe("application/problem+json");
+    expect(await replay.json()).toMatchObject({ type: "urn:altalune:bff:refresh_failed", status: 401 });
+    // The login session is over: a new authorization request asks for the email again.
+    const rp = await relyingParty(auth.issuer, dashboard());
+    const next = await authorizationUrl(rp, dashboard());
+    const page = await browser.navigate(next.url.href);
+    expect(page.leftTo).toBeUndefined();
+    expect(page.body).toMatch(/\/login"/);
+  });
+});
+
+describe("BFF refusals", () => {
+  it.each([
+    ["a foreign Origin", { origin: "https://evil.example" }, "application/json", 403, "forbidden_origin"],
+    ["no Origin", {}, "application/json", 403, "forbidden_origin"],
+    ["a form content type", fromDashboard, "application/x-www-form-urlencoded", 415, "unsupported_media_type"],
+    ["text/plain", fromDashboard, "text/plain", 415, "unsupported_media_type"],
+  ] as const)("state-changing calls from %s are refused", async (_label, headers, contentType, status, type) => {
+    for (const path of ["exchange", "refresh", "logout"]) {
+      const res = await fetch(bff(path), { method: "POST", headers: { ...headers, "content-type": contentType }, body: "{}" });
+      expect(res.status).toBe(status);
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+      expect(await res.json()).toMatchObject({ type: `urn:altalune:bff:${type}`, status });
+    }
+  });
+
+  it.each([
+    ["not JSON", "{", "the body is not valid JSON"],
+    ["an array", "[]", "the body must be a JSON object"],
+    ["a missing field", JSON.stringify({ code: "x", code_verifier: "y" }), "missing or invalid field: redirect_uri"],
+    ["a non-string field", JSON.stringify({ code: 1, code_verifier: "y", redirect_uri: REDIRECT_URI }), "missing or invalid field: code"],
+  ])("exchange with %s is a 400 problem", async (_label, body, detail) => {
+    const res = await fetch(bff("exchange"), { method: "POST", headers: { ...fromDashboard, "content-type": "application/json" }, body });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ type: "urn:altalune:bff:invalid_request", detail });
+  });
+
+  it("exchange with an unknown code is refused without setting cookies", async () => {
+    const res = await fetch(bff("exchange"), {
+      method: "POST",
+      headers: { ...fromDashboard, "content-type": "application/json" },
+      body: JSON.stringify({ code: "nope", code_verifier: "x".repeat(43), redirect_uri: REDIRECT_URI }),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ type: "urn:altalune:bff:token_exchange_failed" });
+    expect(res.headers.getSetCookie()).toEqual([]);
+  });
+
+  it("a code cannot be exchanged twice", async () => {
+    const { browser, start, code } = await signedIn();
+    const body = { code, code_verifier: start.verifier, redirect_uri: REDIRECT_URI };
+    expect((await browser.request(bff("exchange"), { method: "POST", headers: fromDashboard, json: body })).status).toBe(200);
+    expect((await browser.request(bff("exchange"), { method: "POST", headers: fromDashboard, json: body })).status).toBe(400);
+  });
+
+  it("/me without a cookie, or with a forged one, is 401", async () => {
+    expect((await fetch(bff("me"))).status).toBe(401);
+    const forged = await fetch(bff("me"), { headers: { cookie: "access_token=eyJhbGciOiJub25lIn0.e30." } });
+    expect(forged.status).toBe(401);
+    expect(await forged.json()).toMatchObject({ type: "urn:altalune:bff:not_authenticated" });
+  });
+
+  it("answers CORS preflights for the allowed origin only", async () => {
+    const preflight = (origin: string) =>
+      fetch(bff("exchange"), { method: "OPTIONS", headers: { origin, "access-control-request-method": "POST", "access-control-request-headers": "content-type" } });
+    const ok = await preflight(ORIGIN);
+    expect(ok.status).toBe(204);
+    expect(ok.headers.get("access-control-allow-origin")).toBe(ORIGIN);
+    expect(ok.headers.get("access-control-allow-credentials")).toBe("true");
+    const refused = await preflight("https://evil.example");
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get("access-control-allow-origin")).toBeNull();
+  });
+});
