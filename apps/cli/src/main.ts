@@ -190,7 +190,8 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const loaded = loadConfig();
-  const logger = createLogger({ level: loaded.logLevel });
+  // Servers log to stdout; one-shot commands keep stdout for their result (a token, a status).
+  const logger = createLogger({ level: loaded.logLevel, toStderr: !["dev", "serve", "serve-auth"].includes(command) });
   const config = await withDevSecrets(loaded, logger);
   const rt = await openRuntime(config, logger);
   try {

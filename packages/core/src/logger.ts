@@ -38,6 +38,8 @@ export const REDACT_PATHS = [
 export interface LoggerOptions {
   level: LevelWithSilent;
   destination?: pino.DestinationStream;
+  /** Log to stderr (one-shot commands whose stdout is their result, e.g. a token). */
+  toStderr?: boolean;
 }
 
 export function createLogger(opts: LoggerOptions): Logger {
@@ -48,6 +50,6 @@ export function createLogger(opts: LoggerOptions): Logger {
       redact: { paths: REDACT_PATHS, censor: "[redacted]" },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    opts.destination,
+    opts.destination ?? (opts.toStderr ? pino.destination({ fd: 2, sync: true }) : undefined),
   );
 }
