@@ -7,8 +7,15 @@ export interface LoginProviderButton {
   href: string;
 }
 
-/** Provider types this server can drive (Apple is listed in the admin API but not driven yet). */
-const DRIVEN_TYPES = new Set(["google", "github", "microsoft", "oidc"]);
+/** Provider types this server can drive (Apple can be configured but is not driven yet). */
+const DRIVEN_TYPES: ReadonlySet<string> = new Set(["google", "github", "microsoft", "oidc"]);
+
+/**
+ * Identity provider names our own code writes (the seed marks its superadmin with a `system`
+ * identity): an upstream provider with such a slug could claim those identities, so it is never
+ * used for sign-in. OAuthProviderService refuses the slug too; this is the second lock.
+ */
+export const RESERVED_IDENTITY_PROVIDERS: ReadonlySet<string> = new Set(["system"]);
 
 /** The "Continue with …" links of an interaction's login page: the enabled providers in the database. */
 export async function loginProviders(sql: Sql, uid: string): Promise<LoginProviderButton[]> {
@@ -17,10 +24,3 @@ export async function loginProviders(sql: Sql, uid: string): Promise<LoginProvid
     .filter((p) => DRIVEN_TYPES.has(p.providerType) && !RESERVED_IDENTITY_PROVIDERS.has(p.slug))
     .map((p) => ({ id: p.slug, label: `Continue with ${p.displayName}`, href: `/interaction/${encodeURIComponent(uid)}/upstream/${p.slug}` }));
 }
-
-/**
- * Identity provider names our own code writes (the seed marks its superadmin with a `system`
- * identity): an upstream provider with such a slug could claim those identities, so it is never
- * used for sign-in.
- */
-export const RESERVED_IDENTITY_PROVIDERS: ReadonlySet<string> = new Set(["system"]);

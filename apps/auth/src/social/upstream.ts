@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as oidc from "openid-client";
 import type { ProviderConfig } from "@altalune/resources";
 import type { UpstreamIdentity } from "./accounts.js";
@@ -45,6 +46,8 @@ export class UpstreamError extends Error {
 
 export type UpstreamProvider = ProviderConfig;
 
+const sha256 = (s: string): string => createHash("sha256").update(s).digest("hex");
+
 const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
 /** Plain http is accepted for loopback providers only (tests, a local IdP); the provider rules refuse it elsewhere. */
 const isLoopbackHttp = (url: string): boolean => {
@@ -55,7 +58,7 @@ const isLoopbackHttp = (url: string): boolean => {
 export interface UpstreamClientOptions {
   /** Seconds per upstream HTTP request. */
   timeoutSeconds?: number;
-  /** How long discovered metadata is reused. */
+  /** How long a discovered provider (metadata, JWKS) is reused. */
   metadataTtlMs?: number;
   userAgent?: string;
 }
@@ -64,7 +67,7 @@ const DEFAULT_TIMEOUT_SECONDS = 10;
 const DEFAULT_METADATA_TTL_MS = 10 * 60_000;
 
 export class UpstreamClient {
-  private readonly metadata = new Map<string, { at: number; value: oidc.ServerMetadata }>();
+  private readonly configurations = new Map<string, { at: number; config: oidc.Configuration }>();
   private readonly timeoutSeconds: number;
   private readonly metadataTtlMs: number;
   private readonly userAgent: string;
@@ -119,36 +122,40 @@ export class UpstreamClient {
 
   private async configuration(p: UpstreamProvider): Promise<oidc.Configuration> {
     if (p.providerType === "apple") throw new UpstreamError("unsupported", "Sign in with Apple is not supported yet");
-    let metadata: oidc.ServerMetadata;
-    let insecure: boolean;
-    if (p.protocol === "oidc") {
-      metadata = await this.discover(p);
-      insecure = isLoopbackHttp(p.issuerUrl);
-    } else {
-      metadata = {
-        issuer: new URL(p.authorizationEndpoint).origin,
-        authorization_endpoint: p.authorizationEndpoint,
-        token_endpoint: p.tokenEndpoint,
-      };
-      insecure = [p.authorizationEndpoint, p.tokenEndpoint].some(isLoopbackHttp);
-    }
-    const config = new oidc.Configuration(metadata, p.clientId, { client_secret: p.clientSecret }, clientAuth(metadata, p.clientSecret));
+    if (p.protocol === "oidc") return this.discovered(p);
+    const metadata: oidc.ServerMetadata = {
+      issuer: new URL(p.authorizationEndpoint).origin,
+      authorization_endpoint: p.authorizationEndpoint,
+      token_endpoint: p.tokenEndpoint,
+    };
+    // GitHub documents the client credentials in the form body.
+    const config = new oidc.Configuration(metadata, p.clientId, { client_secret: p.clientSecret }, oidc.ClientSecretPost(p.clientSecret));
     config.timeout = this.timeoutSeconds;
-    if (insecure) oidc.allowInsecureRequests(config);
+    if ([p.authorizationEndpoint, p.tokenEndpoint].some(isLoopbackHttp)) oidc.allowInsecureRequests(config);
     return config;
   }
 
-  private async discover(p: Extract<UpstreamProvider, { protocol: "oidc" }>): Promise<oidc.ServerMetadata> {
-    const cached = this.metadata.get(p.issuerUrl);
-    if (cached && Date.now() - cached.at < this.metadataTtlMs) return cached.value;
+  /**
+   * The discovered Configuration of an OpenID provider, reused for a while: it carries what
+   * discovery found (including openid-client's handling of Microsoft's templated multi-tenant
+   * issuer) and its JWKS cache. Keyed by everything that makes it, so a changed secret or issuer
+   * takes effect at once.
+   */
+  private async discovered(p: Extract<UpstreamProvider, { protocol: "oidc" }>): Promise<oidc.Configuration> {
+    const key = [p.id, p.issuerUrl, p.clientId, sha256(p.clientSecret)].join("\n");
+    const now = Date.now();
+    const cached = this.configurations.get(key);
+    if (cached && now - cached.at < this.metadataTtlMs) return cached.config;
+    for (const [k, v] of this.configurations) if (now - v.at >= this.metadataTtlMs) this.configurations.delete(k);
     try {
-      const discovered = await oidc.discovery(new URL(p.issuerUrl), p.clientId, undefined, oidc.None(), {
+      const insecure = isLoopbackHttp(p.issuerUrl);
+      const config = await oidc.discovery(new URL(p.issuerUrl), p.clientId, { client_secret: p.clientSecret }, lazySecretAuth(p.clientSecret), {
         timeout: this.timeoutSeconds,
-        ...(isLoopbackHttp(p.issuerUrl) ? { execute: [oidc.allowInsecureRequests] } : {}),
+        ...(insecure ? { execute: [oidc.allowInsecureRequests] } : {}),
       });
-      const value = { ...discovered.serverMetadata() };
-      this.metadata.set(p.issuerUrl, { at: Date.now(), value });
-      return value;
+      config.timeout = this.timeoutSeconds;
+      this.configurations.set(key, { at: now, config });
+      return config;
     } catch (e) {
       const failure = classify(e);
       throw new UpstreamError("unavailable", `discovery at ${p.issuerUrl} failed: ${failure.message}`);
@@ -197,13 +204,18 @@ export class UpstreamClient {
   }
 }
 
-/** client_secret_basic unless the provider only lists client_secret_post (the spec's default is basic). */
-function clientAuth(metadata: oidc.ServerMetadata, secret: string): oidc.ClientAuth {
-  const methods = metadata.token_endpoint_auth_methods_supported;
-  if (methods !== undefined && !methods.includes("client_secret_basic") && methods.includes("client_secret_post")) return oidc.ClientSecretPost(secret);
-  // GitHub documents the secret in the form body.
-  if (methods === undefined && metadata.issuer === "https://github.com") return oidc.ClientSecretPost(secret);
-  return oidc.ClientSecretBasic(secret);
+/**
+ * client_secret_basic unless the provider lists only client_secret_post (the spec's default is
+ * basic); decided per request from the metadata discovery found, which is not known before.
+ */
+function lazySecretAuth(secret: string): oidc.ClientAuth {
+  const basic = oidc.ClientSecretBasic(secret);
+  const post = oidc.ClientSecretPost(secret);
+  return (as, client, body, headers) => {
+    const methods = as.token_endpoint_auth_methods_supported;
+    const usePost = methods !== undefined && !methods.includes("client_secret_basic") && methods.includes("client_secret_post");
+    return (usePost ? post : basic)(as, client, body, headers);
+  };
 }
 
 const str = (v: unknown): string | undefined => (typeof v === "string" && v.trim() !== "" ? v.trim() : undefined);
