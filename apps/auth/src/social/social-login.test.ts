@@ -9,7 +9,7 @@ import { authorizationUrl, exchange, relyingParty, type AuthorizationStart } fro
 import { resolveAccount, type UpstreamIdentity } from "./accounts.js";
 import { loginProviders } from "./login-providers.js";
 import { purgeExpiredUpstreamLogins } from "./pending-logins.js";
-import { insertProvider, startFakeGitHub, startFront, startUpstreamIdp, type FakeGitHub, type Front, type UpstreamAccount, type UpstreamIdp } from "./testing.js";
+import { insertProvider, servesSocialRoutes, startFakeGitHub, startFront, startUpstreamIdp, type FakeGitHub, type Front, type UpstreamAccount, type UpstreamIdp } from "./testing.js";
 
 // Sign-in through an upstream provider, end to end: an RP (openid-client) asks OUR server for a
 // code, the person picks the upstream provider, signs in at a second oidc-provider (a real
@@ -36,7 +36,17 @@ const unique = (label: string) => `${label}-${++seq}`;
 async function startEnv(issuerPort: number, env: Record<string, string> = {}): Promise<Env> {
   const auth = await startTestAuth({ env: { AUTH_ISSUER: `http://127.0.0.1:${issuerPort}`, ...env } });
   await seed(auth.sql, createLogger({ level: "silent" }), { superadminEmail: "root@example.test" });
-  const front = await startFront({ sql: auth.sql, config: auth.config, encryptionKey: TEST_ENCRYPTION_KEY, port: issuerPort, backendPort: auth.server.port });
+  // Once server.ts mounts the social routes, the front only passes requests through and the
+  // server's own wiring is what is tested.
+  const mounted = await servesSocialRoutes(auth.server.url);
+  const front = await startFront({
+    sql: auth.sql,
+    config: auth.config,
+    encryptionKey: TEST_ENCRYPTION_KEY,
+    port: issuerPort,
+    backendPort: auth.server.port,
+    serveSocialRoutes: !mounted,
+  });
   return { auth, front };
 }
 
@@ -97,7 +107,10 @@ async function toCallback(env: Env, start: AuthorizationStart, slug = SLUG): Pro
   if (!uid) throw new Error(`not at an interaction: ${loginPage.url}`);
   const link = (await loginProviders(env.auth.sql, uid)).find((p) => p.id === slug);
   if (!link) throw new Error(`no ${slug} link for the login page`);
-  const toUpstream = await browser.navigate(link.href);
+  // Once the login page lists the providers (loginProviders wired into it), click the page's own link.
+  const onPage = new RegExp(`data-provider="${slug}" href="([^"]+)"`).exec(loginPage.body)?.[1];
+  if (onPage !== undefined) expect(onPage).toBe(link.href);
+  const toUpstream = await browser.navigate(onPage ?? link.href);
   expect(toUpstream.status).toBe(302);
   if (!toUpstream.leftTo) throw new Error(`did not leave for the provider: ${toUpstream.status}\n${toUpstream.body}`);
   const upstreamOrigin = toUpstream.leftTo.origin;

@@ -226,10 +226,18 @@ export interface Front {
   close(): Promise<void>;
 }
 
+/** Whether the auth server at `url` already serves the social routes (server.ts mounts them). */
+export async function servesSocialRoutes(url: string): Promise<boolean> {
+  const res = await fetch(`${url}/login/probe/callback?state=probe`, { redirect: "manual" });
+  await res.body?.cancel();
+  return res.status !== 404;
+}
+
 /**
  * Until server.ts mounts the social routes, tests put them in front of a running auth server:
  * the front listens on the issuer's port, serves the social routes with its own oidc-provider
  * instance over the same database (as a replica would), and passes every other request through.
+ * With `serveSocialRoutes: false` it only passes through (the auth server serves them itself).
  */
 export async function startFront(opts: {
   sql: Sql;
@@ -238,6 +246,7 @@ export async function startFront(opts: {
   port: number;
   backendPort: number;
   deps?: Partial<SocialLoginDeps>;
+  serveSocialRoutes?: boolean;
 }): Promise<Front> {
   const { sql, config, encryptionKey } = opts;
   const logger = createLogger({ level: "silent" });
@@ -258,7 +267,7 @@ export async function startFront(opts: {
   });
   const app = new Koa();
   app.use(securityHeaders());
-  app.use(router.routes());
+  if (opts.serveSocialRoutes !== false) app.use(router.routes());
   app.use(async (ctx) => {
     ctx.respond = false;
     await new Promise<void>((resolve, reject) => {
