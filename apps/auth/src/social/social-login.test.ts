@@ -273,6 +273,17 @@ describe("linking by email", () => {
     expect(await count(main, "altalune_user_identities")).toBe(identities);
     expect(await main.auth.sql`select 1 from altalune_user_identities where provider_user_id = ${person.sub}`).toHaveLength(0);
   });
+
+  it("a GitHub address that is only public (not in the verified e-mails) is not linked to an existing user", async () => {
+    const existing = await createUser(main.auth.sql, { email: `${unique("gh-victim")}@example.test` });
+    github.next = { id: 7000 + seq, login: "mallory", name: null, publicEmail: existing.email, emails: [{ email: existing.email, primary: true, verified: false }] };
+    const identities = await count(main, "altalune_user_identities");
+    const journey = await toCallback(main, await authorizationUrl(rp, app), "github");
+    const page = await journey.browser.navigate(journey.callback.href);
+    expect(page.status).toBe(400);
+    expect(page.body).toContain("Account not linked");
+    expect(await count(main, "altalune_user_identities")).toBe(identities);
+  });
 });
 
 describe("refusals on the way back", () => {

@@ -124,7 +124,8 @@ export interface FakeGitHub {
   url: string;
   clientId: string;
   clientSecret: string;
-  next: { id: number; login: string; name: string | null; emails: { email: string; primary: boolean; verified: boolean }[] };
+  /** The next account to sign in; `publicEmail` is the (unverified) address on the profile. */
+  next: { id: number; login: string; name: string | null; publicEmail?: string; emails: { email: string; primary: boolean; verified: boolean }[] };
   close(): Promise<void>;
 }
 
@@ -186,7 +187,7 @@ export async function startFakeGitHub(): Promise<FakeGitHub> {
     }
     const user = tokens.get(req.headers.authorization?.replace(/^Bearer /, "") ?? "");
     if (!user) return json(res, 401, { message: "Bad credentials" });
-    if (url.pathname === "/user") return json(res, 200, { id: user.id, login: user.login, name: user.name, email: null, avatar_url: `https://avatars.example.test/u/${user.id}` });
+    if (url.pathname === "/user") return json(res, 200, { id: user.id, login: user.login, name: user.name, email: user.publicEmail ?? null, avatar_url: `https://avatars.example.test/u/${user.id}` });
     if (url.pathname === "/user/emails") return json(res, 200, user.emails);
     json(res, 404, { message: "Not Found" });
   });
