@@ -5,7 +5,7 @@ import type { Config, Logger } from "@altalune/core";
 import type { Sql } from "@altalune/db";
 import { AccessTokenVerifier } from "@altalune/resources";
 import { bffRoutes, DashboardTokenClient } from "./bff/index.js";
-import { EmailVerification } from "./email-verification/index.js";
+import { EmailVerification, verificationUserEvents } from "./email-verification/index.js";
 import { interactionRoutes, providerPages, rememberCspNonce } from "./interactions/routes.js";
 import { LoginCodes, deriveLoginCodeKey, type LoginCodesDeps } from "./login-codes/index.js";
 import { createMailer, type Mailer } from "./mail/index.js";
@@ -19,6 +19,7 @@ import { ProviderHost } from "./provider/provider-host.js";
 import { ensureSigningKey } from "./provider/signing-keys.js";
 import { RateLimiter } from "./rate-limit/index.js";
 import { securityHeaders } from "./security/index.js";
+import { purgeExpiredUpstreamLogins, socialLoginRoutes } from "./social/index.js";
 
 export interface AuthServer {
   readonly port: number;
@@ -108,6 +109,17 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
   });
   app.use(router.routes());
   app.use(router.allowedMethods());
+  const social = socialLoginRoutes({
+    provider: () => host.current,
+    sql,
+    config,
+    logger: log,
+    encryptionKey,
+    brand,
+    csrfSecret: csrfSecret(encryptionKey),
+    userCreated: verificationUserEvents(verification, log),
+  });
+  app.use(social.routes());
   const dashboard = config.dashboardClient;
   const bff = bffRoutes({
     config,
@@ -159,7 +171,8 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
       const codes = await loginCodes.purgeExpired();
       const links = await verification.purgeExpired();
       const counters = await limiter.purgeExpired();
-      if (tokens + codes + links + counters > 0) log.debug({ tokens, codes, links, counters }, "expired auth rows purged");
+      const upstream = await purgeExpiredUpstreamLogins(sql);
+      if (tokens + codes + links + counters + upstream > 0) log.debug({ tokens, codes, links, counters, upstream }, "expired auth rows purged");
     } catch (e) {
       log.warn({ err: e }, "purge of expired auth rows failed; retrying at the next interval");
     }

@@ -9,6 +9,7 @@ import { errors } from "oidc-provider";
 import type { EmailVerification } from "../email-verification/index.js";
 import { maskEmail, type LoginCodes } from "../login-codes/index.js";
 import { findUserByPublicId } from "../provider/accounts.js";
+import { loginProviders } from "../social/index.js";
 import { isFirstParty } from "../provider/configuration.js";
 import { issueCsrfToken, readForm, verifyCsrfToken } from "../security/index.js";
 import {
@@ -131,7 +132,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const name = await clientName(interaction);
     sendPage(
       ctx,
-      loginPage({ brand, ...nonceOf(ctx), ...(name ? { clientName: name } : {}), ...extra, providers: [], csrfToken: csrf(interaction.uid), action: p.login }),
+      loginPage({ brand, ...nonceOf(ctx), ...(name ? { clientName: name } : {}), ...extra, providers: await loginProviders(deps.sql, interaction.uid), csrfToken: csrf(interaction.uid), action: p.login }),
       status,
     );
   }

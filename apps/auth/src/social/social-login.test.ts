@@ -9,7 +9,7 @@ import { authorizationUrl, exchange, relyingParty, type AuthorizationStart } fro
 import { resolveAccount, type UpstreamIdentity } from "./accounts.js";
 import { loginProviders } from "./login-providers.js";
 import { purgeExpiredUpstreamLogins } from "./pending-logins.js";
-import { insertProvider, servesSocialRoutes, startFakeGitHub, startFront, startUpstreamIdp, type FakeGitHub, type Front, type UpstreamAccount, type UpstreamIdp } from "./testing.js";
+import { insertProvider, startFakeGitHub, startUpstreamIdp, type FakeGitHub, type UpstreamAccount, type UpstreamIdp } from "./testing.js";
 
 // Sign-in through an upstream provider, end to end: an RP (openid-client) asks OUR server for a
 // code, the person picks the upstream provider, signs in at a second oidc-provider (a real
@@ -21,7 +21,6 @@ const SLUG = "acme-idp";
 
 interface Env {
   auth: TestAuth;
-  front: Front;
 }
 
 let main: Env;
@@ -34,20 +33,9 @@ let seq = 0;
 const unique = (label: string) => `${label}-${++seq}`;
 
 async function startEnv(issuerPort: number, env: Record<string, string> = {}): Promise<Env> {
-  const auth = await startTestAuth({ env: { AUTH_ISSUER: `http://127.0.0.1:${issuerPort}`, ...env } });
+  const auth = await startTestAuth({ port: issuerPort, env });
   await seed(auth.sql, createLogger({ level: "silent" }), { superadminEmail: "root@example.test" });
-  // Once server.ts mounts the social routes, the front only passes requests through and the
-  // server's own wiring is what is tested.
-  const mounted = await servesSocialRoutes(auth.server.url);
-  const front = await startFront({
-    sql: auth.sql,
-    config: auth.config,
-    encryptionKey: TEST_ENCRYPTION_KEY,
-    port: issuerPort,
-    backendPort: auth.server.port,
-    serveSocialRoutes: !mounted,
-  });
-  return { auth, front };
+  return { auth };
 }
 
 beforeAll(async () => {
@@ -84,7 +72,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const env of [main, inactive]) {
-    await env?.front.close();
     await env?.auth.close();
   }
   await idp?.close();

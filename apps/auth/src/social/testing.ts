@@ -1,24 +1,15 @@
 import { createHash, randomBytes } from "node:crypto";
-import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import Koa from "koa";
 import { exportJWK, generateKeyPair } from "jose";
 import Provider from "oidc-provider";
-import { createLogger, newPublicId, sealSecret, type Config } from "@altalune/core";
+import { newPublicId, sealSecret } from "@altalune/core";
 import type { Sql } from "@altalune/db";
-import { providerPages } from "../interactions/routes.js";
-import { ClientStore, CLIENT_CACHE_TTL_MS } from "../provider/client-store.js";
-import { createProvider, keyRetentionSeconds } from "../provider/configuration.js";
-import { csrfSecret } from "../provider/derived-secrets.js";
-import { loadKeySet } from "../provider/signing-keys.js";
-import { securityHeaders } from "../security/index.js";
 import { freePort } from "../testing/auth-harness.js";
-import { socialLoginRoutes, type SocialLoginDeps } from "./routes.js";
 
 /**
  * Test peers of the social sign-in: a real oidc-provider as the upstream IdP, a small GitHub
- * look-alike (its OAuth endpoints and user API, PKCE checked), and a front server that serves
- * the social routes of our auth server and passes everything else to it.
+ * look-alike (its OAuth endpoints and user API, PKCE checked).
  */
 
 async function listen(server: Server, port = 0): Promise<number> {
@@ -223,70 +214,4 @@ export async function insertProvider(
   return publicId;
 }
 
-export interface Front {
-  close(): Promise<void>;
-}
 
-/** Whether the auth server at `url` already serves the social routes (server.ts mounts them). */
-export async function servesSocialRoutes(url: string): Promise<boolean> {
-  const res = await fetch(`${url}/login/probe/callback?state=probe`, { redirect: "manual" });
-  await res.body?.cancel();
-  return res.status !== 404;
-}
-
-/**
- * Until server.ts mounts the social routes, tests put them in front of a running auth server:
- * the front listens on the issuer's port, serves the social routes with its own oidc-provider
- * instance over the same database (as a replica would), and passes every other request through.
- * With `serveSocialRoutes: false` it only passes through (the auth server serves them itself).
- */
-export async function startFront(opts: {
-  sql: Sql;
-  config: Config;
-  encryptionKey: Buffer;
-  port: number;
-  backendPort: number;
-  deps?: Partial<SocialLoginDeps>;
-  serveSocialRoutes?: boolean;
-}): Promise<Front> {
-  const { sql, config, encryptionKey } = opts;
-  const logger = createLogger({ level: "silent" });
-  const brand = config.branding.authServerName;
-  const keys = await loadKeySet(sql, encryptionKey, keyRetentionSeconds(config));
-  const clients = new ClientStore(sql, encryptionKey, logger, CLIENT_CACHE_TTL_MS);
-  const pages = providerPages({ brand, csrfSecret: csrfSecret(encryptionKey) });
-  const provider = createProvider({ sql, config, logger, clients, keys, pages });
-  const router = socialLoginRoutes({
-    provider: () => provider,
-    sql,
-    config,
-    logger,
-    encryptionKey,
-    brand,
-    csrfSecret: csrfSecret(encryptionKey),
-    ...opts.deps,
-  });
-  const app = new Koa();
-  app.use(securityHeaders());
-  if (opts.serveSocialRoutes !== false) app.use(router.routes());
-  app.use(async (ctx) => {
-    ctx.respond = false;
-    await new Promise<void>((resolve, reject) => {
-      const out = request(
-        { host: "127.0.0.1", port: opts.backendPort, method: ctx.req.method, path: ctx.req.url, headers: ctx.req.headers },
-        (back) => {
-          // The object form keeps every Set-Cookie (an array); the raw list would be merged header by header.
-          ctx.res.writeHead(back.statusCode ?? 502, back.headers);
-          back.pipe(ctx.res);
-          back.on("end", resolve);
-          back.on("error", reject);
-        },
-      );
-      out.on("error", reject);
-      ctx.req.pipe(out);
-    });
-  });
-  const server = createServer(app.callback());
-  await listen(server, opts.port);
-  return { close: () => closeServer(server) };
-}

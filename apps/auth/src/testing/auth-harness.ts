@@ -58,10 +58,13 @@ export interface TestAuth {
   close(): Promise<void>;
 }
 
-export async function startTestAuth(opts: { env?: Record<string, string>; server?: Partial<StartAuthServerOptions>; db?: TestDatabase } = {}): Promise<TestAuth> {
+export async function startTestAuth(
+  opts: { env?: Record<string, string>; server?: Partial<StartAuthServerOptions>; db?: TestDatabase; port?: number } = {},
+): Promise<TestAuth> {
   const db = opts.db ?? (await createTestDatabase({ max: 10 }));
   const smtp = await startSmtpReceiver();
-  const port = await freePort();
+  // A given port lets a test register redirect URIs at an upstream before this server starts.
+  const port = opts.port ?? (await freePort());
   const config = testAuthConfig(port, { SMTP_URL: smtp.url, ...opts.env });
   const logger = createLogger({ level: "silent" });
   const server = await startAuthServer({ sql: db.sql, config, logger, port, ...opts.server });
