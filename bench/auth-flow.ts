@@ -12,7 +12,7 @@ import { startAuthServer } from "../apps/auth/src/server.js";
 import { createClient, createUser, freePort, testAuthConfig } from "../apps/auth/src/testing/auth-harness.js";
 import { Browser } from "../apps/auth/src/testing/browser.js";
 import { authorizationUrl, browserLogin, exchange, relyingParty } from "../apps/auth/src/testing/login-flow.js";
-import { startBenchDatabase } from "./support.js";
+import { publish, sectionHeading, startBenchDatabase } from "./support.js";
 
 const { values } = parseArgs({
   options: {
@@ -90,12 +90,17 @@ async function main() {
     const refreshElapsed = (performance.now() - t1) / 1000;
     refreshMs.sort((a, b) => a - b);
 
-    const lines = [
-      `PostgreSQL ${version}, concurrency ${concurrency}, one auth server process`,
-      `full logins: ${logins} in ${loginSeconds.toFixed(1)} s = ${(logins / loginSeconds).toFixed(1)} logins/s; per login p50 ${percentile(loginMs, 0.5).toFixed(0)} ms, p99 ${percentile(loginMs, 0.99).toFixed(0)} ms (10 HTTP requests, 1 mail)`,
-      `refresh rotations: ${refreshMs.length} in ${refreshElapsed.toFixed(1)} s = ${(refreshMs.length / refreshElapsed).toFixed(0)} refreshes/s; p50 ${percentile(refreshMs, 0.5).toFixed(1)} ms, p99 ${percentile(refreshMs, 0.99).toFixed(1)} ms`,
-    ];
-    process.stdout.write(lines.join("\n") + "\n");
+    await publish([
+      sectionHeading("Auth server: logins and refreshes", version ?? "?"),
+      "",
+      `Client and one auth server in one process, ${concurrency} concurrent workers. A login is the whole browser flow with consent: ` +
+        "authorization request → email form → code from the SMTP receiver → code form → consent → callback → token exchange (10 HTTP requests, 1 mail).",
+      "",
+      "| what | count | per second | p50 ms | p99 ms |",
+      "|---|---:|---:|---:|---:|",
+      `| full login | ${logins} | ${(logins / loginSeconds).toFixed(1)} | ${percentile(loginMs, 0.5).toFixed(0)} | ${percentile(loginMs, 0.99).toFixed(0)} |`,
+      `| refresh (rotation) | ${refreshMs.length} | ${(refreshMs.length / refreshElapsed).toFixed(0)} | ${percentile(refreshMs, 0.5).toFixed(1)} | ${percentile(refreshMs, 0.99).toFixed(1)} |`,
+    ]);
   } finally {
     await server.close();
     await smtp.close();
