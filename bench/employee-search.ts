@@ -9,6 +9,7 @@ import { createLogger, loadConfig } from "@altalune/core";
 import { createPool, migrateUp, runPostMigrate, searchDocumentSql, type Sql } from "@altalune/db";
 import { EmployeeService, ProjectService } from "@altalune/proto";
 import { seed, startResourcesServer } from "@altalune/resources";
+import { TestIssuer } from "../apps/resources/src/testing/test-issuer.js";
 import { publish, sectionHeading, startBenchDatabase } from "./support.js";
 
 const { values } = parseArgs({ options: { rows: { type: "string", default: "100000" }, runs: { type: "string", default: "20" } } });
@@ -52,11 +53,20 @@ async function main() {
   const logger = createLogger({ level: "silent" });
   await migrateUp(sql);
   await runPostMigrate(sql);
-  const config = loadConfig({ LOG_LEVEL: "silent" });
+  // Calls carry a root token from a test issuer (warm verification cache, as in production).
+  const issuer = await TestIssuer.start();
+  const config = loadConfig({ LOG_LEVEL: "silent", AUTH_ISSUER: issuer.url });
   await seed(sql, logger, config);
+  const [admin] = await sql<{ public_id: string }[]>`select public_id from altalune_users where email = ${config.superadminEmail}`;
+  const authorization = `Bearer ${await issuer.token({ sub: admin!.public_id, perms: ["root"], expiresIn: 6 * 3600 })}`;
   const server = await startResourcesServer({ sql, config, logger, ports: { connect: 0, grpc: 0 } });
   const baseUrl = `http://127.0.0.1:${server.connectPort}/api`;
-  const transport = createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true });
+  const transport = createConnectTransport({
+    baseUrl,
+    httpVersion: "2",
+    useBinaryFormat: true,
+    interceptors: [(next) => (req) => (req.header.set("authorization", authorization), next(req))],
+  });
   const projects = createClient(ProjectService, transport);
   const employees = createClient(EmployeeService, transport);
   try {
@@ -120,6 +130,7 @@ async function main() {
     await publish(lines);
   } finally {
     await server.close();
+    await issuer.close();
     await sql.end();
     await db.stop();
   }
