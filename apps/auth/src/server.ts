@@ -4,6 +4,7 @@ import Koa from "koa";
 import type { Config, Logger } from "@altalune/core";
 import type { Sql } from "@altalune/db";
 import { AccessTokenVerifier } from "@altalune/resources";
+import { accountRoutes } from "./account/index.js";
 import { bffRoutes, DashboardTokenClient } from "./bff/index.js";
 import { EmailVerification, verificationUserEvents } from "./email-verification/index.js";
 import { interactionRoutes, providerPages, rememberCspNonce } from "./interactions/routes.js";
@@ -109,6 +110,7 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
   });
   app.use(router.routes());
   app.use(router.allowedMethods());
+  app.use(accountRoutes({ provider: () => host.current, sql, clients, config, csrfSecret: csrfSecret(encryptionKey), verification, logger: log, formMaxBytes: FORM_MAX_BYTES }).routes());
   const social = socialLoginRoutes({
     provider: () => host.current,
     sql,

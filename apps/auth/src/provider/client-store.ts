@@ -29,10 +29,35 @@ interface ClientRow {
 
 export const clientSecretContext = (clientId: string): string => `oauth_client:${clientId}`;
 
+/**
+ * The auth server's own account pages sign in through the provider like any application, as this
+ * built-in first-party public client: not a row (OAuthClientService never lists, changes or deletes
+ * it) and not a UUID, so no row can ever take its id.
+ */
+export const ACCOUNT_CLIENT_ID = "altalune-account";
+export const ACCOUNT_CALLBACK_PATH = "/account/callback";
+
+function accountClientMetadata(issuer: string): ClientMetadata {
+  return {
+    client_id: ACCOUNT_CLIENT_ID,
+    client_name: "your account",
+    redirect_uris: [`${issuer.replace(/\/+$/, "")}${ACCOUNT_CALLBACK_PATH}`],
+    post_logout_redirect_uris: [],
+    // No refresh tokens: the pages read the provider's login session, never a token.
+    grant_types: ["authorization_code"],
+    response_types: ["code"],
+    token_endpoint_auth_method: "none",
+    scope: "openid",
+    [FIRST_PARTY]: true,
+    [PKCE_REQUIRED]: true,
+  };
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class ClientStore {
   private readonly cache = new Map<string, { at: number; metadata: ClientMetadata | undefined }>();
+  private readonly builtIn = new Map<string, ClientMetadata>();
 
   constructor(
     private readonly sql: Sql,
@@ -41,8 +66,15 @@ export class ClientStore {
     private readonly ttlMs = CLIENT_CACHE_TTL_MS,
   ) {}
 
+  /** Serves the account pages' built-in client (ACCOUNT_CLIENT_ID), redirecting to `issuer`'s callback. */
+  enableAccountClient(issuer: string): void {
+    this.builtIn.set(ACCOUNT_CLIENT_ID, accountClientMetadata(issuer));
+  }
+
   /** oidc-provider client metadata, or undefined for an unknown client. */
   async find(clientId: string): Promise<ClientMetadata | undefined> {
+    const builtIn = this.builtIn.get(clientId);
+    if (builtIn) return { ...builtIn };
     // client_id is a UUID column: anything else is unknown, without a query that would fail.
     if (!UUID.test(clientId)) return undefined;
     const key = clientId.toLowerCase();

@@ -13,3 +13,4 @@ export {
   type ConsentScope,
   type LoginProviderLink,
 } from "./pages.js";
+export { accountMessagePage, accountPage, editProfilePage, type AccountConsentView, type AccountIdentityView, type AccountUserView } from "./account-pages.js";

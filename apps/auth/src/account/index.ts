@@ -1,0 +1,2 @@
+export { ACCOUNT_PATHS, accountRoutes, type AccountDeps } from "./routes.js";
+export { NAME_MAX_CHARS, NAME_TOO_LONG, parseNames } from "./profile-input.js";
