@@ -162,6 +162,19 @@ describe("sign-in", () => {
     expect((await browser.request("/account")).status).toBe(302);
   });
 
+  it("refuses a code issued to another client at the account callback", async () => {
+    const user = await createUser(auth.sql, { email: email("mixup") });
+    const browser = new Browser(auth.issuer);
+    const pending = await browser.request("/account");
+    const state = new URL(pending.headers.get("location")!).searchParams.get("state")!;
+    // Signed in now, with a code for the third-party app in hand.
+    const start = await authorizationUrl(rp, app, { scope: "openid email" });
+    const { callback } = await browserLogin(browser, auth.smtp, start, user.email);
+    const res = await browser.request(`/account/callback?code=${encodeURIComponent(callback.searchParams.get("code")!)}&state=${state}&iss=${encodeURIComponent(auth.issuer)}`);
+    expect(res.status).toBe(400);
+    expect(res.body).toContain("Sign-in not completed");
+  });
+
   it.each([
     ["destroyed", (publicId: string) => auth.sql`delete from altalune_oidc_models where model = 'Session' and account_id = ${publicId}`],
     ["expired", (publicId: string) => auth.sql`update altalune_oidc_models set expires_at = CURRENT_TIMESTAMP - interval '1 second' where model = 'Session' and account_id = ${publicId}`],
