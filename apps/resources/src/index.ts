@@ -4,3 +4,4 @@ export { seed } from "./seed.js";
 export { AccessTokenVerifier, type AccessTokenClaims, type AccessTokenVerifierOptions } from "./auth/access-token-verifier.js";
 export { USER_STATE_TTL_MS, UserStateCache } from "./auth/user-state.js";
 export { findProviderBySlug, listEnabledProviders, ProviderConfigError, type LoginProvider, type ProviderConfig } from "./domains/oauth-provider/lookup.js";
+export { secretContext as oauthClientSecretContext } from "./domains/oauth-client/model.js";

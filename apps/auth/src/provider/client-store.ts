@@ -1,4 +1,5 @@
 import { openSecret, type Logger } from "@altalune/core";
+import { oauthClientSecretContext } from "@altalune/resources";
 import type { Sql } from "@altalune/db";
 import type { ClientMetadata } from "oidc-provider";
 
@@ -27,7 +28,8 @@ interface ClientRow {
   confidential: boolean;
 }
 
-export const clientSecretContext = (clientId: string): string => `oauth_client:${clientId}`;
+/** The sealing context OAuthClientService uses for client secrets (one definition for both apps). */
+export const clientSecretContext = oauthClientSecretContext;
 
 /**
  * The auth server's own account pages sign in through the provider like any application, as this
