@@ -4,11 +4,11 @@ import type { Sql, TransactionSql } from "@altalune/db";
 /**
  * Who an upstream sign-in is, in our IAM tables. In one transaction:
  * 1. an identity (provider, provider user id) exists → its user;
- * 2. else a user has the same email and the upstream says the address is verified → a new
- *    identity is linked to that user (an unverified address is refused: anyone can put any
- *    address on an account at some providers, and linking would hand them the user);
+ * 2. else, only if the upstream says the address is verified (anyone can put any address on an
+ *    account at some providers): a user with the same email → a new identity is linked to them;
  * 3. else a new user is registered with the global role `user` and a membership in the default
- *    project.
+ *    project. An unverified address neither links (that would hand over the user) nor registers
+ *    (that would pre-create the real owner's account, still open to the upstream identity).
  * The unique indexes on users.email and identities (provider, provider_user_id) decide between
  * concurrent first sign-ins of one person: the loser's transaction rolls back and is retried,
  * and then finds what the winner created.
@@ -133,10 +133,13 @@ async function resolveOnce(tx: TransactionSql, identity: UpstreamIdentity, conte
 
   if (identity.email === undefined) return { outcome: "refused", reason: "no_email" };
 
+  // An address the upstream has not verified neither links nor registers: a registration would
+  // pre-create the account of whoever really owns the address (they would later sign in with an
+  // email code to an account the upstream identity still opens).
+  if (!identity.emailVerified) return { outcome: "refused", reason: "unverified_email" };
   const [sameEmail] = await tx<UserRow[]>`
     select id, public_id, email, is_active, email_verified from altalune_users where email = ${identity.email} for update`;
   if (sameEmail) {
-    if (!identity.emailVerified) return { outcome: "refused", reason: "unverified_email" };
     await insertIdentity(tx, sameEmail.id, identity, context);
     // The upstream has just proven the address, which is this user's.
     const [user] = await tx<UserRow[]>`
@@ -152,7 +155,7 @@ async function resolveOnce(tx: TransactionSql, identity: UpstreamIdentity, conte
   const [created] = await tx<UserRow[]>`
     insert into altalune_users (public_id, email, first_name, last_name, avatar_url, is_active, email_verified, activated_at)
     values (${newPublicId()}, ${identity.email}, ${identity.firstName}, ${identity.lastName}, ${identity.avatarUrl ?? null},
-            ${context.autoActivate}, ${identity.emailVerified}, ${context.autoActivate ? tx`CURRENT_TIMESTAMP` : null})
+            ${context.autoActivate}, true, ${context.autoActivate ? tx`CURRENT_TIMESTAMP` : null})
     on conflict (email) do nothing
     returning id, public_id, email, is_active, email_verified`;
   // Someone registered this address a moment ago: start again, and link or refuse like above.

@@ -247,8 +247,8 @@ export function socialLoginRoutes(deps: SocialLoginDeps): Router {
         return fail(
           ctx,
           400,
-          "Account not linked",
-          `An account with this email address already exists, but ${p.displayName} has not verified that the address is yours, so it cannot be linked. Sign in with your email address instead, or verify the address at ${p.displayName} first.`,
+          "Email address not verified",
+          `${p.displayName} has not verified that this email address is yours, so it cannot be used to sign in here. Verify the address at ${p.displayName}, or sign in with your email address instead.`,
           uid,
         );
       }

@@ -254,7 +254,7 @@ describe("linking by email", () => {
     const page = await journey.browser.navigate(journey.callback.href);
     expect(page.status).toBe(400);
     expect(page.leftTo).toBeUndefined();
-    expect(page.body).toContain("Account not linked");
+    expect(page.body).toContain("Email address not verified");
     expect(page.body).toContain("has not verified");
     expect(await count(main, "altalune_users")).toBe(users);
     expect(await count(main, "altalune_user_identities")).toBe(identities);
@@ -268,8 +268,22 @@ describe("linking by email", () => {
     const journey = await toCallback(main, await authorizationUrl(rp, app), "github");
     const page = await journey.browser.navigate(journey.callback.href);
     expect(page.status).toBe(400);
-    expect(page.body).toContain("Account not linked");
+    expect(page.body).toContain("Email address not verified");
     expect(await count(main, "altalune_user_identities")).toBe(identities);
+  });
+
+  it("does not register a new user on an address the upstream has not verified (no pre-created account)", async () => {
+    const email = `${unique("future-owner")}@example.test`;
+    const person = account("squatter", { email, email_verified: false });
+    idp.next = { account: person };
+    const [users, identities] = [await count(main, "altalune_users"), await count(main, "altalune_user_identities")];
+    const journey = await toCallback(main, await authorizationUrl(rp, app));
+    const page = await journey.browser.navigate(journey.callback.href);
+    expect(page.status).toBe(400);
+    expect(page.body).toContain("Email address not verified");
+    expect(await count(main, "altalune_users")).toBe(users);
+    expect(await count(main, "altalune_user_identities")).toBe(identities);
+    expect(await main.auth.sql`select 1 from altalune_users where email = ${email}`).toHaveLength(0);
   });
 });
 
