@@ -87,7 +87,9 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
     pollMs: opts.keyPollMs ?? DEFAULT_KEY_POLL_MS,
   });
 
-  const app = new Koa({ proxy: config.production });
+  // Client addresses (per-IP limits) come from X-Forwarded-For only through trusted proxies, and
+  // only the entries they appended: a client can prepend anything it likes.
+  const app = new Koa({ proxy: config.trustedProxyHops > 0, maxIpsCount: config.trustedProxyHops });
   app.use(securityHeaders({ production: config.production }));
   app.use(async (ctx, next) => {
     rememberCspNonce(ctx);

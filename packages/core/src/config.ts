@@ -46,6 +46,9 @@ const envSchema = z.object({
   // Browser origins allowed to call with credentials (cookies): comma-separated, exact match.
   ALLOWED_ORIGINS: z.string().optional(),
   COOKIE_DOMAIN: z.string().trim().min(1).max(253).optional(),
+  // Reverse proxies in front of the servers that append to X-Forwarded-For (the client address
+  // is taken that many entries from the right; anything further left is client-controlled).
+  TRUSTED_PROXY_HOPS: z.coerce.number().int().min(0).max(10).optional(),
   DASHBOARD_CLIENT_ID: z.uuid("must be a UUID").optional(),
   DASHBOARD_CLIENT_SECRET: z.string().min(32, "must be at least 32 characters").max(200).optional(),
   DASHBOARD_REDIRECT_URIS: z.string().optional(),
@@ -81,6 +84,8 @@ export interface Config {
   /** Browser origins allowed to send credentials (exact `scheme://host[:port]`). */
   allowedOrigins: string[];
   cookieDomain: string | undefined;
+  /** Proxies trusted to append X-Forwarded-For (0 = use the socket address). */
+  trustedProxyHops: number;
   /** The first-party dashboard client, seeded into altalune_oauth_clients. */
   dashboardClient: { clientId: string | undefined; clientSecret: string | undefined; redirectUris: string[] };
 }
@@ -164,6 +169,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },
     allowedOrigins,
     cookieDomain: e.COOKIE_DOMAIN,
+    // Production is meant to sit behind one load balancer; development is reached directly.
+    trustedProxyHops: e.TRUSTED_PROXY_HOPS ?? (production ? 1 : 0),
     dashboardClient: {
       clientId: e.DASHBOARD_CLIENT_ID,
       clientSecret: e.DASHBOARD_CLIENT_SECRET,

@@ -19,7 +19,11 @@ export interface Page {
 export class Browser {
   private readonly jar = new Map<string, StoredCookie>();
 
-  constructor(private readonly origin: string) {}
+  constructor(
+    private readonly origin: string,
+    /** Sent with every request (e.g. what a proxy in front would add). */
+    private readonly extraHeaders: Record<string, string> = {},
+  ) {}
 
   cookieNames(): string[] {
     return [...this.jar.values()].map((c) => c.name);
@@ -69,7 +73,7 @@ export class Browser {
     init: { method?: string; form?: Record<string, string>; json?: unknown; headers?: Record<string, string> } = {},
   ): Promise<Page> {
     const target = new URL(url, this.origin);
-    const headers: Record<string, string> = { ...init.headers };
+    const headers: Record<string, string> = { ...this.extraHeaders, ...init.headers };
     if (target.origin === this.origin) {
       const cookie = this.cookieHeader(target);
       if (cookie) headers["cookie"] = cookie;
