@@ -51,7 +51,7 @@ async function main() {
       tokens: new AccessTokenVerifier({ issuer: issuer.url, audience: config.auth.apiAudience }),
       apiKeys: container.auth.apiKeys,
       users: new UserStateCache(sql),
-      cookies: { allowedOrigins: new Set() },
+      cookies: { allowedOrigins: new Set(), cookieName: "access_token" },
     });
 
     const method = EmployeeService.method.queryEmployees;

@@ -1,4 +1,4 @@
-import type { Config, Logger } from "@altalune/core";
+import { accessTokenCookieName, type Config, type Logger } from "@altalune/core";
 import type { Sql } from "@altalune/db";
 import {
   ApiKeyService,
@@ -95,7 +95,7 @@ export async function startResourcesServer(opts: StartOptions): Promise<Resource
     }),
     apiKeys: auth.apiKeys,
     users: new UserStateCache(sql, opts.auth?.userStateTtlMs === undefined ? {} : { ttlMs: opts.auth.userStateTtlMs }),
-    cookies: { allowedOrigins: new Set(config.allowedOrigins) },
+    cookies: { allowedOrigins: new Set(config.allowedOrigins), cookieName: accessTokenCookieName(config.production) },
   });
   const pipeline = new CallPipeline({ logger, authorize });
 

@@ -10,6 +10,3 @@ export function accessTokenCookieName(production: boolean): string {
 export function refreshTokenCookieName(production: boolean): string {
   return production ? "__Secure-refresh_token" : "refresh_token";
 }
-
-/** Every name the API accepts the access token under (either mode's BFF may have set it). */
-export const ACCESS_TOKEN_COOKIE_NAMES = [accessTokenCookieName(true), accessTokenCookieName(false)] as const;

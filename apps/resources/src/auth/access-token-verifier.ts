@@ -92,6 +92,8 @@ function fromJoseError(e: unknown): AppError {
   }
   if (e instanceof errors.JWSSignatureVerificationFailed) return unauthenticated("access token signature is invalid", "signature");
   if (e instanceof errors.JWKSNoMatchingKey) return unauthenticated("access token is signed by an unknown key", "unknown_key");
+  // No `kid` while several keys of its algorithm are published (e.g. during a rotation).
+  if (e instanceof errors.JWKSMultipleMatchingKeys) return unauthenticated("access token must name its signing key (kid)", "malformed");
   if (e instanceof errors.JOSEAlgNotAllowed) return unauthenticated("access token algorithm is not allowed", "algorithm");
   if (e instanceof errors.JWSInvalid || e instanceof errors.JWTInvalid) return unauthenticated("access token is malformed", "malformed");
   if (e instanceof errors.JOSENotSupported) return unauthenticated("access token uses an unsupported feature", "unsupported");

@@ -51,6 +51,21 @@ describe("access tokens", () => {
     expect(detailOf(e)).toEqual({ code: "60010", meta: { reason } });
   });
 
+  it("refuses a token without kid while several keys of its algorithm are published (Unauthenticated, not Unavailable)", async () => {
+    const issuer = await TestIssuer.start();
+    await issuer.rotate("RS256"); // two RS256 keys, as during a real rotation
+    const api = await startTestApi({}, { issuer, db: t.db });
+    try {
+      const token = await issuer.token({ sub: api.superadmin.publicId, perms: ["root"], omitKid: true });
+      const e = await callError(api.client(UserService, "connect-json", { token }).queryUsers({}));
+      expect(e.code).toBe(Code.Unauthenticated);
+      expect(detailOf(e)?.meta).toEqual({ reason: "malformed" });
+    } finally {
+      await api.close();
+      await issuer.close();
+    }
+  });
+
   it("refuses garbage, a tampered payload and an unknown scheme", async () => {
     const good = await memberToken();
     const [h, p, s] = good.split(".");
@@ -156,13 +171,15 @@ describe("the access_token cookie (web clients)", () => {
   }
 
   it("is accepted from an allowed origin (or without Origin) with a Connect content type", async () => {
-    for (const name of ["access_token", "__Secure-access_token"]) {
-      const cookie = `theme=dark; ${name}=${await memberToken()}`;
-      for (const origin of [{ origin: ALLOWED_ORIGIN }, {}] as Record<string, string>[]) {
-        const res = await post({ cookie, "content-type": "application/json", ...origin });
-        expect(res.status).toBe(200);
-      }
+    const cookie = `theme=dark; access_token=${await memberToken()}`;
+    for (const origin of [{ origin: ALLOWED_ORIGIN }, {}] as Record<string, string>[]) {
+      const res = await post({ cookie, "content-type": "application/json", ...origin });
+      expect(res.status).toBe(200);
     }
+    // Only this mode's name: the production name (`__Secure-`) is not read outside production,
+    // and (tested by config) the plain name is not read in production.
+    const other = await post({ cookie: `__Secure-access_token=${await memberToken()}`, "content-type": "application/json" });
+    expect(other.status).toBe(401);
   });
 
   it("is refused from a foreign origin, and for form-like requests", async () => {

@@ -1,4 +1,3 @@
-import { ACCESS_TOKEN_COOKIE_NAMES } from "@altalune/core";
 import { unauthenticated } from "./errors.js";
 
 /** What a request presents as proof of identity, before any of it is verified. */
@@ -15,6 +14,8 @@ const SIMPLE_CONTENT_TYPES = new Set(["application/x-www-form-urlencoded", "mult
 export interface CookiePolicy {
   /** Exact origins (scheme://host[:port]) whose pages may call with the cookie. */
   allowedOrigins: ReadonlySet<string>;
+  /** The access-token cookie's name in this mode (`__Secure-` prefixed in production). */
+  cookieName: string;
 }
 
 function cookieValue(cookieHeader: string, name: string): string | undefined {
@@ -63,8 +64,7 @@ export function presentedCredential(headers: Headers, policy: CookiePolicy): Pre
   const apiKey = headers.get("x-api-key");
   if (apiKey !== null && apiKey.trim() !== "") return { kind: "api_key", key: apiKey.trim() };
   const cookie = headers.get("cookie");
-  const token =
-    cookie === null ? undefined : ACCESS_TOKEN_COOKIE_NAMES.map((name) => cookieValue(cookie, name)).find((v) => v !== undefined);
+  const token = cookie === null ? undefined : cookieValue(cookie, policy.cookieName);
   if (token !== undefined) {
     refuseForgeableCookieCall(headers, policy);
     return { kind: "access_token", token, via: "cookie" };

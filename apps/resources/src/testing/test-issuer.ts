@@ -22,6 +22,8 @@ export interface TokenSpec {
   clientId?: string;
   /** "current" (default), a specific kid, or "unpublished" (a key the JWKS never lists). */
   key?: string;
+  /** Leave `kid` out of the header. */
+  omitKid?: boolean;
   extraClaims?: Record<string, unknown>;
 }
 
@@ -108,7 +110,7 @@ export class TestIssuer {
       client_id: spec.clientId ?? "test-client",
       ...spec.extraClaims,
     })
-      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: spec.typ ?? "at+jwt" })
+      .setProtectedHeader({ alg: key.alg, ...(spec.omitKid ? {} : { kid: key.kid }), typ: spec.typ ?? "at+jwt" })
       .setIssuer(spec.issuer ?? this.url)
       .setAudience(spec.audience ?? this.audience)
       .setSubject(spec.sub)
