@@ -91,6 +91,22 @@ describe("authorization code + PKCE, end to end", () => {
     expect(JSON.stringify(codes)).not.toMatch(/"\d{6}"/);
   });
 
+  it("an interaction of a signed-in browser does not store the login session's id", async () => {
+    const user = await createUser(auth.sql, { email: email("abandon") });
+    const browser = new Browser(auth.issuer);
+    await browserLogin(browser, auth.smtp, await authorizationUrl(rp, app, { scope: "openid" }), user.email);
+    const session = browser.cookie("_session");
+    expect(session).toEqual(expect.any(String));
+    // Signed in; a new request asks for consent again and is abandoned on that page.
+    const page = await browser.navigate((await authorizationUrl(rp, app, { scope: "openid", prompt: "consent" })).url.href);
+    expect(page.body).toMatch(/\/consent"/);
+    const interactions = await auth.sql<{ payload: { session?: Record<string, unknown> } }[]>`
+      select payload from altalune_oidc_models where model = 'Interaction' and payload->'session'->>'accountId' = ${user.publicId}`;
+    expect(interactions.length).toBeGreaterThan(0);
+    expect(JSON.stringify(interactions)).not.toContain(session!);
+    for (const i of interactions) expect(i.payload.session).not.toHaveProperty("cookie");
+  });
+
   it("remembers consent per client and scopes, across sessions; prompt=consent asks again; more scopes ask again", async () => {
     const user = await createUser(auth.sql, { email: email("grace") });
     const first = await authorizationUrl(rp, app, { scope: "openid email" });

@@ -4,7 +4,7 @@ import Koa from "koa";
 import type { Config, Logger } from "@altalune/core";
 import type { Sql } from "@altalune/db";
 import { AccessTokenVerifier } from "@altalune/resources";
-import { accountRoutes } from "./account/index.js";
+import { accountRoutes, endLoginSession, signedIn } from "./account/index.js";
 import { bffRoutes, DashboardTokenClient } from "./bff/index.js";
 import { EmailVerification, verificationUserEvents } from "./email-verification/index.js";
 import { interactionRoutes, providerPages, rememberCspNonce } from "./interactions/routes.js";
@@ -142,9 +142,9 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
       audience: config.auth.apiAudience,
       localKeys: localKeySet(() => host.keySet),
     }),
-    endSession: async (sessionId) => {
-      const session = await host.current.Session.find(sessionId);
-      await session?.destroy();
+    endSession: async (ctx) => {
+      const me = await signedIn(host.current, ctx);
+      if (me) await endLoginSession(host.current, ctx, me, config.production);
     },
   });
   app.use(bff.routes());

@@ -87,6 +87,15 @@ describe("refresh tokens", () => {
     expect((await refresh(String(concurrent.body["refresh_token"]))).body).toMatchObject({ error: "invalid_grant" });
   });
 
+  it("concurrent presentations of one refresh token: at most two win (the use and its leeway), the rest get invalid_grant", async () => {
+    const { tokens } = await login();
+    const results = await Promise.all(Array.from({ length: 6 }, () => refresh(tokens.refresh_token!)));
+    const won = results.filter((r) => r.status === 200);
+    expect(won.length).toBeGreaterThanOrEqual(1);
+    expect(won.length).toBeLessThanOrEqual(2);
+    for (const lost of results.filter((r) => r.status !== 200)) expect(lost).toMatchObject({ status: 400, body: { error: "invalid_grant" } });
+  });
+
   it("reuse after the leeway revokes the grant", async () => {
     const { tokens } = await login();
     const rotated = await refresh(tokens.refresh_token!);
@@ -131,6 +140,19 @@ describe("authorization codes", () => {
     const again = await tokenRequest({ grant_type: "authorization_code", code, redirect_uri: app.redirectUri, code_verifier: start.verifier });
     expect(again).toMatchObject({ status: 400, body: { error: "invalid_grant" } });
     expect((await refresh(tokens.refresh_token!)).body).toMatchObject({ error: "invalid_grant" });
+  });
+
+  it("redeemed concurrently: one wins, and the replay revokes what it got", async () => {
+    const user = await createUser(auth.sql, { email: `race-${++seq}@example.test` });
+    const start = await authorizationUrl(rp, app, { scope: "openid offline_access", prompt: "consent" });
+    const { callback } = await browserLogin(new Browser(auth.issuer), auth.smtp, start, user.email);
+    const form = { grant_type: "authorization_code", code: callback.searchParams.get("code")!, redirect_uri: app.redirectUri, code_verifier: start.verifier };
+    const results = await Promise.all(Array.from({ length: 5 }, () => tokenRequest(form)));
+    const won = results.filter((r) => r.status === 200);
+    expect(won.length).toBeLessThanOrEqual(1);
+    for (const lost of results.filter((r) => r.status !== 200)) expect(lost.body).toMatchObject({ error: "invalid_grant" });
+    // The code was presented more than once: nothing issued from it keeps working.
+    for (const w of won) expect((await refresh(String(w.body["refresh_token"]))).body).toMatchObject({ error: "invalid_grant" });
   });
 
   it("need the right verifier and redirect URI", async () => {

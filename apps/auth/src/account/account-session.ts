@@ -36,6 +36,24 @@ export function sessionCookieNames(provider: Provider): string[] {
   return [name, `${name}.sig`, `${name}.legacy`, `${name}.legacy.sig`];
 }
 
+/**
+ * Ends the login session like oidc-provider's own logout does: the grants that live only as long
+ * as the session (no offline_access) are revoked with their tokens, the session is destroyed,
+ * its cookies cleared. Used by the account pages and the BFF's logout.
+ */
+export async function endLoginSession(provider: Provider, ctx: Context, me: SignedIn, secure: boolean): Promise<void> {
+  for (const { grantId, persistsLogout } of Object.values(me.session.authorizations ?? {})) {
+    if (!grantId || persistsLogout) continue;
+    // One model after the other: the pg adapter deletes every row of the grant on the first.
+    for (const model of [provider.AccessToken, provider.RefreshToken, provider.AuthorizationCode]) await model.adapter.revokeByGrantId(grantId);
+    await provider.Grant.adapter.destroy(grantId);
+  }
+  await me.session.destroy();
+  for (const name of sessionCookieNames(provider)) {
+    ctx.cookies.set(name, "", { path: "/", httpOnly: true, sameSite: "lax", secure, signed: false, overwrite: true, maxAge: 0 });
+  }
+}
+
 /** The short-lived cookie carrying one account sign-in (state, PKCE verifier, where to return). */
 export const LOGIN_COOKIE = "altalune_account_login";
 const LOGIN_COOKIE_MAX_AGE_MS = 10 * 60_000;

@@ -9,7 +9,7 @@ import { ACCOUNT_CALLBACK_PATH, type ClientStore } from "../provider/client-stor
 import { issueCsrfToken, readForm, verifyCsrfToken } from "../security/index.js";
 import { accountMessagePage, accountPage, editProfilePage, errorPage, loggedOutPage, pendingActivationPage } from "../views/index.js";
 import { consentsOf, identitiesOf, revokeConsent, updateNames } from "./account-store.js";
-import { finishLogin, RETURN_PATHS, sessionCookieNames, signedIn, startLogin, type ReturnTo, type SignedIn } from "./account-session.js";
+import { endLoginSession, finishLogin, RETURN_PATHS, signedIn, startLogin, type ReturnTo, type SignedIn } from "./account-session.js";
 import { parseNames } from "./profile-input.js";
 
 /**
@@ -84,25 +84,6 @@ export function accountRoutes(deps: AccountDeps): Router {
   }
 
   /**
-   * Ends the login session like oidc-provider's own logout does: the grants that live only as
-   * long as the session (no offline_access) are revoked with their tokens, the session is
-   * destroyed, its cookies cleared.
-   */
-  async function endSession(ctx: Context, me: SignedIn): Promise<void> {
-    const provider = deps.provider();
-    for (const { grantId, persistsLogout } of Object.values(me.session.authorizations ?? {})) {
-      if (!grantId || persistsLogout) continue;
-      // One model after the other: the pg adapter deletes every row of the grant on the first.
-      for (const model of [provider.AccessToken, provider.RefreshToken, provider.AuthorizationCode]) await model.adapter.revokeByGrantId(grantId);
-      await provider.Grant.adapter.destroy(grantId);
-    }
-    await me.session.destroy();
-    for (const name of sessionCookieNames(provider)) {
-      ctx.cookies.set(name, "", { path: "/", httpOnly: true, sameSite: "lax", secure, signed: false, overwrite: true, maxAge: 0 });
-    }
-  }
-
-  /**
    * The signed-in user of a page (GET): without a session the browser is sent to sign in and
    * back; a session of a deleted user is ended first.
    */
@@ -110,7 +91,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     const me = await signedIn(deps.provider(), ctx);
     const user = me ? await findUserByPublicId(sql, me.accountId) : undefined;
     if (me && user) return { me, user };
-    if (me) await endSession(ctx, me);
+    if (me) await endLoginSession(deps.provider(), ctx, me, secure);
     startLogin(ctx, { issuer, secure, returnTo });
     return undefined;
   }
@@ -273,7 +254,7 @@ export function accountRoutes(deps: AccountDeps): Router {
       if (!verifyCsrfToken(csrfSecret, me.csrfBinding, body.get("csrf_token"))) {
         return sendPage(ctx, errorPage({ brand, ...nonceOf(ctx), title: "Form expired", message: "The form could not be verified. Go back, reload the page and try again." }), 403);
       }
-      await endSession(ctx, me);
+      await endLoginSession(deps.provider(), ctx, me, secure);
       logger.info({ user: me.accountId }, "signed out from the account pages");
     }
     sendPage(ctx, loggedOutPage({ brand, ...nonceOf(ctx) }));

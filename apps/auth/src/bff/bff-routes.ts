@@ -12,8 +12,8 @@ export const BFF_PATH = "/oauth";
 const JSON_MAX_BYTES = 8 * 1024;
 // A refresh answered moments ago is handed to requests that arrive late with the same (now
 // rotated) refresh token: several tabs refreshing at once all end up with the same new cookies.
-const REFRESH_MEMORY_MS = 10_000;
-const PROVIDER_SESSION_COOKIES = ["_session", "_session.sig", "_session.legacy", "_session.legacy.sig"];
+// As long as the auth server's own reuse leeway, no longer: past it, the old token is reuse.
+const REFRESH_MEMORY_MS = 3_000;
 
 export interface BffTokenClient {
   exchangeCode(code: string, codeVerifier: string, redirectUri: string): Promise<TokenSet>;
@@ -27,8 +27,8 @@ export interface BffDeps {
   /** The dashboard client; undefined when DASHBOARD_CLIENT_ID/SECRET are not configured. */
   tokens: BffTokenClient | undefined;
   verifier: { verify(token: string): Promise<AccessTokenClaims> };
-  /** Ends the auth server's login session whose id the browser's session cookie carries. */
-  endSession(sessionId: string): Promise<void>;
+  /** Ends the auth server's login session of this browser (its signed session cookie), if any. */
+  endSession(ctx: Context): Promise<void>;
   now?: () => number;
 }
 
@@ -255,14 +255,8 @@ export function bffRoutes(deps: BffDeps): Router {
       // Revoking the refresh token ends its grant: every token issued from it stops refreshing.
       await deps.tokens.revokeRefreshToken(refresh).catch((e: unknown) => logger.warn({ err: e }, "BFF logout could not revoke the refresh token"));
     }
-    const session = ctx.cookies.get("_session");
-    if (session !== undefined && session !== "") {
-      await deps.endSession(session).catch((e: unknown) => logger.warn({ err: e }, "BFF logout could not end the login session"));
-    }
+    await deps.endSession(ctx).catch((e: unknown) => logger.warn({ err: e }, "BFF logout could not end the login session"));
     clearTokenCookies(ctx);
-    for (const name of PROVIDER_SESSION_COOKIES) {
-      ctx.cookies.set(name, "", { path: "/", httpOnly: true, sameSite: "lax", secure, signed: false, overwrite: true, maxAge: 0 });
-    }
     ctx.set("cache-control", "no-store");
     ctx.status = 204;
   });

@@ -1,6 +1,6 @@
 import { sha256Hex } from "@altalune/core";
 import type { Sql } from "@altalune/db";
-import type { Adapter, AdapterFactory, AdapterPayload } from "oidc-provider";
+import { errors, type Adapter, type AdapterFactory, type AdapterPayload } from "oidc-provider";
 import type { ClientStore } from "./client-store.js";
 
 /**
@@ -38,6 +38,9 @@ function clientIdOf(payload: Payload): string | null {
   return typeof params?.client_id === "string" ? params.client_id : null;
 }
 
+/** Models whose use is consuming them: a lost race for the consumption refuses the request. */
+const SINGLE_USE_MODELS = new Set(["AuthorizationCode", "RefreshToken", "DeviceCode", "BackchannelAuthenticationRequest"]);
+
 class PgAdapter implements Adapter {
   constructor(
     private readonly sql: Sql,
@@ -50,6 +53,13 @@ class PgAdapter implements Adapter {
     // An Interaction's uid is its id (it travels in the URL and the interaction cookie).
     const uidIsId = stored.uid === id;
     if (uidIsId) delete stored.uid;
+    // An Interaction of a signed-in browser carries its login session's id (`session.cookie`),
+    // which oidc-provider never reads back: it is not stored.
+    const session = stored["session"];
+    if (this.model === "Interaction" && typeof session === "object" && session !== null && "cookie" in session) {
+      const { cookie: _cookie, ...rest } = session as Record<string, unknown>;
+      stored["session"] = rest;
+    }
     const grantId = this.model === "Grant" ? id : typeof payload.grantId === "string" ? payload.grantId : null;
     const uid = typeof payload.uid === "string" ? payload.uid : null;
     const userCode = typeof payload.userCode === "string" ? payload.userCode : null;
@@ -105,12 +115,26 @@ class PgAdapter implements Adapter {
 
   async consume(id: string): Promise<void> {
     // The second consumption (a use within the leeway) marks the extra use as spent; a third
-    // presentation is then treated as reuse, which revokes the grant.
-    await this.sql`
+    // presentation is then treated as reuse, which revokes the grant. oidc-provider reads
+    // (find) and consumes in two steps, so concurrent presentations could all pass the read:
+    // the update itself decides, and a presentation that finds nothing left to consume loses.
+    const rows = await this.sql`
       update altalune_oidc_models
       set consumed_at = coalesce(consumed_at, CURRENT_TIMESTAMP),
           reused_at = case when consumed_at is null then null else CURRENT_TIMESTAMP end
-      where model = ${this.model} and id = ${sha256Hex(id)}`;
+      where model = ${this.model} and id = ${sha256Hex(id)}
+        and (consumed_at is null
+             or (model = 'RefreshToken' and reused_at is null
+                 and consumed_at > CURRENT_TIMESTAMP - make_interval(secs => ${REFRESH_REUSE_LEEWAY_SECONDS})))
+      returning grant_id`;
+    if (rows.length > 0 || !SINGLE_USE_MODELS.has(this.model)) return;
+    if (this.model === "AuthorizationCode") {
+      // A code redeemed twice at once is a replayed code: whatever was issued from it goes.
+      await this.sql`
+        delete from altalune_oidc_models
+        where grant_id = (select grant_id from altalune_oidc_models where model = ${this.model} and id = ${sha256Hex(id)})`;
+    }
+    throw new errors.InvalidGrant("grant request is invalid");
   }
 
   async destroy(id: string): Promise<void> {
