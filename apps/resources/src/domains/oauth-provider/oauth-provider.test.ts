@@ -163,7 +163,21 @@ describe.each(SMOKE_TRANSPORTS)("OAuthProviderService over %s", (transport) => {
     expect(detailOf(nothing)).toEqual({ code: "60001", meta: { "(message)": "update.no_fields" } });
   });
 
-  it("deletes for good; identities linked through the provider stay", async () => {
+  it("pointing a provider at another issuer unlinks its identities; other changes keep them", async () => {
+    const c = providers(transport);
+    const slug = `moved-${transport.replace(/[^a-z]/g, "")}`;
+    const p = (await c.createOAuthProvider({ providerType: ProviderType.OIDC, slug, issuerUrl: "https://idp.example.com", clientId: "x", clientSecret: newSecret(slug) })).provider!;
+    const sql = api.db.sql;
+    await sql`
+      insert into altalune_user_identities (public_id, user_id, provider, provider_user_id)
+      select ${newPublicId()}, id, ${slug}, ${`sub-${slug}`} from altalune_users where public_id = ${api.superadmin.publicId}`;
+    await c.updateOAuthProvider({ id: p.id, displayName: "Renamed", clientId: "y" });
+    expect(await sql`select 1 from altalune_user_identities where provider = ${slug}`).toHaveLength(1);
+    await c.updateOAuthProvider({ id: p.id, issuerUrl: "https://other-idp.example.com" });
+    expect(await sql`select 1 from altalune_user_identities where provider = ${slug}`).toHaveLength(0);
+  });
+
+  it("deletes for good; identities linked through the provider are unlinked (the users stay)", async () => {
     const c = providers(transport);
     const slug = `gone-${transport.replace(/[^a-z]/g, "")}`;
     const p = (await c.createOAuthProvider({ providerType: ProviderType.OIDC, slug, issuerUrl: "https://idp.example.com", clientId: "x", clientSecret: newSecret(slug) })).provider!;
@@ -174,7 +188,8 @@ describe.each(SMOKE_TRANSPORTS)("OAuthProviderService over %s", (transport) => {
 
     expect(await c.deleteOAuthProvider({ id: p.id })).toEqual(expect.objectContaining({ message: "OAuth provider deleted successfully" }));
     expect(await sql`select 1 from altalune_oauth_providers where public_id = ${p.id}`).toHaveLength(0);
-    expect(await sql`select 1 from altalune_user_identities where provider = ${slug}`).toHaveLength(1);
+    expect(await sql`select 1 from altalune_user_identities where provider = ${slug}`).toHaveLength(0);
+    expect(await sql`select 1 from altalune_users where public_id = ${api.superadmin.publicId}`).toHaveLength(1);
     for (const call of [() => c.getOAuthProvider({ id: p.id }), () => c.deleteOAuthProvider({ id: p.id }), () => c.revealClientSecret({ id: p.id })]) {
       const e = await callError(call());
       expect(e.code).toBe(Code.NotFound);

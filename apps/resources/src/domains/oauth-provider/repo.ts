@@ -1,4 +1,4 @@
-import { defineListSpec, isUniqueViolation, runListQuery, type ListQuery, type ListResult, type Sql } from "@altalune/db";
+import { defineListSpec, isUniqueViolation, runListQuery, type ListQuery, type ListResult, type Sql, type TransactionSql } from "@altalune/db";
 import { duplicateProviderType, duplicateSlug, oauthProviderNotFound } from "./errors.js";
 import { oauthProviderColumns, oauthProviderFromRow, type OAuthProviderRow } from "./mapper.js";
 import type { NewOAuthProvider, OAuthProvider, OAuthProviderChanges } from "./model.js";
@@ -46,6 +46,10 @@ export interface OAuthProviderSecretRow {
  * (nothing is written).
  */
 export type UpdatePlan = (current: OAuthProvider) => OAuthProviderChanges;
+
+async function unlinkIdentities(tx: TransactionSql, slug: string): Promise<void> {
+  await tx`delete from altalune_user_identities where provider = ${slug}`;
+}
 
 export class OAuthProviderRepo {
   constructor(private readonly sql: Sql) {}
@@ -118,16 +122,31 @@ export class OAuthProviderRepo {
         where public_id = ${publicId}
         returning ${tx(oauthProviderColumns)}`;
       if (row === undefined) throw oauthProviderNotFound(publicId);
+      // Another issuer (or API) is another namespace of user ids: identities linked under the old
+      // one must not open accounts for whoever has the same id at the new one.
+      const elsewhere =
+        next.issuerUrl !== current.issuerUrl ||
+        next.authorizationEndpoint !== current.authorizationEndpoint ||
+        next.tokenEndpoint !== current.tokenEndpoint ||
+        next.userinfoEndpoint !== current.userinfoEndpoint;
+      if (elsewhere) await unlinkIdentities(tx, current.slug);
       return oauthProviderFromRow(row);
     });
   }
 
-  /** Hard delete. Identities linked through the provider are not touched. */
+  /**
+   * Hard delete. The identities linked through the provider are unlinked with it (the users stay):
+   * a provider created later with the same slug may be another identity provider.
+   */
   async delete(publicId: string): Promise<OAuthProvider> {
-    const [row] = await this.sql<OAuthProviderRow[]>`
-      delete from altalune_oauth_providers where public_id = ${publicId} returning ${this.sql(oauthProviderColumns)}`;
-    if (row === undefined) throw oauthProviderNotFound(publicId);
-    return oauthProviderFromRow(row);
+    return this.sql.begin(async (tx) => {
+      const [row] = await tx<OAuthProviderRow[]>`
+        delete from altalune_oauth_providers where public_id = ${publicId} returning ${tx(oauthProviderColumns)}`;
+      if (row === undefined) throw oauthProviderNotFound(publicId);
+      const deleted = oauthProviderFromRow(row);
+      await unlinkIdentities(tx, deleted.slug);
+      return deleted;
+    });
   }
 
   async secretOf(publicId: string): Promise<OAuthProviderSecretRow> {
