@@ -89,12 +89,11 @@ export function createProvider({ sql, config, logger, clients, keys, pages }: Pr
         claims: (_use, scope) => standardClaims(user, scopeSet(scope)) as { sub: string },
       };
     },
-    async extraTokenClaims(ctx, token) {
+    async extraTokenClaims(_ctx, token) {
       if (token.kind !== "AccessToken" || !("accountId" in token) || typeof token.accountId !== "string") return undefined;
       const user = await findUserByPublicId(sql, token.accountId);
       if (!user || !user.isActive) throw new errors.InvalidGrant("the user is not active");
       const authz = await loadAuthorization(sql, user.publicId);
-      void ctx;
       return accessTokenClaims(user, authz, scopeSet(token.scope)) as UnknownObject;
     },
     async issueRefreshToken(_ctx, client, code) {
@@ -180,8 +179,10 @@ export function createProvider({ sql, config, logger, clients, keys, pages }: Pr
   };
 
   const provider = new Provider(auth.issuer, configuration);
-  // Behind a load balancer the public scheme and host come from X-Forwarded-*.
-  provider.proxy = config.production;
+  // Behind trusted proxies the public scheme and host come from X-Forwarded-*, and the client
+  // address only from the entries those proxies appended (as for the server around it).
+  provider.proxy = config.trustedProxyHops > 0;
+  provider.maxIpsCount = config.trustedProxyHops;
   provider.on("server_error", (_ctx, err) => logger.error({ err }, "oidc-provider server error"));
   provider.on("grant.revoked", (_ctx, grantId) => logger.info({ grant: grantId.slice(0, 6) }, "grant revoked"));
   return provider;
