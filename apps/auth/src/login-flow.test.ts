@@ -100,6 +100,8 @@ describe("authorization code + PKCE, end to end", () => {
     // Signed in; a new request asks for consent again and is abandoned on that page.
     const page = await browser.navigate((await authorizationUrl(rp, app, { scope: "openid", prompt: "consent" })).url.href);
     expect(page.body).toMatch(/\/consent"/);
+    // The consent page says what every access token here allows.
+    expect(page.body).toContain("Use the API as you, with your permissions and project memberships");
     const interactions = await auth.sql<{ payload: { session?: Record<string, unknown> } }[]>`
       select payload from altalune_oidc_models where model = 'Interaction' and payload->'session'->>'accountId' = ${user.publicId}`;
     expect(interactions.length).toBeGreaterThan(0);

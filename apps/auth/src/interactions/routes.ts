@@ -13,6 +13,7 @@ import { loginProviders } from "../social/index.js";
 import { isFirstParty } from "../provider/configuration.js";
 import { issueCsrfToken, readForm, verifyCsrfToken } from "../security/index.js";
 import {
+  API_ACCESS,
   codePage,
   consentPage,
   errorPage,
@@ -210,7 +211,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
           brand,
           ...nonceOf(ctx),
           clientName: client?.clientName ?? "An application",
-          scopes: requested.map((name) => ({ name })),
+          scopes: [...requested.map((name) => ({ name })), API_ACCESS],
           csrfToken: csrf(interaction.uid),
           action: paths(interaction.uid).consent,
         }),

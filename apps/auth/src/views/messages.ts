@@ -54,6 +54,12 @@ const SCOPES: Record<string, string> = {
   offline_access: "Access your data while you're offline",
 };
 
+/**
+ * Every access token this server issues is a token for the Resources API carrying the user's
+ * permissions and memberships, whatever the scopes: the consent page says so.
+ */
+export const API_ACCESS = { name: "api", description: "Use the API as you, with your permissions and project memberships" } as const;
+
 /** What a scope lets the client do, in the consent page's words; unknown scopes show their name. */
 export function describeScope(name: string): string {
   return Object.hasOwn(SCOPES, name) ? SCOPES[name]! : name;
