@@ -65,13 +65,17 @@ function json(status: number, body: unknown): HttpRoute {
 
 export async function startResourcesServer(opts: StartOptions): Promise<ResourcesServer> {
   const { sql, config, logger } = opts;
-  const { services, auth } = createContainer({
-    sql,
-    config,
-    logger,
-    ...(opts.clock ? { clock: opts.clock } : {}),
-    ...(opts.userEvents ? { userEvents: opts.userEvents } : {}),
-  });
+  const userState = new UserStateCache(sql, opts.auth?.userStateTtlMs === undefined ? {} : { ttlMs: opts.auth.userStateTtlMs });
+  const given = opts.userEvents;
+  const userEvents: UserEvents = {
+    userCreated: (user) => given?.userCreated(user) ?? Promise.resolve(),
+    // This replica forgets at once; the others within the user-state TTL.
+    userAccessChanged: (userPublicId) => {
+      userState.forget(userPublicId);
+      given?.userAccessChanged?.(userPublicId);
+    },
+  };
+  const { services, auth } = createContainer({ sql, config, logger, userEvents, ...(opts.clock ? { clock: opts.clock } : {}) });
   const registrations = [
     registration(ProjectService, services.project),
     registration(ConfigService, services.config),
@@ -94,7 +98,7 @@ export async function startResourcesServer(opts: StartOptions): Promise<Resource
       ...opts.auth?.tokens,
     }),
     apiKeys: auth.apiKeys,
-    users: new UserStateCache(sql, opts.auth?.userStateTtlMs === undefined ? {} : { ttlMs: opts.auth.userStateTtlMs }),
+    users: userState,
     cookies: { allowedOrigins: new Set(config.allowedOrigins), cookieName: accessTokenCookieName(config.production) },
   });
   const pipeline = new CallPipeline({ logger, authorize });

@@ -111,6 +111,25 @@ describe("access tokens", () => {
   });
 });
 
+describe("deactivation on the replica that served it", () => {
+  it("takes effect at once, without waiting for the user-state TTL (default 30 s)", async () => {
+    const api = await startTestApi({}, { issuer: t.issuer, db: t.db });
+    try {
+      const users = api.client(UserService, "connect-json");
+      const created = await users.createUser({ email: "quick-leaver@auth.test", firstName: "Q", lastName: "Leaver" });
+      const id = created.user!.id;
+      const own = api.client(IAMMapperService, "grpc-js", { token: await api.token({ sub: id }) });
+      await own.getUserProjects({ userId: id }); // remembered as active
+      await users.deactivateUser({ id });
+      expect((await callError(own.getUserProjects({ userId: id }))).code).toBe(Code.Unauthenticated);
+      await users.activateUser({ id });
+      expect((await own.getUserProjects({ userId: id })).projects).toBeDefined();
+    } finally {
+      await api.close();
+    }
+  });
+});
+
 describe("rules beyond a permission", () => {
   it("GetUserProjects: one's own memberships without iam:read, anyone else's only with it", async () => {
     const token = await t.token({ sub: member, perms: [], memberships: {} });

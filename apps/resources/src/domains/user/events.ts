@@ -12,6 +12,11 @@ export interface UserEvents {
    * and does not fail the call, because the user exists either way.
    */
   userCreated(user: User): Promise<void>;
+  /**
+   * After ActivateUser, DeactivateUser or DeleteUser has committed: whether this user may call
+   * has changed (the authorization layer drops what it remembered about them).
+   */
+  userAccessChanged?(userPublicId: string): void;
 }
 
 export const noUserEvents: UserEvents = {

@@ -89,14 +89,19 @@ export class UserService implements ServiceImpl<typeof UserServiceDesc> {
 
   async deleteUser(req: DeleteUserRequest) {
     await this.users.delete(req.id);
+    this.events.userAccessChanged?.(req.id);
     return { message: "User deleted successfully" };
   }
 
   async activateUser(req: ActivateUserRequest) {
-    return { user: userToProto(await this.users.activate(req.id)), message: "User activated successfully" };
+    const user = await this.users.activate(req.id);
+    this.events.userAccessChanged?.(user.publicId);
+    return { user: userToProto(user), message: "User activated successfully" };
   }
 
   async deactivateUser(req: DeactivateUserRequest) {
-    return { user: userToProto(await this.users.deactivate(req.id)), message: "User deactivated successfully" };
+    const user = await this.users.deactivate(req.id);
+    this.events.userAccessChanged?.(user.publicId);
+    return { user: userToProto(user), message: "User deactivated successfully" };
   }
 }
