@@ -60,8 +60,10 @@ export interface Authorization {
 /** The same rules as IamRepo.effectivePermissionsOfUser and projectsOfUser (Resources API). */
 export async function loadAuthorization(sql: Sql, userPublicId: string): Promise<Authorization> {
   const [perms, members] = await Promise.all([
+    // A system permission by its key (what the API's rules name; it cannot be renamed), a custom
+    // one by its name.
     sql<{ name: string }[]>`
-      select p.name from altalune_permissions p
+      select coalesce(p.system_key, p.name) as name from altalune_permissions p
       where p.id in (
         select up.permission_id from altalune_users_permissions up
         join altalune_users u on u.id = up.user_id where u.public_id = ${userPublicId}
@@ -71,7 +73,7 @@ export async function loadAuthorization(sql: Sql, userPublicId: string): Promise
         join altalune_roles_permissions rp on rp.role_id = ur.role_id
         join altalune_users u on u.id = ur.user_id
         where u.public_id = ${userPublicId})
-      order by p.name`,
+      order by 1`,
     sql<{ project: string; role: string }[]>`
       select p.public_id as project, m.role
       from altalune_project_members m

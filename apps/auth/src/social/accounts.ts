@@ -162,7 +162,7 @@ async function resolveOnce(tx: TransactionSql, identity: UpstreamIdentity, conte
   if (!created) throw new LostRace();
   await tx`
     insert into altalune_users_roles (user_id, role_id)
-    select ${created.id}, id from altalune_roles where lower(name) = ${DEFAULT_USER_ROLE}
+    select ${created.id}, id from altalune_roles where system_key = ${DEFAULT_USER_ROLE}
     on conflict do nothing`;
   await tx`
     insert into altalune_project_members (project_id, user_id, role)

@@ -1,10 +1,13 @@
 import { newPublicId, type AppError } from "@altalune/core";
-import { defineListSpec, isUniqueViolation, runListQuery, type ListQuery, type ListResult, type Sql } from "@altalune/db";
+import { defineListSpec, isUniqueViolation, runListQuery, type ListQuery, type ListResult, type Queryable, type Sql } from "@altalune/db";
+import type { Grantor } from "../domains/iam/delegation.js";
 
 // Roles and permissions are the same kind of record: a case-insensitively unique name, a
-// description, and one protected name (`superadmin`, `root`) that can be neither renamed nor
-// deleted. Their tables, rules and queries are declared once here; each domain supplies its table
-// and its errors.
+// description, and a `system_key` marking the rows the system itself relies on. Protected rows
+// (every system permission; the `superadmin` role) can be neither renamed nor deleted: rules,
+// claims and built-in look-ups use the key, so no rename can change what they mean. Their tables,
+// rules and queries are declared once here; each domain supplies its table, its errors and the
+// escalation check for changing a row (domains/iam/delegation.ts).
 
 export interface NamedEntity {
   /** Internal id, for mappings; never leaves the server. */
@@ -12,6 +15,8 @@ export interface NamedEntity {
   publicId: string;
   name: string;
   description: string;
+  /** Set on the rows the system relies on (system permissions, built-in roles); never changes. */
+  systemKey: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -26,11 +31,12 @@ export interface NamedEntityRow {
   public_id: string;
   name: string;
   description: string;
+  system_key: string | null;
   created_at: Date;
   updated_at: Date;
 }
 
-export const namedEntityColumns = ["id", "public_id", "name", "description", "created_at", "updated_at"] as const;
+export const namedEntityColumns = ["id", "public_id", "name", "description", "system_key", "created_at", "updated_at"] as const;
 
 export function namedEntityFromRow(row: NamedEntityRow): NamedEntity {
   return {
@@ -38,6 +44,7 @@ export function namedEntityFromRow(row: NamedEntityRow): NamedEntity {
     publicId: row.public_id,
     name: row.name,
     description: row.description,
+    systemKey: row.system_key,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -47,11 +54,13 @@ export interface NamedEntityTable {
   table: string;
   /** The unique index on lower(name). */
   nameUnique: string;
-  /** Lower-case name that keeps its exact spelling and cannot be deleted. */
-  protectedName: string;
+  /** Which system keys are protected (kept exactly as named, never deleted): all of them, or these. */
+  protectedKeys: "all" | readonly string[];
   notFound(publicId: string): AppError;
   alreadyExists(name: string): AppError;
-  protectedEntity(name: string): AppError;
+  protectedEntity(row: { name: string; systemKey: string }): AppError;
+  /** The escalation check for changing or deleting the row, in the writing transaction. */
+  refuseChange(tx: Queryable, grantor: Grantor, row: { id: string; publicId: string }): Promise<void>;
 }
 
 export class NamedEntityRepo {
@@ -100,37 +109,50 @@ export class NamedEntityRepo {
   }
 
   /**
-   * The protected entity keeps its exact name (its description may change). The guard is part of
-   * the UPDATE, so no concurrent change can slip between a check and the write.
+   * A protected row keeps its exact name (its description may change). The row is locked while
+   * the escalation check reads what it grants, so the check holds for the row that is written.
    */
-  async update(input: NamedEntityInput & { publicId: string }): Promise<NamedEntity> {
-    let row: NamedEntityRow | undefined;
+  async update(input: NamedEntityInput & { publicId: string }, grantor: Grantor): Promise<NamedEntity> {
     try {
-      [row] = await this.sql<NamedEntityRow[]>`
-        update ${this.sql(this.t.table)}
-        set name = ${input.name}, description = ${input.description}, updated_at = CURRENT_TIMESTAMP
-        where public_id = ${input.publicId} and (lower(name) <> ${this.t.protectedName} or name = ${input.name})
-        returning ${this.sql(namedEntityColumns)}`;
+      return await this.sql.begin(async (tx) => {
+        const current = await this.lock(tx, input.publicId);
+        if (this.isProtected(current) && current.name !== input.name) {
+          throw this.t.protectedEntity({ name: current.name, systemKey: current.system_key ?? "" });
+        }
+        await this.t.refuseChange(tx, grantor, { id: current.id, publicId: current.public_id });
+        const [row] = await tx<NamedEntityRow[]>`
+          update ${tx(this.t.table)}
+          set name = ${input.name}, description = ${input.description}, updated_at = CURRENT_TIMESTAMP
+          where id = ${current.id}
+          returning ${tx(namedEntityColumns)}`;
+        if (row === undefined) throw new Error(`update of ${this.t.table} returned no row`);
+        return namedEntityFromRow(row);
+      });
     } catch (e) {
       if (isUniqueViolation(e, this.t.nameUnique)) throw this.t.alreadyExists(input.name);
       throw e;
     }
-    if (row === undefined) throw await this.whyUntouched(input.publicId);
-    return namedEntityFromRow(row);
   }
 
   /** Deletes the row; the database cascades its mappings. */
-  async delete(publicId: string): Promise<void> {
-    const rows = await this.sql`
-      delete from ${this.sql(this.t.table)}
-      where public_id = ${publicId} and lower(name) <> ${this.t.protectedName} returning id`;
-    if (rows.length === 0) throw await this.whyUntouched(publicId);
+  async delete(publicId: string, grantor: Grantor): Promise<void> {
+    await this.sql.begin(async (tx) => {
+      const current = await this.lock(tx, publicId);
+      if (this.isProtected(current)) throw this.t.protectedEntity({ name: current.name, systemKey: current.system_key ?? "" });
+      await this.t.refuseChange(tx, grantor, { id: current.id, publicId: current.public_id });
+      await tx`delete from ${tx(this.t.table)} where id = ${current.id}`;
+    });
   }
 
-  /** After a guarded write matched no row: it is missing, or it is the protected one. */
-  private async whyUntouched(publicId: string): Promise<AppError> {
-    const [row] = await this.sql<{ name: string }[]>`
-      select name from ${this.sql(this.t.table)} where public_id = ${publicId}`;
-    return row === undefined ? this.t.notFound(publicId) : this.t.protectedEntity(row.name);
+  private async lock(tx: Queryable, publicId: string): Promise<NamedEntityRow> {
+    const [row] = await tx<NamedEntityRow[]>`
+      select ${tx(namedEntityColumns)} from ${tx(this.t.table)} where public_id = ${publicId} for no key update`;
+    if (row === undefined) throw this.t.notFound(publicId);
+    return row;
+  }
+
+  private isProtected(row: NamedEntityRow): boolean {
+    if (row.system_key === null) return false;
+    return this.t.protectedKeys === "all" || this.t.protectedKeys.includes(row.system_key);
   }
 }

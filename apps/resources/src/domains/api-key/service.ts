@@ -1,5 +1,5 @@
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { newPublicId } from "@altalune/core";
 import type {
   ActivateApiKeyRequest,
@@ -13,6 +13,8 @@ import type {
 } from "@altalune/proto";
 import { requireTrimmedName } from "../../shared/names.js";
 import { listQueryFromProto, queryMetaToProto } from "../../shared/query-mapper.js";
+import { API_KEY_PERMISSIONS } from "../../auth/authorizer.js";
+import { grantorOf, refuseGrantingKeys } from "../iam/delegation.js";
 import type { ProjectRepo } from "../project/repo.js";
 import { apiKeyExpired, expirationInPast, expirationTooFar } from "./errors.js";
 import { generateApiKey } from "./key-format.js";
@@ -43,7 +45,10 @@ export class ApiKeyService implements ServiceImpl<typeof ApiKeyServiceDesc> {
     return { data: result.rows.map((k) => apiKeyToProto(k, now)), meta: queryMetaToProto(result) };
   }
 
-  async createApiKey(req: CreateApiKeyRequest) {
+  // A key carries API_KEY_PERMISSIONS for its whole life: creating, extending or reactivating one
+  // grants them, so only a caller holding them may (delegation.ts).
+  async createApiKey(req: CreateApiKeyRequest, ctx: HandlerContext) {
+    refuseGrantingKeys(grantorOf(ctx), API_KEY_PERMISSIONS);
     const project = await this.projects.resolve(req.projectId);
     const now = this.clock();
     const input = this.inputOf(req, now);
@@ -58,7 +63,8 @@ export class ApiKeyService implements ServiceImpl<typeof ApiKeyServiceDesc> {
     return { apiKey: apiKeyToProto(await this.keys.get(project, req.apiKeyId), this.clock()) };
   }
 
-  async updateApiKey(req: UpdateApiKeyRequest) {
+  async updateApiKey(req: UpdateApiKeyRequest, ctx: HandlerContext) {
+    refuseGrantingKeys(grantorOf(ctx), API_KEY_PERMISSIONS);
     const project = await this.projects.resolve(req.projectId);
     const now = this.clock();
     const updated = await this.keys.update(project, req.apiKeyId, this.inputOf(req, now));
@@ -71,7 +77,8 @@ export class ApiKeyService implements ServiceImpl<typeof ApiKeyServiceDesc> {
     return { message: "API key deleted successfully" };
   }
 
-  async activateApiKey(req: ActivateApiKeyRequest) {
+  async activateApiKey(req: ActivateApiKeyRequest, ctx: HandlerContext) {
+    refuseGrantingKeys(grantorOf(ctx), API_KEY_PERMISSIONS);
     const project = await this.projects.resolve(req.projectId);
     const now = this.clock();
     const activated = await this.keys.setActive(project, req.apiKeyId, true, now);

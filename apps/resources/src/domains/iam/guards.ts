@@ -28,7 +28,7 @@ import { OWNER_ROLE } from "./model.js";
  */
 export async function lockSuperadminRole(tx: Queryable): Promise<string | undefined> {
   const [row] = await tx<{ id: string }[]>`
-    select id from altalune_roles where lower(name) = ${SUPERADMIN_ROLE} for no key update`;
+    select id from altalune_roles where system_key = ${SUPERADMIN_ROLE} for no key update`;
   return row?.id;
 }
 
@@ -61,7 +61,7 @@ export async function refuseRemovingLastSuperadmin(
   roleIds: readonly string[],
 ): Promise<void> {
   const [target] = await tx`
-    select 1 from altalune_roles where id = any(${roleIds}::bigint[]) and lower(name) = ${SUPERADMIN_ROLE}`;
+    select 1 from altalune_roles where id = any(${roleIds}::bigint[]) and system_key = ${SUPERADMIN_ROLE}`;
   if (target === undefined) return;
   const superadminRoleId = await lockSuperadminRole(tx);
   if (superadminRoleId !== undefined) await refuseLastSuperadmin(tx, superadminRoleId, userId, userPublicId);
@@ -70,8 +70,7 @@ export async function refuseRemovingLastSuperadmin(
 /**
  * Throws 60706 if the role is `superadmin` and the permissions include `root`, whether or not
  * the mapping exists: the request asks for something that must never happen. The role's row is
- * locked so that the name checked is the name at commit (the role cannot be renamed anyway, 60604;
- * the lock makes the check not depend on that).
+ * locked so that the key checked is the key at commit.
  */
 export async function refuseRootRemovalFromSuperadmin(
   tx: Queryable,
@@ -79,11 +78,11 @@ export async function refuseRootRemovalFromSuperadmin(
   permissionIds: readonly string[],
 ): Promise<void> {
   const [role] = await tx<{ is_superadmin: boolean }[]>`
-    select lower(name) = ${SUPERADMIN_ROLE} as is_superadmin from altalune_roles where id = ${roleId} for no key update`;
+    select system_key is not distinct from ${SUPERADMIN_ROLE} as is_superadmin from altalune_roles where id = ${roleId} for no key update`;
   if (role === undefined || !role.is_superadmin) return;
   const [root] = await tx`
     select 1 from altalune_permissions
-    where id = any(${permissionIds}::bigint[]) and lower(name) = ${ROOT_PERMISSION}`;
+    where id = any(${permissionIds}::bigint[]) and system_key = ${ROOT_PERMISSION}`;
   if (root !== undefined) throw rootOfSuperadmin();
 }
 

@@ -10,6 +10,13 @@ import type { Role } from "../role/model.js";
 import { userNotFound } from "../user/errors.js";
 import { userColumns } from "../user/mapper.js";
 import { lastOwner } from "./errors.js";
+import {
+  refuseChangingRole,
+  refuseChangingUser,
+  refuseGrantingPermissions,
+  refuseGrantingRoles,
+  type Grantor,
+} from "./delegation.js";
 import { refuseRemovingLastSuperadmin, refuseRootRemovalFromSuperadmin } from "./guards.js";
 import { memberFromRow, userProjectFromRow, type MemberRow, type UserProjectRow } from "./mapper.js";
 import { OWNER_ROLE, type MemberAssignment, type ProjectMember, type UserProjectMembership } from "./model.js";
@@ -32,6 +39,12 @@ export interface Mapping {
   right: Entity;
   rightColumn: string;
   /**
+   * The escalation check (delegation.ts), in the writing transaction after the ids are resolved:
+   * on both sides of a mapping, the left row is changed; on assignment, the right rows are granted.
+   */
+  refuseChangingLeft: (tx: Queryable, grantor: Grantor, left: { id: string; publicId: string }) => Promise<void>;
+  refuseGranting: (tx: Queryable, grantor: Grantor, rightIds: readonly string[]) => Promise<void>;
+  /**
    * Runs in the removing transaction after the ids are resolved and before the delete; throws to
    * refuse a removal that would leave the system unadministrable (see guards.ts).
    */
@@ -44,6 +57,8 @@ export const USER_ROLES: Mapping = {
   leftColumn: "user_id",
   right: ROLES,
   rightColumn: "role_id",
+  refuseChangingLeft: refuseChangingUser,
+  refuseGranting: refuseGrantingRoles,
   beforeRemove: (tx, user, roleIds) => refuseRemovingLastSuperadmin(tx, user.id, user.publicId, roleIds),
 };
 export const ROLE_PERMISSIONS: Mapping = {
@@ -52,6 +67,8 @@ export const ROLE_PERMISSIONS: Mapping = {
   leftColumn: "role_id",
   right: PERMISSIONS,
   rightColumn: "permission_id",
+  refuseChangingLeft: refuseChangingRole,
+  refuseGranting: refuseGrantingPermissions,
   beforeRemove: (tx, role, permissionIds) => refuseRootRemovalFromSuperadmin(tx, role.id, permissionIds),
 };
 export const USER_PERMISSIONS: Mapping = {
@@ -60,6 +77,8 @@ export const USER_PERMISSIONS: Mapping = {
   leftColumn: "user_id",
   right: PERMISSIONS,
   rightColumn: "permission_id",
+  refuseChangingLeft: refuseChangingUser,
+  refuseGranting: refuseGrantingPermissions,
 };
 
 /**
@@ -121,10 +140,12 @@ export class IamRepo {
   constructor(private readonly sql: Sql) {}
 
   /** Adds the pairs that are missing; existing ones stay as they are (no error, no duplicate). */
-  async assign(mapping: Mapping, leftPublicId: string, rightPublicIds: readonly string[]): Promise<void> {
+  async assign(mapping: Mapping, leftPublicId: string, rightPublicIds: readonly string[], grantor: Grantor): Promise<void> {
     await this.sql.begin(async (tx) => {
       const left = await resolveOne(tx, mapping.left, leftPublicId, "key share");
       const rights = [...(await resolveMany(tx, mapping.right, rightPublicIds, "key share")).values()];
+      await mapping.refuseChangingLeft(tx, grantor, { id: left, publicId: leftPublicId });
+      await mapping.refuseGranting(tx, grantor, rights);
       // Inserted in id order: two overlapping concurrent assignments wait for each other's rows
       // in the same order instead of deadlocking.
       await tx`
@@ -138,10 +159,11 @@ export class IamRepo {
    * Removes the pairs that exist; absent ones are ignored. Unknown ids still fail the call, and
    * the mapping's guard may refuse it; either way nothing changes.
    */
-  async remove(mapping: Mapping, leftPublicId: string, rightPublicIds: readonly string[]): Promise<void> {
+  async remove(mapping: Mapping, leftPublicId: string, rightPublicIds: readonly string[], grantor: Grantor): Promise<void> {
     await this.sql.begin(async (tx) => {
       const left = await resolveOne(tx, mapping.left, leftPublicId, "none");
       const rights = [...(await resolveMany(tx, mapping.right, rightPublicIds, "none")).values()];
+      await mapping.refuseChangingLeft(tx, grantor, { id: left, publicId: leftPublicId });
       await mapping.beforeRemove?.(tx, { id: left, publicId: leftPublicId }, rights);
       await tx`
         delete from ${tx(mapping.table)}

@@ -1,4 +1,4 @@
-import { newPublicId, type Logger } from "@altalune/core";
+import { newPublicId } from "@altalune/core";
 import type { Sql, TransactionSql } from "@altalune/db";
 import { ROOT_PERMISSION } from "../permission/model.js";
 import { DEFAULT_USER_ROLE, SUPERADMIN_ROLE } from "../role/model.js";
@@ -9,9 +9,14 @@ interface Named {
   description: string;
 }
 
-export const SEED_ROLES: readonly Named[] = [
-  { name: SUPERADMIN_ROLE, description: "System super administrator" },
-  { name: DEFAULT_USER_ROLE, description: "Default role for authenticated users" },
+/** A row the system relies on: found by its key; its name is only the name it is created with. */
+interface SystemRow extends Named {
+  key: string;
+}
+
+export const SEED_ROLES: readonly SystemRow[] = [
+  { key: SUPERADMIN_ROLE, name: SUPERADMIN_ROLE, description: "System super administrator" },
+  { key: DEFAULT_USER_ROLE, name: DEFAULT_USER_ROLE, description: "Default role for authenticated users" },
 ];
 
 const ENTITIES: ReadonlyArray<readonly [entity: string, plural: string]> = [
@@ -27,6 +32,7 @@ const ENTITIES: ReadonlyArray<readonly [entity: string, plural: string]> = [
   ["member", "project members"],
 ];
 
+/** The system permissions: a system permission's name is its key. */
 export const SEED_PERMISSIONS: readonly Named[] = [
   { name: ROOT_PERMISSION, description: "Full system access - wildcard permission" },
   { name: "dashboard:read", description: "Basic dashboard read access" },
@@ -46,21 +52,28 @@ export const SEED_ROLE_PERMISSIONS: ReadonlyArray<readonly [role: string, permis
 
 /**
  * Roles, permissions, their mappings, and the superadmin user owning the default project; in one
- * transaction, idempotent. Rows are found by name, by the seeded superadmin's `system` identity
- * and by flag, never by internal id.
- * Names an operator has since changed in case only ("User") count as present.
+ * transaction, idempotent. System rows are found by their `system_key`, the seeded superadmin by
+ * its `system` identity and the default project by flag: never by a name an administrator can
+ * change. A custom row that carries the name a missing system row needs is renamed aside (and
+ * reported), never adopted: adopting it would hand whatever it was given to a rule.
  */
-export async function seedIam(sql: Sql, superadminEmail: string, logger: Pick<Logger, "info">): Promise<void> {
+/** What the seed reports through: a renamed-aside row is a warning when the logger has warn. */
+export interface SeedLogger {
+  info(message: string): void;
+  warn?(details: object, message: string): void;
+}
+
+export async function seedIam(sql: Sql, superadminEmail: string, logger: SeedLogger): Promise<void> {
   await sql.begin(async (tx) => {
-    await insertNamed(tx, "altalune_roles", SEED_ROLES);
-    await insertNamed(tx, "altalune_permissions", SEED_PERMISSIONS);
+    await ensureSystemRows(tx, "altalune_roles", SEED_ROLES, logger);
+    await ensureSystemRows(tx, "altalune_permissions", SEED_PERMISSIONS.map((p) => ({ ...p, key: p.name })), logger);
     await tx`
       insert into altalune_roles_permissions (role_id, permission_id)
       select r.id, p.id
       from unnest(${SEED_ROLE_PERMISSIONS.map(([role]) => role)}::text[],
-                  ${SEED_ROLE_PERMISSIONS.map(([, permission]) => permission)}::text[]) as m(role_name, permission_name)
-      join altalune_roles r on lower(r.name) = m.role_name
-      join altalune_permissions p on lower(p.name) = m.permission_name
+                  ${SEED_ROLE_PERMISSIONS.map(([, permission]) => permission)}::text[]) as m(role_key, permission_key)
+      join altalune_roles r on r.system_key = m.role_key
+      join altalune_permissions p on p.system_key = m.permission_key
       on conflict do nothing`;
     const superadmin = await ensureSuperadmin(tx, superadminEmail, logger);
     await tx`
@@ -71,12 +84,45 @@ export async function seedIam(sql: Sql, superadminEmail: string, logger: Pick<Lo
   });
 }
 
-async function insertNamed(tx: TransactionSql, table: string, rows: readonly Named[]): Promise<void> {
+/** `<name>_custom`, then `<name>_custom2`, …: valid as a role and as a permission name. */
+function asideNames(name: string): string[] {
+  const base = name.slice(0, 80);
+  return [`${base}_custom`, ...Array.from({ length: 20 }, (_, i) => `${base}_custom${i + 2}`)];
+}
+
+async function ensureSystemRows(
+  tx: TransactionSql,
+  table: "altalune_roles" | "altalune_permissions",
+  rows: readonly SystemRow[],
+  logger: SeedLogger,
+): Promise<void> {
+  const missing = await tx<{ key: string }[]>`
+    select k.key from unnest(${rows.map((r) => r.key)}::text[]) as k(key)
+    where not exists (select 1 from ${tx(table)} t where t.system_key = k.key)`;
+  const wanted = rows.filter((r) => missing.some((m) => m.key === r.key));
+  if (wanted.length === 0) return;
+  const colliding = await tx<{ id: string; public_id: string; name: string }[]>`
+    select id, public_id, name from ${tx(table)}
+    where system_key is null and lower(name) = any(${wanted.map((r) => r.name.toLowerCase())}::text[])
+    order by id for update`;
+  for (const row of colliding) {
+    const [free] = await tx<{ name: string }[]>`
+      select n.name from unnest(${asideNames(row.name)}::text[]) with ordinality as n(name, i)
+      where not exists (select 1 from ${tx(table)} t where lower(t.name) = lower(n.name))
+      order by n.i limit 1`;
+    if (free === undefined) throw new SeedError(`${table}: no free name to rename the custom row ${row.public_id} ('${row.name}') aside`);
+    await tx`update ${tx(table)} set name = ${free.name}, updated_at = CURRENT_TIMESTAMP where id = ${row.id}`;
+    const message =
+      `seed: renamed the custom row '${row.name}' (${row.public_id}) of ${table} to '${free.name}': ` +
+        "its name is now a system name; review what it grants and who holds it";
+    if (logger.warn) logger.warn({ table, id: row.public_id, from: row.name, to: free.name }, message);
+    else logger.info(message);
+  }
   await tx`
-    insert into ${tx(table)} (public_id, name, description)
-    select * from unnest(${rows.map(() => newPublicId())}::text[], ${rows.map((r) => r.name)}::text[],
-                         ${rows.map((r) => r.description)}::text[])
-    on conflict ((lower(name))) do nothing`;
+    insert into ${tx(table)} (public_id, system_key, name, description)
+    select * from unnest(${wanted.map(() => newPublicId())}::text[], ${wanted.map((r) => r.key)}::text[],
+                         ${wanted.map((r) => r.name)}::text[], ${wanted.map((r) => r.description)}::text[])
+    on conflict (system_key) do nothing`;
 }
 
 /**
@@ -112,10 +158,10 @@ interface UserRef {
  * An address held by anyone else is refused: renaming the seeded superadmin onto it is
  * impossible, and taking that account over would hand someone's login to the configuration.
  */
-async function ensureSuperadmin(tx: TransactionSql, email: string, logger: Pick<Logger, "info">): Promise<string> {
+async function ensureSuperadmin(tx: TransactionSql, email: string, logger: SeedLogger): Promise<string> {
   const holdsSuperadmin = (q: TransactionSql) => q`
     exists (select 1 from altalune_users_roles ur join altalune_roles r on r.id = ur.role_id
-            where ur.user_id = u.id and lower(r.name) = ${SUPERADMIN_ROLE})`;
+            where ur.user_id = u.id and r.system_key = ${SUPERADMIN_ROLE})`;
   const [seeded] = await tx<UserRef[]>`
     select u.id, u.public_id, u.email, ${holdsSuperadmin(tx)} as is_superadmin
     from altalune_users u join altalune_user_identities i on i.user_id = u.id
@@ -166,7 +212,7 @@ async function ensureSuperadmin(tx: TransactionSql, email: string, logger: Pick<
 async function grantSuperadmin(tx: TransactionSql, userId: string): Promise<void> {
   await tx`
     insert into altalune_users_roles (user_id, role_id)
-    select ${userId}, id from altalune_roles where lower(name) = ${SUPERADMIN_ROLE}
+    select ${userId}, id from altalune_roles where system_key = ${SUPERADMIN_ROLE}
     on conflict do nothing`;
 }
 

@@ -1,4 +1,4 @@
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type {
   AssignProjectMembersRequest,
   AssignRolePermissionsRequest,
@@ -17,6 +17,7 @@ import type {
 } from "@altalune/proto";
 import { permissionToProto } from "../permission/mapper.js";
 import { roleToProto } from "../role/mapper.js";
+import { grantorOf } from "./delegation.js";
 import { duplicateMember } from "./errors.js";
 import { memberToProto, userProjectToProto } from "./mapper.js";
 import { asProjectRole, type MemberAssignment } from "./model.js";
@@ -36,13 +37,13 @@ function memberAssignments(req: AssignProjectMembersRequest): MemberAssignment[]
 export class IamMapperService implements ServiceImpl<typeof IAMMapperServiceDesc> {
   constructor(private readonly iam: IamRepo) {}
 
-  async assignUserRoles(req: AssignUserRolesRequest) {
-    await this.iam.assign(USER_ROLES, req.userId, req.roleIds);
+  async assignUserRoles(req: AssignUserRolesRequest, ctx: HandlerContext) {
+    await this.iam.assign(USER_ROLES, req.userId, req.roleIds, grantorOf(ctx));
     return {};
   }
 
-  async removeUserRoles(req: RemoveUserRolesRequest) {
-    await this.iam.remove(USER_ROLES, req.userId, req.roleIds);
+  async removeUserRoles(req: RemoveUserRolesRequest, ctx: HandlerContext) {
+    await this.iam.remove(USER_ROLES, req.userId, req.roleIds, grantorOf(ctx));
     return {};
   }
 
@@ -50,13 +51,13 @@ export class IamMapperService implements ServiceImpl<typeof IAMMapperServiceDesc
     return { roles: (await this.iam.rolesOfUser(req.userId)).map(roleToProto) };
   }
 
-  async assignRolePermissions(req: AssignRolePermissionsRequest) {
-    await this.iam.assign(ROLE_PERMISSIONS, req.roleId, req.permissionIds);
+  async assignRolePermissions(req: AssignRolePermissionsRequest, ctx: HandlerContext) {
+    await this.iam.assign(ROLE_PERMISSIONS, req.roleId, req.permissionIds, grantorOf(ctx));
     return {};
   }
 
-  async removeRolePermissions(req: RemoveRolePermissionsRequest) {
-    await this.iam.remove(ROLE_PERMISSIONS, req.roleId, req.permissionIds);
+  async removeRolePermissions(req: RemoveRolePermissionsRequest, ctx: HandlerContext) {
+    await this.iam.remove(ROLE_PERMISSIONS, req.roleId, req.permissionIds, grantorOf(ctx));
     return {};
   }
 
@@ -64,13 +65,13 @@ export class IamMapperService implements ServiceImpl<typeof IAMMapperServiceDesc
     return { permissions: (await this.iam.permissionsOfRole(req.roleId)).map(permissionToProto) };
   }
 
-  async assignUserPermissions(req: AssignUserPermissionsRequest) {
-    await this.iam.assign(USER_PERMISSIONS, req.userId, req.permissionIds);
+  async assignUserPermissions(req: AssignUserPermissionsRequest, ctx: HandlerContext) {
+    await this.iam.assign(USER_PERMISSIONS, req.userId, req.permissionIds, grantorOf(ctx));
     return {};
   }
 
-  async removeUserPermissions(req: RemoveUserPermissionsRequest) {
-    await this.iam.remove(USER_PERMISSIONS, req.userId, req.permissionIds);
+  async removeUserPermissions(req: RemoveUserPermissionsRequest, ctx: HandlerContext) {
+    await this.iam.remove(USER_PERMISSIONS, req.userId, req.permissionIds, grantorOf(ctx));
     return {};
   }
 

@@ -7,6 +7,7 @@ export const PermissionCodes = {
   AlreadyExists: "60701",
   Protected: "60705",
   RootOfSuperadmin: "60706",
+  SystemPermission: "60707",
 } as const;
 
 export const permissionNotFound = (publicId: string) =>
@@ -26,14 +27,22 @@ export const permissionAlreadyExists = (name: string) =>
   });
 
 // FailedPrecondition rather than the original's PermissionDenied: no caller may do this, and
-// PermissionDenied is reserved for what the caller's permissions decide.
-export const permissionProtected = (name: string) =>
-  new AppError({
-    code: PermissionCodes.Protected,
-    status: "failed_precondition",
-    message: `Permission '${name}' is protected and cannot be deleted or renamed`,
-    meta: { permission_name: name },
-  });
+// PermissionDenied is reserved for what the caller's permissions decide. `root` keeps its own
+// code (60705); every other system permission answers 60707.
+export const permissionProtected = (row: { name: string; systemKey: string }) =>
+  row.systemKey === ROOT_PERMISSION
+    ? new AppError({
+        code: PermissionCodes.Protected,
+        status: "failed_precondition",
+        message: `Permission '${row.name}' is protected and cannot be deleted or renamed`,
+        meta: { permission_name: row.name },
+      })
+    : new AppError({
+        code: PermissionCodes.SystemPermission,
+        status: "failed_precondition",
+        message: `Permission '${row.name}' is a system permission (the API's rules name it): it cannot be deleted or renamed`,
+        meta: { permission_name: row.name, system_key: row.systemKey },
+      });
 
 // The superadmin role is what `root` is held through; without the mapping every superadmin loses
 // all access at once. FailedPrecondition, like 60705: no caller's permissions make it allowed.

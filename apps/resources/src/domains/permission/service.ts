@@ -1,4 +1,4 @@
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type {
   CreatePermissionRequest,
   DeletePermissionRequest,
@@ -8,6 +8,7 @@ import type {
   UpdatePermissionRequest,
 } from "@altalune/proto";
 import { listQueryFromProto, queryMetaToProto } from "../../shared/query-mapper.js";
+import { grantorOf } from "../iam/delegation.js";
 import { permissionToProto } from "./mapper.js";
 import type { PermissionRepo } from "./repo.js";
 
@@ -30,17 +31,16 @@ export class PermissionService implements ServiceImpl<typeof PermissionServiceDe
     return { permission: permissionToProto(await this.permissions.getByPublicId(req.id)) };
   }
 
-  async updatePermission(req: UpdatePermissionRequest) {
-    const permission = await this.permissions.update({
-      publicId: req.id,
-      name: req.name,
-      description: req.description.trim(),
-    });
+  async updatePermission(req: UpdatePermissionRequest, ctx: HandlerContext) {
+    const permission = await this.permissions.update(
+      { publicId: req.id, name: req.name, description: req.description.trim() },
+      grantorOf(ctx),
+    );
     return { permission: permissionToProto(permission), message: "Permission updated successfully" };
   }
 
-  async deletePermission(req: DeletePermissionRequest) {
-    await this.permissions.delete(req.id);
+  async deletePermission(req: DeletePermissionRequest, ctx: HandlerContext) {
+    await this.permissions.delete(req.id, grantorOf(ctx));
     return { message: "Permission deleted successfully" };
   }
 }

@@ -108,7 +108,7 @@ export class ProjectRepo {
           insert into altalune_project_members (project_id, user_id, role)
           select ${row.id}, ur.user_id, 'owner'
           from altalune_users_roles ur join altalune_roles r on r.id = ur.role_id
-          where lower(r.name) = ${SUPERADMIN_ROLE}
+          where r.system_key = ${SUPERADMIN_ROLE}
           order by ur.user_id
           on conflict do nothing`;
         return projectFromRow(row);

@@ -1,5 +1,6 @@
 import type { Sql } from "@altalune/db";
 import { NamedEntityRepo } from "../../shared/named-entity.js";
+import { refuseChangingRole } from "../iam/delegation.js";
 import { roleAlreadyExists, roleNotFound, roleProtected } from "./errors.js";
 import { SUPERADMIN_ROLE } from "./model.js";
 
@@ -8,10 +9,12 @@ export class RoleRepo extends NamedEntityRepo {
     super(sql, {
       table: "altalune_roles",
       nameUnique: "ux_altalune_roles_name",
-      protectedName: SUPERADMIN_ROLE,
+      // The default `user` role may be renamed or deleted: it is found by its key, not its name.
+      protectedKeys: [SUPERADMIN_ROLE],
       notFound: roleNotFound,
       alreadyExists: roleAlreadyExists,
-      protectedEntity: roleProtected,
+      protectedEntity: (row) => roleProtected(row.name),
+      refuseChange: refuseChangingRole,
     });
   }
 }

@@ -1,4 +1,4 @@
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type {
   CreateRoleRequest,
   DeleteRoleRequest,
@@ -9,6 +9,7 @@ import type {
 } from "@altalune/proto";
 import { listQueryFromProto, queryMetaToProto } from "../../shared/query-mapper.js";
 import { requireTrimmedName } from "../../shared/names.js";
+import { grantorOf } from "../iam/delegation.js";
 import { roleToProto } from "./mapper.js";
 import type { RoleRepo } from "./repo.js";
 
@@ -35,17 +36,16 @@ export class RoleService implements ServiceImpl<typeof RoleServiceDesc> {
     return { role: roleToProto(await this.roles.getByPublicId(req.id)) };
   }
 
-  async updateRole(req: UpdateRoleRequest) {
-    const role = await this.roles.update({
-      publicId: req.id,
-      name: requireTrimmedName("name", req.name, NAME_MIN_LEN),
-      description: req.description.trim(),
-    });
+  async updateRole(req: UpdateRoleRequest, ctx: HandlerContext) {
+    const role = await this.roles.update(
+      { publicId: req.id, name: requireTrimmedName("name", req.name, NAME_MIN_LEN), description: req.description.trim() },
+      grantorOf(ctx),
+    );
     return { role: roleToProto(role), message: "Role updated successfully" };
   }
 
-  async deleteRole(req: DeleteRoleRequest) {
-    await this.roles.delete(req.id);
+  async deleteRole(req: DeleteRoleRequest, ctx: HandlerContext) {
+    await this.roles.delete(req.id, grantorOf(ctx));
     return { message: "Role deleted successfully" };
   }
 }

@@ -91,7 +91,7 @@ export class UserRepo {
         if (row === undefined) throw new Error("insert into altalune_users returned no row");
         const role = await tx`
           insert into altalune_users_roles (user_id, role_id)
-          select ${row.id}, id from altalune_roles where lower(name) = ${DEFAULT_USER_ROLE}
+          select ${row.id}, id from altalune_roles where system_key = ${DEFAULT_USER_ROLE}
           returning role_id`;
         const membership = await tx`
           insert into altalune_project_members (project_id, user_id, role)

@@ -1,4 +1,4 @@
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type {
   ActivateUserRequest,
   CreateUserRequest,
@@ -11,6 +11,7 @@ import type {
 } from "@altalune/proto";
 import { invalidArgument } from "@altalune/core";
 import { listQueryFromProto, queryMetaToProto } from "../../shared/query-mapper.js";
+import { grantorOf, type Grantor } from "../iam/delegation.js";
 import { trimmedFields } from "../../shared/names.js";
 import type { UserEvents } from "./events.js";
 import { identityToProto, userToProto } from "./mapper.js";
@@ -47,11 +48,18 @@ const MISSING_DEFAULT_HINT: Record<MissingDefault, string> = {
   default_project: "there is no default project (run `altalune seed`, then AssignProjectMembers)",
 };
 
+/**
+ * The escalation check for changing a user (iam/delegation.ts refuseChangingUserByPublicId): a
+ * caller may change, deactivate or delete only users whose permissions it holds.
+ */
+export type RefuseChangingUser = (grantor: Grantor, userPublicId: string) => Promise<void>;
+
 export class UserService implements ServiceImpl<typeof UserServiceDesc> {
   constructor(
     private readonly users: UserRepo,
     private readonly events: UserEvents,
     private readonly logger: UserServiceLogger,
+    private readonly refuseChangingUser: RefuseChangingUser,
   ) {}
 
   async queryUsers(req: QueryUsersRequest) {
@@ -82,24 +90,28 @@ export class UserService implements ServiceImpl<typeof UserServiceDesc> {
     return { user: userToProto(user), identities: identities.map(identityToProto) };
   }
 
-  async updateUser(req: UpdateUserRequest) {
+  async updateUser(req: UpdateUserRequest, ctx: HandlerContext) {
+    await this.refuseChangingUser(grantorOf(ctx), req.id);
     const user = await this.users.update({ publicId: req.id, ...userInput(req) });
     return { user: userToProto(user), message: "User updated successfully" };
   }
 
-  async deleteUser(req: DeleteUserRequest) {
+  async deleteUser(req: DeleteUserRequest, ctx: HandlerContext) {
+    await this.refuseChangingUser(grantorOf(ctx), req.id);
     await this.users.delete(req.id);
     this.events.userAccessChanged?.(req.id);
     return { message: "User deleted successfully" };
   }
 
-  async activateUser(req: ActivateUserRequest) {
+  async activateUser(req: ActivateUserRequest, ctx: HandlerContext) {
+    await this.refuseChangingUser(grantorOf(ctx), req.id);
     const user = await this.users.activate(req.id);
     this.events.userAccessChanged?.(user.publicId);
     return { user: userToProto(user), message: "User activated successfully" };
   }
 
-  async deactivateUser(req: DeactivateUserRequest) {
+  async deactivateUser(req: DeactivateUserRequest, ctx: HandlerContext) {
+    await this.refuseChangingUser(grantorOf(ctx), req.id);
     const user = await this.users.deactivate(req.id);
     this.events.userAccessChanged?.(user.publicId);
     return { user: userToProto(user), message: "User deactivated successfully" };
