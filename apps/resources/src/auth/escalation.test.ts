@@ -311,7 +311,7 @@ describe("escalation", () => {
               problems.push(`[${profile}] ${service.name}/${method.name}: ${Code[err.code]} ${err.rawMessage}`);
             }
             const code = err === undefined ? undefined : detailOf(err)?.code;
-            if (code === "60810" || code === "60707" || code === "60705" || code === "60604") refused[code] = (refused[code] ?? 0) + 1;
+            if (code === "60013" || code === "60707" || code === "60705" || code === "60604") refused[code] = (refused[code] ?? 0) + 1;
           }
         }
       }
@@ -354,6 +354,6 @@ describe("escalation", () => {
     console.log(`escalation: ${PROFILES.length} profiles, ${calls} calls; handler refusals by code: ${JSON.stringify(refused)}`);
     expect(problems).toEqual([]);
     // The attempts reached the handlers (not only the rules): each guard refused something.
-    for (const code of ["60810", "60707", "60705", "60604"]) expect(refused[code] ?? 0, code).toBeGreaterThan(0);
+    for (const code of ["60013", "60707", "60705", "60604"]) expect(refused[code] ?? 0, code).toBeGreaterThan(0);
   });
 });

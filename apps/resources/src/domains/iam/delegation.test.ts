@@ -38,7 +38,7 @@ describe.each(["connect-json", "grpc-js"] as const)("the escalation check over %
     const iam = a.as(IAMMapperService);
     const e = await callError(iam.assignUserRoles({ userId: a.id, roleIds: [superadminRole] }));
     expect(e.code).toBe(Code.PermissionDenied);
-    expect(detailOf(e)).toEqual({ code: "60810", meta: { reason: "escalation", target: "roles", missing: "root" } });
+    expect(detailOf(e)).toEqual({ code: "60013", meta: { reason: "escalation", target: "roles", missing: "root" } });
     // iam:write is held: granting it is delegation, and allowed (to a user within the actor's power).
     const peer = await actor([], transport);
     await iam.assignUserPermissions({ userId: peer.id, permissionIds: [iamWritePerm] });
@@ -51,7 +51,7 @@ describe.each(["connect-json", "grpc-js"] as const)("the escalation check over %
     const e = await callError(iam.removeUserRoles({ userId: api.superadmin.publicId, roleIds: [superadminRole] }));
     expect(e.code).toBe(Code.PermissionDenied);
     expect(detailOf(e)).toEqual({
-      code: "60810",
+      code: "60013",
       meta: { reason: "escalation", target: "user", missing: "root", user_id: api.superadmin.publicId },
     });
   });

@@ -18,7 +18,7 @@ import { ROOT_PERMISSION } from "../permission/model.js";
  */
 
 export const DelegationCodes = {
-  Escalation: "60810",
+  Escalation: "60013",
 } as const;
 
 /** The caller of an RPC as the escalation check sees it. */
