@@ -9,7 +9,7 @@ import { CreateApiKeyRequestSchema, CreateProjectRequestSchema, DeleteProjectReq
 import { createLogger, loadConfig } from "@altalune/core";
 import { createPool, ensureAllPartitions, migrateUp, runPostMigrate } from "@altalune/db";
 import { createContainer, seed } from "@altalune/resources";
-import { publish, sectionHeading, startBenchDatabase } from "./support.js";
+import { operatorContext, publish, sectionHeading, startBenchDatabase } from "./support.js";
 
 const { values } = parseArgs({ options: { projects: { type: "string", default: "10000" }, calls: { type: "string", default: "2000" } } });
 const projectCount = Number(values.projects);
@@ -42,6 +42,7 @@ async function main() {
         name: "bench",
         expiration: timestampFromDate(new Date(Date.now() + 86_400_000)),
       }),
+      operatorContext(),
     );
     const key = created1.keyValue;
 

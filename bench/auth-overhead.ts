@@ -14,7 +14,7 @@ import { AccessTokenVerifier } from "../apps/resources/src/auth/access-token-ver
 import { createAuthorizer } from "../apps/resources/src/auth/authorizer.js";
 import { UserStateCache } from "../apps/resources/src/auth/user-state.js";
 import { TestIssuer } from "../apps/resources/src/testing/test-issuer.js";
-import { publish, sectionHeading, startBenchDatabase } from "./support.js";
+import { operatorContext, publish, sectionHeading, startBenchDatabase } from "./support.js";
 
 const { values } = parseArgs({ options: { calls: { type: "string", default: "20000" } } });
 const calls = Number(values.calls);
@@ -46,6 +46,7 @@ async function main() {
         name: "bench",
         expiration: timestampFromDate(new Date(Date.now() + 86400_000)),
       }),
+      operatorContext(),
     );
     const authorize = createAuthorizer({
       tokens: new AccessTokenVerifier({ issuer: issuer.url, audience: config.auth.apiAudience }),
