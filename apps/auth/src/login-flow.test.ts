@@ -88,7 +88,7 @@ describe("authorization code + PKCE, end to end", () => {
     for (const r of rows) expect(r.id).toMatch(/^[0-9a-f]{64}$/);
     // And the login code is not stored in clear either.
     const codes = await auth.sql`select code_hash from altalune_login_codes`;
-    expect(JSON.stringify(codes)).not.toMatch(/"\d{6}"/);
+    expect(JSON.stringify(codes)).not.toMatch(/"\d{8}"/);
   });
 
   it("an interaction of a signed-in browser does not store the login session's id", async () => {
@@ -196,7 +196,7 @@ describe("the login pages", () => {
     const browser = new Browser(auth.issuer);
     let page = await startLogin(browser, await authorizationUrl(rp, app), user.email);
     const code = await codeFromMail(auth.smtp, user.email);
-    const wrong = code === "000000" ? "111111" : "000000";
+    const wrong = code === "00000000" ? "11111111" : "00000000";
     page = await browser.submit(page, /\/code$/, { code: wrong });
     expect(page.status).toBe(400);
     expect(page.body).toContain("That code is not correct");
@@ -215,7 +215,7 @@ describe("the login pages", () => {
     expect(page.body).toContain("expired");
   });
 
-  it("limits codes per address (3 per 15 minutes)", async () => {
+  it("limits codes per address per sign-in (3 per 15 minutes)", async () => {
     const user = await createUser(auth.sql, { email: email("limit") });
     const browser = new Browser(auth.issuer);
     let page = await startLogin(browser, await authorizationUrl(rp, app), user.email);

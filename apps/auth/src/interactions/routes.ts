@@ -7,7 +7,17 @@ import type Provider from "oidc-provider";
 import type { Interaction, KoaContextWithOIDC } from "oidc-provider";
 import { errors } from "oidc-provider";
 import type { EmailVerification } from "../email-verification/index.js";
-import { maskEmail, type LoginCodes } from "../login-codes/index.js";
+import {
+  KNOWN_DEVICE_COOKIE,
+  KNOWN_DEVICE_MAX_AGE_SECONDS,
+  KNOWN_DEVICE_PATH,
+  LOGIN_CODE_DIGITS,
+  maskEmail,
+  normalizeEmail,
+  type KnownDevices,
+  type LoginCodeCaller,
+  type LoginCodes,
+} from "../login-codes/index.js";
 import { findUserByPublicId } from "../provider/accounts.js";
 import { loginProviders } from "../social/index.js";
 import { isFirstParty } from "../provider/configuration.js";
@@ -37,6 +47,10 @@ export interface InteractionDeps {
   brand: string;
   csrfSecret: Buffer;
   loginCodes: LoginCodes;
+  /** Reads and writes the known-device cookie (browsers that signed in to an address before). */
+  knownDevices: KnownDevices;
+  /** Secure cookies (production, behind TLS). */
+  secureCookies: boolean;
   verification: EmailVerification;
   logger: Logger;
   formMaxBytes: number;
@@ -50,7 +64,7 @@ interface LoginState {
 }
 
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
-const CODE = /^\d{6}$/;
+const CODE = new RegExp(`^\\d{${LOGIN_CODE_DIGITS}}$`);
 
 function stateOf(interaction: Interaction): LoginState {
   const raw = (interaction.result as { altalune?: LoginState } | undefined)?.altalune;
@@ -96,6 +110,26 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     consent: `/interaction/${uid}/consent`,
   });
   const csrf = (uid: string) => issueCsrfToken(csrfSecret, `interaction:${uid}`);
+
+  /** Who asks for or enters a code: this interaction, and whether this browser signed in to the address before. */
+  const caller = (ctx: Context, interaction: Interaction, email: string): LoginCodeCaller => ({
+    interaction: interaction.uid,
+    knownDevice: deps.knownDevices.knows(ctx.cookies.get(KNOWN_DEVICE_COOKIE), normalizeEmail(email)),
+  });
+
+  /** After a correct code: this browser is known for the address from now on (renewed each time). */
+  function rememberDevice(ctx: Context, email: string): void {
+    const value = deps.knownDevices.remember(ctx.cookies.get(KNOWN_DEVICE_COOKIE), normalizeEmail(email));
+    ctx.cookies.set(KNOWN_DEVICE_COOKIE, value, {
+      path: KNOWN_DEVICE_PATH,
+      httpOnly: true,
+      sameSite: "lax",
+      secure: deps.secureCookies,
+      signed: false,
+      overwrite: true,
+      maxAge: KNOWN_DEVICE_MAX_AGE_SECONDS * 1000,
+    });
+  }
 
   /** The interaction of this browser, which must be the one in the URL. */
   async function load(ctx: Context): Promise<Interaction | undefined> {
@@ -229,7 +263,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const email = (body.get("email") ?? "").trim().toLowerCase();
     if (email === "") return renderLogin(ctx, interaction, { error: "email_required" }, 400);
     if (!EMAIL.test(email)) return renderLogin(ctx, interaction, { error: "invalid_email", email }, 400);
-    const result = await loginCodes.request(email, ctx.ip);
+    const result = await loginCodes.request(email, ctx.ip, caller(ctx, interaction, email));
     if (result.status === "rate_limited") return renderLogin(ctx, interaction, { error: "rate_limited", email }, 429);
     await saveState(interaction, { email });
     ctx.status = 303;
@@ -243,7 +277,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (!body) return;
     const { email } = stateOf(interaction);
     if (!email) return renderLogin(ctx, interaction);
-    const result = await loginCodes.request(email, ctx.ip);
+    const result = await loginCodes.request(email, ctx.ip, caller(ctx, interaction, email));
     if (result.status === "rate_limited") return renderCode(ctx, interaction, email, { error: "rate_limited" }, 429);
     return renderCode(ctx, interaction, email, { notice: "code_sent" });
   });
@@ -264,10 +298,11 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (!body) return;
     const { email } = stateOf(interaction);
     if (!email) return renderLogin(ctx, interaction);
-    const code = (body.get("code") ?? "").replace(/\s+/g, "");
+    const code = (body.get("code") ?? "").replace(/[\s-]+/g, "");
     if (!CODE.test(code)) return renderCode(ctx, interaction, email, { error: code === "" ? "code_required" : "invalid_code" }, 400);
-    const result = await loginCodes.verify(email, code);
-    if (!result.ok) return renderCode(ctx, interaction, email, { error: result.reason }, 400);
+    const result = await loginCodes.verify(email, code, caller(ctx, interaction, email));
+    if (!result.ok) return renderCode(ctx, interaction, email, { error: result.reason }, result.reason === "guess_limit" ? 429 : 400);
+    rememberDevice(ctx, email);
     if (!result.active) {
       logger.info({ user: result.userPublicId }, "inactive user signed in; pending activation");
       await saveState(interaction, { email, pendingUser: result.userPublicId });

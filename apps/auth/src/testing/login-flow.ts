@@ -35,10 +35,10 @@ export async function authorizationUrl(
   return { url: oidc.buildAuthorizationUrl(rp, query), verifier, state, nonce };
 }
 
-/** The 6-digit code of the newest login mail to `email`. */
+/** The 8-digit code of the newest login mail to `email`. */
 export async function codeFromMail(smtp: SmtpReceiver, email: string): Promise<string> {
   const mail = await smtp.waitFor(email, 10_000);
-  const code = /\b(\d{6})\b/.exec(mail.text)?.[1];
+  const code = /\b(\d{8})\b/.exec(mail.text)?.[1];
   if (!code) throw new Error(`no code in mail:\n${mail.text}`);
   return code;
 }

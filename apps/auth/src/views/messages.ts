@@ -8,7 +8,10 @@ const ERRORS: Record<string, string> = {
   invalid_code: "That code is not correct. Check the email and try again.",
   expired: "That code has expired. Request a new one.",
   too_many_attempts: "Too many wrong attempts. Request a new code.",
-  code_required: "Enter the 6-digit code from the email.",
+  code_required: "Enter the 8-digit code from the email.",
+  // The per-address budget of wrong guesses (same words whether or not the address has an account).
+  guess_limit:
+    "Too many wrong codes were entered for this address. Signing in with a code is paused in this browser for up to 24 hours; a browser you have signed in with before can still sign in.",
   rate_limited: "Too many requests. Please wait a few minutes and try again.",
   invalid_request: "Something was wrong with that request. Please start again.",
   session_expired: "This page has expired. Please try again.",

@@ -71,13 +71,13 @@ export function codePage(p: PageBase & {
 }): SafeHtml {
   const minutes = p.expiresMinutes ?? 5;
   const body = html`<h1>Check your email</h1>
-<p>If <strong>${p.maskedEmail}</strong> belongs to an account, we sent it a 6-digit code. The code expires in ${minutes} minute${minutes === 1 ? "" : "s"}.</p>
+<p>If <strong>${p.maskedEmail}</strong> belongs to an account, we sent it an 8-digit code. The code expires in ${minutes} minute${minutes === 1 ? "" : "s"}.</p>
 ${alert("error", errorMessage(p.error))}
 ${alert("info", noticeMessage(p.notice))}
 <form method="post" action="${safeUrl(p.action)}">
 ${csrfField(p.csrfToken)}
 <label for="code">Sign-in code</label>
-<input id="code" class="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{6,7}" maxlength="7" required autofocus>
+<input id="code" class="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{8,9}" maxlength="9" required autofocus>
 <button type="submit">Sign in</button>
 </form>
 <form method="post" action="${safeUrl(p.resendAction)}" class="actions">
