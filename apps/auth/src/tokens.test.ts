@@ -1,10 +1,15 @@
 import { decodeJwt } from "jose";
 import * as oidc from "openid-client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sha256Hex } from "@altalune/core";
-import { createClient, createUser, startTestAuth, type TestAuth, type TestClient } from "./testing/auth-harness.js";
+import { afterAll, beforeAll, describe, expect, it, vi, type MockInstance } from "vitest";
+import { readFileSync } from "node:fs";
+import { newPublicId, randomSecret, sealSecret, sha256Hex } from "@altalune/core";
+import { parseMigration } from "@altalune/db";
+import { clientSecretContext } from "./provider/client-store.js";
+import { storedIdKey } from "./provider/derived-secrets.js";
+import { StoredIdSealer } from "./provider/stored-ids.js";
+import { createClient, createUser, startTestAuth, TEST_ENCRYPTION_KEY, type TestAuth, type TestClient } from "./testing/auth-harness.js";
 import { Browser } from "./testing/browser.js";
-import { authorizationUrl, browserLogin, exchange, relyingParty } from "./testing/login-flow.js";
+import { authorizationUrl, browserLogin, codeFromMail, exchange, relyingParty } from "./testing/login-flow.js";
 
 // What happens to tokens after the login: refresh rotation and its reuse leeway, reuse
 // detection, introspection, revocation, code reuse, users who stop being active, logout.
@@ -13,22 +18,32 @@ let auth: TestAuth;
 let app: TestClient;
 let rp: oidc.Configuration;
 let seq = 0;
+/** Listed in INTROSPECTION_CLIENT_IDS (upper case: the variable is case-insensitive). */
+const INTROSPECTOR_ID = "3a7c9e10-2b4d-4f6a-8c1e-5d7f9a0b2c4e";
+/** oidc-provider prints a NOTICE when a default policy it wants replaced is used. */
+let consoleInfo: MockInstance<typeof console.info>;
 
 beforeAll(async () => {
-  auth = await startTestAuth();
+  consoleInfo = vi.spyOn(console, "info");
+  auth = await startTestAuth({
+    env: { INTROSPECTION_CLIENT_IDS: ` ${INTROSPECTOR_ID.toUpperCase()} ,` },
+    // Every login of this file comes from 127.0.0.1: more than the per-IP code limit allows.
+    server: { loginCodeLimits: { perIp: { limit: 1_000, windowSeconds: 900 } } },
+  });
   app = await createClient(auth.sql, { name: "Tokens App", confidential: true, postLogoutRedirectUris: ["https://app.example.test/bye"] });
   rp = await relyingParty(auth.issuer, app);
 });
 
 afterAll(async () => {
+  consoleInfo?.mockRestore();
   await auth?.close();
 });
 
-async function login(scope = "openid profile email offline_access", browser = new Browser(auth.issuer)) {
+async function login(scope = "openid profile email offline_access", browser = new Browser(auth.issuer), client = app, party = rp) {
   const user = await createUser(auth.sql, { email: `user-${++seq}@example.test`, firstName: "Tok", permissions: ["project:read"] });
-  const start = await authorizationUrl(rp, app, { scope, prompt: "consent" });
+  const start = await authorizationUrl(party, client, { scope, prompt: "consent" });
   const { callback } = await browserLogin(browser, auth.smtp, start, user.email);
-  const tokens = await exchange(rp, start, callback);
+  const tokens = await exchange(party, start, callback);
   return { user, tokens, callback, start, browser };
 }
 
@@ -195,6 +210,37 @@ describe("introspection and revocation", () => {
     expect(((await jwt.json()) as { error: string }).error).toBe("unsupported_token_type");
   });
 
+  // Issue 11: oidc-provider's default lets any confidential client introspect every client's
+  // tokens (subject, scopes, session id).
+  it("a client introspects only its own tokens, unless it is listed in INTROSPECTION_CLIENT_IDS", async () => {
+    const other = await createClient(auth.sql, { name: "Other App", confidential: true });
+    const theirs = await login("openid offline_access", new Browser(auth.issuer), other, await relyingParty(auth.issuer, other));
+    const mine = await login("openid offline_access");
+    const introspect = async (token: string, client: TestClient) => {
+      const res = await call("/oauth/introspect", { token }, client);
+      expect(res.status).toBe(200);
+      return (await res.json()) as Record<string, unknown>;
+    };
+    expect(await introspect(mine.tokens.refresh_token!, app)).toMatchObject({ active: true, client_id: app.clientId, sub: mine.user.publicId });
+    expect(await introspect(theirs.tokens.refresh_token!, app)).toEqual({ active: false });
+    expect(await introspect(theirs.tokens.refresh_token!, other)).toMatchObject({ active: true, client_id: other.clientId });
+
+    const introspector = await clientWithId(INTROSPECTOR_ID);
+    expect(await introspect(theirs.tokens.refresh_token!, introspector)).toMatchObject({
+      active: true,
+      client_id: other.clientId,
+      sub: theirs.user.publicId,
+    });
+    expect(await introspect(mine.tokens.refresh_token!, introspector)).toMatchObject({ active: true, client_id: app.clientId });
+
+    // Revocation was already per client; it stays so (and is now stated in the configuration).
+    const revoke = await call("/oauth/revoke", { token: theirs.tokens.refresh_token! }, app);
+    expect(revoke.status).toBe(400);
+    expect(await introspect(theirs.tokens.refresh_token!, other)).toMatchObject({ active: true });
+    // Neither default policy ran, so oidc-provider has nothing to warn about.
+    expect(consoleInfo.mock.calls.flat().filter((m) => String(m).includes("allowedPolicy"))).toEqual([]);
+  });
+
   it("revoking a refresh token ends its grant", async () => {
     const { tokens } = await login();
     const rotated = await oidc.refreshTokenGrant(rp, tokens.refresh_token!);
@@ -239,5 +285,133 @@ describe("logout", () => {
     const page = await browser.navigate(url.href);
     expect(page.status).toBe(400);
     expect(page.leftTo).toBeUndefined();
+  });
+});
+
+/** A confidential client with a given client id (INTROSPECTION_CLIENT_IDS is read at start-up). */
+async function clientWithId(clientId: string): Promise<TestClient> {
+  const clientSecret = randomSecret(32);
+  await auth.sql`
+    insert into altalune_oauth_clients
+      (public_id, name, client_id, client_secret_sealed, redirect_uris, allowed_scopes, pkce_required, is_default, confidential)
+    values (${newPublicId()}, 'Introspector', ${clientId}, ${sealSecret(TEST_ENCRYPTION_KEY, clientSecret, clientSecretContext(clientId))},
+            ${["https://introspector.example.test/cb"]}, ${["openid"]}, true, false, true)
+    on conflict (client_id) do nothing`;
+  return { clientId, clientSecret, redirectUri: "https://introspector.example.test/cb" };
+}
+
+// Issue 11: a dump of altalune_oidc_models must not pair a row with the raw ids oidc-provider
+// keeps inside payloads (interaction uid in the resume URL, session uid, grant ids).
+describe("storage holds no raw interaction, session or grant id", () => {
+  interface StoredRow {
+    model: string;
+    id: string;
+    uid: string | null;
+    grant_id: string | null;
+    payload: Record<string, unknown>;
+    text: string;
+  }
+  const rowsOf = (accountId: string) =>
+    auth.sql<StoredRow[]>`
+      select model, id, uid, grant_id, payload, t::text as text from altalune_oidc_models t
+      where account_id = ${accountId} or payload::text like ${`%${accountId}%`}`;
+  const interactionUids = (page: { url: string }, into: Set<string>) => {
+    const uid = /\/interaction\/([^/?#]+)/.exec(new URL(page.url).pathname)?.[1];
+    if (uid !== undefined) into.add(uid);
+  };
+
+  it("after a full login (interactions, session, grant, code, refresh tokens), no stored row contains one", async () => {
+    const user = await createUser(auth.sql, { email: `dump-${++seq}@example.test` });
+    const browser = new Browser(auth.issuer);
+    const uids = new Set<string>();
+    const start = await authorizationUrl(rp, app, { scope: "openid email offline_access", prompt: "consent" });
+    let page = await browser.navigate(start.url.href);
+    interactionUids(page, uids);
+    page = await browser.submit(page, /\/login$/, { email: user.email });
+    page = await browser.submit(page, /\/code$/, { code: await codeFromMail(auth.smtp, user.email) });
+    interactionUids(page, uids);
+    page = await browser.submit(page, /\/consent$/, { decision: "allow" });
+    const tokens = await exchange(rp, start, page.leftTo!);
+    const rotated = await oidc.refreshTokenGrant(rp, tokens.refresh_token!);
+    // A second authorization left at its consent page: an Interaction of a signed-in browser,
+    // with its session and existing grant.
+    const again = await browser.navigate((await authorizationUrl(rp, app, { scope: "openid email offline_access", prompt: "consent" })).url.href);
+    expect(again.body).toContain("/consent");
+    interactionUids(again, uids);
+    expect(uids.size).toBeGreaterThanOrEqual(2);
+
+    const rows = await rowsOf(user.publicId);
+    const models = new Set(rows.map((r) => r.model));
+    for (const m of ["Session", "Interaction", "Grant", "AuthorizationCode", "RefreshToken"]) expect(models).toContain(m);
+
+    // What oidc-provider reads back (the adapter opens the sealed values): the raw ids, checked
+    // against the hashed lookup columns so that they are the real ones.
+    const sealer = new StoredIdSealer(storedIdKey(TEST_ENCRYPTION_KEY));
+    const sessionUids = new Set<string>();
+    const grantIds = new Set<string>();
+    const sids = new Set<string>();
+    for (const row of rows) {
+      const p = sealer.open(row.model, row.id, row.payload) as {
+        uid?: string;
+        grantId?: string;
+        sessionUid?: string;
+        sid?: string;
+        returnTo?: string;
+        session?: { uid?: string };
+        authorizations?: Record<string, { grantId?: string; sid?: string }>;
+      };
+      if (row.model === "Session") {
+        expect(sha256Hex(p.uid!)).toBe(row.uid);
+        sessionUids.add(p.uid!);
+        for (const a of Object.values(p.authorizations ?? {})) {
+          if (a.grantId) grantIds.add(a.grantId);
+          if (a.sid) sids.add(a.sid);
+        }
+      }
+      if (row.model === "AuthorizationCode" || row.model === "RefreshToken") {
+        expect(sha256Hex(p.grantId!)).toBe(row.grant_id);
+        grantIds.add(p.grantId!);
+        sessionUids.add(p.sessionUid!);
+        if (p.sid) sids.add(p.sid);
+      }
+      if (row.model === "Interaction") {
+        expect(p.returnTo).toMatch(/\/oauth\/authorize\/[^/]+$/);
+        uids.add(p.returnTo!.split("/").at(-1)!);
+        if (p.session?.uid) sessionUids.add(p.session.uid);
+        if (p.grantId) grantIds.add(p.grantId);
+      }
+    }
+    const grantRows = new Set(rows.filter((r) => r.model === "Grant").map((r) => r.id));
+    for (const g of grantIds) expect(grantRows).toContain(sha256Hex(g));
+    expect(sessionUids.size).toBe(1);
+    expect(grantIds.size).toBe(1);
+
+    const raw = [...uids, ...sessionUids, ...grantIds, ...sids, ...browser.cookieValues(), tokens.refresh_token!, rotated.refresh_token!];
+    for (const row of rows) {
+      for (const value of raw) expect(row.text.includes(value), `${row.model} row holds ${value}`).toBe(false);
+    }
+
+    // Everything still works from the sealed rows: the pending consent completes, and refreshes.
+    const done = await browser.submit(again, /\/consent$/, { decision: "allow" });
+    expect(done.leftTo?.searchParams.get("code")).toEqual(expect.any(String));
+    expect((await refresh(rotated.refresh_token!)).status).toBe(200);
+  });
+
+  it("rows written before sealing fail safe: they read as absent, and migration 0017 deletes them (grants stay)", async () => {
+    const { user, tokens } = await login("openid offline_access");
+    const sealer = new StoredIdSealer(storedIdKey(TEST_ENCRYPTION_KEY));
+    // Rewrite the user's rows as the previous adapter stored them: the same payload, ids raw.
+    for (const row of await rowsOf(user.publicId)) {
+      const legacy = sealer.open(row.model, row.id, row.payload);
+      await auth.sql`update altalune_oidc_models set payload = ${auth.sql.json(legacy as never)} where model = ${row.model} and id = ${row.id}`;
+    }
+    expect(await refresh(tokens.refresh_token!)).toMatchObject({ status: 400, body: { error: "invalid_grant" } });
+    const fresh = await login("openid offline_access");
+
+    const file = "0017_oidc_sealed_ids.sql";
+    await auth.sql.unsafe(parseMigration(file, readFileSync(new URL(`../../../migrations/${file}`, import.meta.url), "utf8")).up);
+    expect((await rowsOf(user.publicId)).map((r) => r.model)).toEqual(["Grant"]);
+    // Rows written by the sealing adapter are kept.
+    expect((await refresh(fresh.tokens.refresh_token!)).status).toBe(200);
   });
 });

@@ -22,7 +22,7 @@ export interface BffTokenClient {
 }
 
 export interface BffDeps {
-  config: Pick<Config, "production" | "cookieDomain" | "allowedOrigins" | "auth">;
+  config: Pick<Config, "production" | "cookieDomain" | "allowedOrigins" | "auth" | "dashboardClient">;
   logger: Logger;
   /** The dashboard client; undefined when DASHBOARD_CLIENT_ID/SECRET are not configured. */
   tokens: BffTokenClient | undefined;
@@ -70,6 +70,7 @@ export function bffRoutes(deps: BffDeps): Router {
   const accessCookie = accessTokenCookieName(config.production);
   const refreshCookie = refreshTokenCookieName(config.production);
   const allowedOrigins = new Set([...config.allowedOrigins, new URL(config.auth.issuer).origin]);
+  const dashboardRedirectUris = new Set(config.dashboardClient.redirectUris);
   const recentRefreshes = new Map<string, { at: number; outcome: Promise<RefreshOutcome> }>();
   const router = new Router({ prefix: BFF_PATH });
 
@@ -183,6 +184,13 @@ export function bffRoutes(deps: BffDeps): Router {
         problem(ctx, 400, "invalid_request", `missing or invalid field: ${field}`);
         return;
       }
+    }
+    // The BFF exchanges codes with the dashboard's secret for whoever calls it (a non-browser sends
+    // any Origin), so it must only take codes issued to the dashboard itself: a code sent to any
+    // other redirect URI, even one registered on the client, is someone else's to redeem.
+    if (!dashboardRedirectUris.has(body["redirect_uri"] as string)) {
+      problem(ctx, 400, "redirect_uri_not_allowed", "redirect_uri is not one of DASHBOARD_REDIRECT_URIS");
+      return;
     }
     let set: TokenSet;
     try {

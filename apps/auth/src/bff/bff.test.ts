@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApi, TEST_ENV, type TestApi } from "../../../resources/src/testing/api-harness.js";
 import { startTestAuth, TEST_API_AUDIENCE, TEST_ENCRYPTION_KEY, type TestAuth } from "../testing/auth-harness.js";
+import { CLIENT_CACHE_TTL_MS } from "../provider/client-store.js";
 import { Browser } from "../testing/browser.js";
 import { authorizationUrl, browserLogin, relyingParty, type AuthorizationStart } from "../testing/login-flow.js";
 
@@ -177,6 +178,46 @@ describe("BFF refusals", () => {
     const body = { code, code_verifier: start.verifier, redirect_uri: REDIRECT_URI };
     expect((await browser.request(bff("exchange"), { method: "POST", headers: fromDashboard, json: body })).status).toBe(200);
     expect((await browser.request(bff("exchange"), { method: "POST", headers: fromDashboard, json: body })).status).toBe(400);
+  });
+
+  // Issue 11: the BFF redeems codes with the dashboard's secret for any caller (a script sends any
+  // Origin it likes), so a code delivered to a foreign redirect URI registered on the dashboard
+  // client — through the API before the fix, or any other way — must not be exchanged.
+  it("exchanges codes only for DASHBOARD_REDIRECT_URIS, even when the client row lists another URI", async () => {
+    const evil = "https://evil.example.net/cb";
+    const [row] = await auth.sql<{ redirect_uris: string[] }[]>`select redirect_uris from altalune_oauth_clients where is_default`;
+    await auth.sql`update altalune_oauth_clients set redirect_uris = ${[...row!.redirect_uris, evil]}::text[] where is_default`;
+    try {
+      await new Promise((r) => setTimeout(r, CLIENT_CACHE_TTL_MS + 200));
+      // A signed-in user opens the attacker's link: no consent page, the code goes to the attacker.
+      const { browser } = await signedIn();
+      const attacker = { ...dashboard(), redirectUri: evil };
+      const start = await authorizationUrl(await relyingParty(auth.issuer, attacker), attacker, { scope: "openid profile email offline_access" });
+      const landed = await browser.navigate(start.url.href);
+      expect(landed.leftTo?.origin).toBe("https://evil.example.net");
+      const code = landed.leftTo!.searchParams.get("code")!;
+
+      const res = await fetch(bff("exchange"), {
+        method: "POST",
+        headers: { ...fromDashboard, "content-type": "application/json" },
+        body: JSON.stringify({ code, code_verifier: start.verifier, redirect_uri: evil }),
+      });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ type: "urn:altalune:bff:redirect_uri_not_allowed", detail: "redirect_uri is not one of DASHBOARD_REDIRECT_URIS" });
+      expect(res.headers.getSetCookie()).toEqual([]);
+      // The code itself was good (and still is): only the dashboard's secret could redeem it.
+      const direct = await fetch(`${auth.issuer}/oauth/token`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/x-www-form-urlencoded",
+          authorization: `Basic ${Buffer.from(`${dashboard().clientId}:${dashboard().clientSecret}`).toString("base64")}`,
+        },
+        body: new URLSearchParams({ grant_type: "authorization_code", code, code_verifier: start.verifier, redirect_uri: evil }).toString(),
+      });
+      expect(direct.status).toBe(200);
+    } finally {
+      await auth.sql`update altalune_oauth_clients set redirect_uris = ${row!.redirect_uris}::text[] where is_default`;
+    }
   });
 
   it("/me without a cookie, or with a forged one, is 401", async () => {

@@ -7,6 +7,7 @@ export type ProblemType =
   | "invalid_request"
   | "unsupported_media_type"
   | "forbidden_origin"
+  | "redirect_uri_not_allowed"
   | "token_exchange_failed"
   | "not_authenticated"
   | "refresh_failed"

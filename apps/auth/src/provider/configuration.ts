@@ -3,9 +3,10 @@ import type { Sql } from "@altalune/db";
 import Provider, { errors, type Configuration, type KoaContextWithOIDC, type UnknownObject } from "oidc-provider";
 import { accessTokenClaims, findUserByPublicId, loadAuthorization, standardClaims } from "./accounts.js";
 import { FIRST_PARTY, PKCE_REQUIRED, type ClientStore } from "./client-store.js";
-import { cookieKeys } from "./derived-secrets.js";
+import { cookieKeys, storedIdKey } from "./derived-secrets.js";
 import { createAdapterFactory } from "./pg-adapter.js";
 import type { KeySet } from "./signing-keys.js";
+import { StoredIdSealer } from "./stored-ids.js";
 
 /** OIDC scopes the server knows; a client may request those its allowed_scopes list. */
 export const SCOPES = ["openid", "profile", "email", "offline_access"] as const;
@@ -56,10 +57,11 @@ export function createProvider({ sql, config, logger, clients, keys, pages }: Pr
   const { auth } = config;
   const encryptionKey = config.encryptionKey;
   if (encryptionKey === undefined) throw new Error("ENCRYPTION_KEY is required by the auth server");
+  const introspectors = new Set(auth.introspectionClientIds);
   const cookie = { httpOnly: true, sameSite: "lax" as const, secure: config.production, signed: true };
 
   const configuration: Configuration = {
-    adapter: createAdapterFactory(sql, clients),
+    adapter: createAdapterFactory(sql, clients, new StoredIdSealer(storedIdKey(encryptionKey))),
     clients: [],
     jwks: { keys: keys.published.map((k) => k.privateJwk) as never },
     cookies: { keys: cookieKeys(encryptionKey), long: cookie, short: cookie },
@@ -150,8 +152,26 @@ export function createProvider({ sql, config, logger, clients, keys, pages }: Pr
       deviceFlow: { enabled: false },
       registration: { enabled: false },
       clientCredentials: { enabled: true },
-      introspection: { enabled: true },
-      revocation: { enabled: true },
+      introspection: {
+        enabled: true,
+        // oidc-provider's default answers any confidential client about every client's tokens
+        // (subject, scopes, session). A client learns about its own tokens only, unless the
+        // operator listed it in INTROSPECTION_CLIENT_IDS (never settable through the API). Any
+        // other token reads as `{"active": false}`, as an unknown one does. A listed public client
+        // does not count: anyone can call as it.
+        allowedPolicy: (_ctx, client, token) =>
+          token.clientId === client.clientId || (introspectors.has(client.clientId) && client.clientAuthMethod !== "none"),
+      },
+      revocation: {
+        enabled: true,
+        // oidc-provider's default, stated here so it is a decision (and it stops warning): a
+        // client revokes its own tokens only; a confidential caller is told it may not.
+        allowedPolicy: (_ctx, client, token) => {
+          if (token.clientId === client.clientId) return true;
+          if (client.clientAuthMethod === "none") return false;
+          throw new errors.InvalidRequest("client is not authorized to revoke the presented token");
+        },
+      },
       userinfo: { enabled: true },
       backchannelLogout: { enabled: false },
       rpInitiatedLogout: {

@@ -18,3 +18,8 @@ export function cookieKeys(encryptionKey: Buffer): string[] {
 export function csrfSecret(encryptionKey: Buffer): Buffer {
   return derive(encryptionKey, "csrf");
 }
+
+/** Key that seals the ids oidc-provider keeps inside stored payloads (stored-ids.ts). */
+export function storedIdKey(encryptionKey: Buffer): Buffer {
+  return derive(encryptionKey, "oidc-stored-ids");
+}

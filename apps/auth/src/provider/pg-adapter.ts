@@ -2,6 +2,7 @@ import { sha256Hex } from "@altalune/core";
 import type { Sql } from "@altalune/db";
 import { errors, type Adapter, type AdapterFactory, type AdapterPayload } from "oidc-provider";
 import type { ClientStore } from "./client-store.js";
+import { UnreadableStoredId, type StoredIdSealer } from "./stored-ids.js";
 
 /**
  * oidc-provider storage on altalune_oidc_models (0008). Every id is stored as its SHA-256 and the
@@ -10,7 +11,10 @@ import type { ClientStore } from "./client-store.js";
  * value exists only with its holder. `find` puts the id back from the value it was asked for.
  *
  * uid and userCode lookups go through hashed columns as well; grant_id is hashed so that one
- * indexed statement revokes everything issued under a grant. Clients are read-only (ClientStore).
+ * indexed statement revokes everything issued under a grant. The other models' ids oidc-provider
+ * keeps inside a payload (a session's uid and grant ids, a token's grant id and session uid, an
+ * interaction's resume URL...) are sealed (stored-ids.ts); a row whose sealed values do not open
+ * reads as absent. Clients are read-only (ClientStore).
  */
 
 /** A refresh token rotated less than this long ago may be used once more (concurrent tabs). */
@@ -19,6 +23,7 @@ export const REFRESH_REUSE_LEEWAY_SECONDS = 3;
 type Payload = AdapterPayload & Record<string, unknown>;
 
 interface Row {
+  id: string;
   payload: Payload;
   consumed_at: Date | null;
   in_leeway: boolean;
@@ -45,6 +50,7 @@ class PgAdapter implements Adapter {
   constructor(
     private readonly sql: Sql,
     private readonly model: string,
+    private readonly sealer: StoredIdSealer,
   ) {}
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
@@ -63,10 +69,11 @@ class PgAdapter implements Adapter {
     const grantId = this.model === "Grant" ? id : typeof payload.grantId === "string" ? payload.grantId : null;
     const uid = typeof payload.uid === "string" ? payload.uid : null;
     const userCode = typeof payload.userCode === "string" ? payload.userCode : null;
+    const rowId = sha256Hex(id);
     const row = {
       model: this.model,
-      id: sha256Hex(id),
-      payload: this.sql.json({ ...stored, ...(uidIsId ? { uidIsId: true } : {}) } as never),
+      id: rowId,
+      payload: this.sql.json(this.sealer.seal(this.model, rowId, { ...stored, ...(uidIsId ? { uidIsId: true } : {}) }) as never),
       grant_id: grantId === null ? null : sha256Hex(grantId),
       uid: uid === null ? null : sha256Hex(uid),
       user_code: userCode === null ? null : sha256Hex(userCode),
@@ -99,12 +106,20 @@ class PgAdapter implements Adapter {
 
   private async findBy(where: ReturnType<Sql>, known: Record<string, string>): Promise<AdapterPayload | undefined> {
     const [row] = await this.sql<Row[]>`
-      select payload, consumed_at,
+      select id, payload, consumed_at,
              (reused_at is null and consumed_at > CURRENT_TIMESTAMP - make_interval(secs => ${REFRESH_REUSE_LEEWAY_SECONDS})) as in_leeway
       from ${this.sql(TABLE)}
       where model = ${this.model} and ${where} and (expires_at is null or expires_at > CURRENT_TIMESTAMP)`;
     if (!row) return undefined;
-    const { uidIsId, ...payload } = row.payload;
+    let opened: Payload;
+    try {
+      opened = this.sealer.open(this.model, row.id, row.payload) as Payload;
+    } catch (e) {
+      // Written before ids were sealed (an old replica during a deploy), or altered: fail safe.
+      if (e instanceof UnreadableStoredId) return undefined;
+      throw e;
+    }
+    const { uidIsId, ...payload } = opened;
     const restored: Payload = { ...payload, ...known };
     if (known["jti"] !== undefined && uidIsId === true) restored.uid = known["jti"];
     // Within the leeway a rotated refresh token still counts as unused, once (see consume).
@@ -174,12 +189,12 @@ class ClientAdapter implements Adapter {
   }
 }
 
-export function createAdapterFactory(sql: Sql, clients: ClientStore): AdapterFactory {
+export function createAdapterFactory(sql: Sql, clients: ClientStore, sealer: StoredIdSealer): AdapterFactory {
   const adapters = new Map<string, Adapter>();
   return (name: string) => {
     let adapter = adapters.get(name);
     if (!adapter) {
-      adapter = name === "Client" ? new ClientAdapter(clients) : new PgAdapter(sql, name);
+      adapter = name === "Client" ? new ClientAdapter(clients) : new PgAdapter(sql, name, sealer);
       adapters.set(name, adapter);
     }
     return adapter;

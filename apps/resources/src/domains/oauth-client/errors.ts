@@ -7,6 +7,7 @@ export const OAuthClientCodes = {
   PkceRequired: "60903",
   EncryptionKeyMissing: "60904",
   SecretUnreadable: "60905",
+  FirstPartyRedirectUrisFixed: "60906",
 } as const;
 
 export const oauthClientNotFound = (publicId: string) =>
@@ -33,6 +34,19 @@ export const pkceCannotBeDisabled = (publicId: string, why: "public" | "default"
     status: "failed_precondition",
     message: why === "public" ? "PKCE cannot be disabled for public clients" : "PKCE cannot be disabled for the default dashboard client",
     meta: { client_id: publicId, reason: why === "public" ? "public_client" : "default_client" },
+  });
+
+/**
+ * The first-party dashboard client skips consent and its codes are exchanged by the BFF, so a
+ * redirect URI added to it would hand any signed-in user's code to whoever owns that URI. Its
+ * redirect URIs therefore come from DASHBOARD_REDIRECT_URIS only (the seed writes them).
+ */
+export const firstPartyRedirectUrisFixed = (publicId: string) =>
+  new AppError({
+    code: OAuthClientCodes.FirstPartyRedirectUrisFixed,
+    status: "failed_precondition",
+    message: "the redirect URIs of the default dashboard client come from DASHBOARD_REDIRECT_URIS and cannot be changed through the API",
+    meta: { client_id: publicId, field: "redirect_uris" },
   });
 
 /** The server has no ENCRYPTION_KEY: a configuration gap, not the caller's mistake. */

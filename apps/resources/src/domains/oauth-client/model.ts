@@ -51,6 +51,11 @@ export function secretContext(clientId: string): string {
   return `oauth_client:${clientId.toLowerCase()}`;
 }
 
+/** Same elements in the same order (redirect URI lists are compared as written). */
+export function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
 /** Distinct scopes in canonical order (the proto already refused unknown ones). */
 export function canonicalScopes(scopes: readonly string[]): string[] {
   return KNOWN_SCOPES.filter((s) => scopes.includes(s));

@@ -244,6 +244,33 @@ describe("the seeded default dashboard client", () => {
     });
     expect((await clients().revealOAuthClientSecret({ id: dashboard.id })).clientSecret).toBe(TEST_ENV.DASHBOARD_CLIENT_SECRET);
   });
+
+  // Issue 11: it skips consent and the BFF exchanges its codes, so a redirect URI added through
+  // the API would send any signed-in user's code to the caller's URI.
+  it("its redirect URIs come from the configuration: UpdateOAuthClient refuses to change them (60906), nothing changes", async () => {
+    const dashboard = await defaultClient();
+    const writer = api.client(OAuthClientService, "connect-json", {
+      token: await api.token({ sub: api.superadmin.publicId, perms: ["client:write", "client:read"] }),
+    });
+    const snapshot = () => api.db.sql`select t::text from altalune_oauth_clients t where is_default`;
+    const before = await snapshot();
+    for (const redirectUris of [
+      [...dashboard.redirectUris, "https://evil.example.com/cb"],
+      ["https://evil.example.com/cb"],
+      [...dashboard.redirectUris].reverse(),
+    ]) {
+      const refused = await callError(writer.updateOAuthClient({ id: dashboard.id, redirectUris, name: "Renamed" }));
+      expect(refused.code).toBe(Code.FailedPrecondition);
+      expect(refused.rawMessage).toBe(
+        "the redirect URIs of the default dashboard client come from DASHBOARD_REDIRECT_URIS and cannot be changed through the API",
+      );
+      expect(detailOf(refused)).toEqual({ code: "60906", meta: { client_id: dashboard.id, field: "redirect_uris" } });
+    }
+    expect(await snapshot()).toEqual(before);
+    // The same list is no change; its other fields stay editable.
+    const same = await writer.updateOAuthClient({ id: dashboard.id, redirectUris: dashboard.redirectUris, name: dashboard.name });
+    expect(same.client).toMatchObject({ redirectUris: dashboard.redirectUris, name: dashboard.name });
+  });
 });
 
 describe("bad input is refused identically on connect and grpc-js, and changes nothing", () => {
@@ -330,6 +357,34 @@ describe("RevealOAuthClientSecret is audited", () => {
         msg: "OAuth client secret revealed",
       }),
     ]);
+  });
+
+  it("UpdateOAuthClient writes one audit line when a client's redirect URIs change, and none otherwise", async () => {
+    const c = api.client(OAuthClientService, "connect-json", { headers: { "x-request-id": "audit-redirect-1" } });
+    const created = (await c.createOAuthClient({ name: "Rewired", redirectUris: ["https://r.example.com/cb"], confidential: false })).client!;
+    const auditLines = (from: number) =>
+      logLines
+        .slice(from)
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => l.audit === "oauth_client.redirect_uris_changed");
+    let from = logLines.length;
+    await c.updateOAuthClient({ id: created.id, redirectUris: ["https://r.example.com/cb", "https://attacker.example.net/cb"] });
+    expect(auditLines(from)).toEqual([
+      expect.objectContaining({
+        level: 30,
+        audit: "oauth_client.redirect_uris_changed",
+        clientId: created.clientId,
+        caller: `user:${api.superadmin.publicId}`,
+        requestId: "audit-redirect-1",
+        before: ["https://r.example.com/cb"],
+        after: ["https://r.example.com/cb", "https://attacker.example.net/cb"],
+        msg: "OAuth client redirect URIs changed",
+      }),
+    ]);
+    from = logLines.length;
+    await c.updateOAuthClient({ id: created.id, name: "Rewired 2" });
+    await c.updateOAuthClient({ id: created.id, redirectUris: ["https://r.example.com/cb", "https://attacker.example.net/cb"] });
+    expect(auditLines(from)).toEqual([]);
   });
 
   it("follows the client:* permissions", async () => {

@@ -1,8 +1,8 @@
 import { newPublicId } from "@altalune/core";
 import { defineListSpec, runListQuery, type ListQuery, type ListResult, type Sql, type TransactionSql } from "@altalune/db";
-import { defaultClientUndeletable, oauthClientNotFound, pkceCannotBeDisabled } from "./errors.js";
+import { defaultClientUndeletable, firstPartyRedirectUrisFixed, oauthClientNotFound, pkceCannotBeDisabled } from "./errors.js";
 import { oauthClientColumns, oauthClientFromRow, type OAuthClientRow } from "./mapper.js";
-import type { NewOAuthClient, OAuthClient, OAuthClientChanges } from "./model.js";
+import { sameList, type NewOAuthClient, type OAuthClient, type OAuthClientChanges } from "./model.js";
 
 const BOOLEAN_VALUES = ["true", "false"];
 
@@ -37,6 +37,12 @@ export interface OAuthClientSecretRow {
   clientId: string;
   confidential: boolean;
   secretSealed: string | null;
+}
+
+/** An applied update: the client as written, and as it was (for the audit log). */
+export interface UpdatedOAuthClient {
+  client: OAuthClient;
+  previous: OAuthClient;
 }
 
 /** What a deletion removed, for the log. */
@@ -76,13 +82,17 @@ export class OAuthClientRepo {
   }
 
   /**
-   * Applies the changes to the row locked FOR UPDATE, so the PKCE rules are checked against the
-   * state being written over (a concurrent update waits). PKCE stays on for public clients and for
-   * the default dashboard client.
+   * Applies the changes to the row locked FOR UPDATE, so the rules are checked against the state
+   * being written over (a concurrent update waits). PKCE stays on for public clients and for the
+   * default dashboard client; the default client's redirect URIs are the configured ones (sending
+   * the same list again is not a change and passes).
    */
-  async update(publicId: string, changes: OAuthClientChanges): Promise<OAuthClient> {
+  async update(publicId: string, changes: OAuthClientChanges): Promise<UpdatedOAuthClient> {
     return this.sql.begin(async (tx) => {
       const current = await this.lockRow(tx, publicId);
+      if (current.isDefault && changes.redirectUris !== undefined && !sameList(changes.redirectUris, current.redirectUris)) {
+        throw firstPartyRedirectUrisFixed(publicId);
+      }
       if (changes.pkceRequired === false) {
         if (!current.confidential) throw pkceCannotBeDisabled(publicId, "public");
         if (current.isDefault) throw pkceCannotBeDisabled(publicId, "default");
@@ -103,7 +113,7 @@ export class OAuthClientRepo {
         where public_id = ${publicId}
         returning ${tx(oauthClientColumns)}`;
       if (row === undefined) throw oauthClientNotFound(publicId);
-      return oauthClientFromRow(row);
+      return { client: oauthClientFromRow(row), previous: current };
     });
   }
 

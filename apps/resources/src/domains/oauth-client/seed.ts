@@ -1,6 +1,6 @@
 import { newPublicId, openSecret, sealSecret, SealedSecretError, type Config } from "@altalune/core";
 import { isUniqueViolation, type Sql } from "@altalune/db";
-import { DASHBOARD_SCOPES, redirectUriProblem, secretContext } from "./model.js";
+import { DASHBOARD_SCOPES, redirectUriProblem, sameList, secretContext } from "./model.js";
 
 export type DashboardClientSeedConfig = Pick<Config, "dashboardClient" | "encryptionKey" | "branding">;
 
@@ -142,9 +142,5 @@ function sealedEquals(key: Buffer, row: DefaultClientRow, secret: string): boole
     if (e instanceof SealedSecretError) return false;
     throw e;
   }
-}
-
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 

@@ -21,7 +21,7 @@ import {
   secretUnreadable,
 } from "./errors.js";
 import { oauthClientToProto } from "./mapper.js";
-import { canonicalScopes, DEFAULT_SCOPES, redirectUriProblem, secretContext, type OAuthClientChanges } from "./model.js";
+import { canonicalScopes, DEFAULT_SCOPES, redirectUriProblem, sameList, secretContext, type OAuthClientChanges } from "./model.js";
 import type { OAuthClientRepo } from "./repo.js";
 
 /** Bytes of entropy of a generated client secret (43 base64url characters). */
@@ -93,7 +93,7 @@ export class OAuthClientService implements ServiceImpl<typeof OAuthClientService
     return { client: oauthClientToProto(client), message: "OAuth client retrieved successfully" };
   }
 
-  async updateOAuthClient(req: UpdateOAuthClientRequest) {
+  async updateOAuthClient(req: UpdateOAuthClientRequest, ctx: HandlerContext) {
     const changes: OAuthClientChanges = {};
     if (req.name !== undefined) changes.name = requireTrimmedName("name", req.name);
     if (req.redirectUris.length > 0) changes.redirectUris = checkRedirectUris("redirect_uris", req.redirectUris);
@@ -103,7 +103,20 @@ export class OAuthClientService implements ServiceImpl<typeof OAuthClientService
     if (req.allowedScopes.length > 0) changes.allowedScopes = canonicalScopes(req.allowedScopes);
     if (req.pkceRequired !== undefined) changes.pkceRequired = req.pkceRequired;
     if (Object.keys(changes).length === 0) throw nothingToUpdate();
-    const client = await this.clients.update(req.id, changes);
+    const { client, previous } = await this.clients.update(req.id, changes);
+    // Where a client's codes go is what matters most about it: every change is audited.
+    if (!sameList(previous.redirectUris, client.redirectUris)) {
+      this.logger.info(
+        {
+          audit: "oauth_client.redirect_uris_changed",
+          clientId: client.clientId,
+          ...this.callerOf(ctx),
+          before: previous.redirectUris,
+          after: client.redirectUris,
+        },
+        "OAuth client redirect URIs changed",
+      );
+    }
     return { client: oauthClientToProto(client), message: "OAuth client updated successfully" };
   }
 
