@@ -6,9 +6,9 @@ import type { Sql } from "@altalune/db";
 import { AccessTokenVerifier } from "@altalune/resources";
 import { accountRoutes, endLoginSession, signedIn } from "./account/index.js";
 import { bffRoutes, DashboardTokenClient } from "./bff/index.js";
-import { EmailVerification, verificationUserEvents } from "./email-verification/index.js";
+import { EmailVerification, emailChangeRoutes, verificationUserEvents } from "./email-verification/index.js";
 import { interactionRoutes, providerPages, rememberCspNonce } from "./interactions/routes.js";
-import { LoginCodes, deriveLoginCodeKey, type LoginCodesDeps } from "./login-codes/index.js";
+import { KnownDevices, LoginCodes, deriveKnownDeviceKey, deriveLoginCodeKey, type LoginCodesDeps } from "./login-codes/index.js";
 import { createMailer, type Mailer } from "./mail/index.js";
 import { ClientStore, CLIENT_CACHE_TTL_MS } from "./provider/client-store.js";
 import { createProvider, keyRetentionSeconds, ROUTES } from "./provider/configuration.js";
@@ -47,10 +47,14 @@ export interface StartAuthServerOptions {
   clock?: () => Date;
   /** Overrides the login-code rate limits (benchmarks drive many logins from one address). */
   loginCodeLimits?: LoginCodesDeps["limits"];
+  /** How often unsent email-change mails (the outbox UpdateUser writes) are looked for. */
+  emailChangePollMs?: number;
 }
 
 export const DEFAULT_KEY_POLL_MS = 5_000;
 const DEFAULT_PURGE_INTERVAL_MS = 10 * 60_000;
+/** The Resources API's listener usually sends at once; the poll catches what it could not. */
+const DEFAULT_EMAIL_CHANGE_POLL_MS = 10_000;
 const FORM_MAX_BYTES = 8 * 1024;
 
 export async function startAuthServer(opts: StartAuthServerOptions): Promise<AuthServer> {
@@ -106,12 +110,15 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
     brand,
     csrfSecret: csrfSecret(encryptionKey),
     loginCodes,
+    knownDevices: new KnownDevices(deriveKnownDeviceKey(encryptionKey)),
+    secureCookies: config.production,
     verification,
     logger: log,
     formMaxBytes: FORM_MAX_BYTES,
   });
   app.use(router.routes());
   app.use(router.allowedMethods());
+  app.use(emailChangeRoutes({ emailChanges: verification.emailChanges, brand, formMaxBytes: FORM_MAX_BYTES }).routes());
   app.use(accountRoutes({ provider: () => host.current, sql, clients, config, csrfSecret: csrfSecret(encryptionKey), verification, logger: log, formMaxBytes: FORM_MAX_BYTES }).routes());
   const social = socialLoginRoutes({
     provider: () => host.current,
@@ -183,6 +190,10 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
   };
   const purgeTimer = setInterval(() => void purge(), opts.purgeIntervalMs ?? DEFAULT_PURGE_INTERVAL_MS);
   purgeTimer.unref();
+  const emailChangeTimer = setInterval(() => {
+    verification.emailChanges.sendDue().catch((e: unknown) => log.warn({ err: e }, "email change outbox poll failed; retrying at the next interval"));
+  }, opts.emailChangePollMs ?? DEFAULT_EMAIL_CHANGE_POLL_MS);
+  emailChangeTimer.unref();
 
   let closing: Promise<void> | undefined;
   return {
@@ -192,6 +203,7 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
     close() {
       closing ??= (async () => {
         clearInterval(purgeTimer);
+        clearInterval(emailChangeTimer);
         host.stop();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
@@ -199,6 +211,7 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
         await closed;
         clearTimeout(grace);
         await loginCodes.drain();
+        await verification.emailChanges.drain();
         await mailer.close?.();
       })();
       return closing;

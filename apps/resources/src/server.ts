@@ -69,6 +69,7 @@ export async function startResourcesServer(opts: StartOptions): Promise<Resource
   const given = opts.userEvents;
   const userEvents: UserEvents = {
     userCreated: (user) => given?.userCreated(user) ?? Promise.resolve(),
+    emailChangeRequested: (userPublicId) => given?.emailChangeRequested?.(userPublicId) ?? Promise.resolve(),
     // This replica forgets at once; the others within the user-state TTL.
     userAccessChanged: (userPublicId) => {
       userState.forget(userPublicId);

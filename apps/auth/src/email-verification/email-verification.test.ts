@@ -168,6 +168,23 @@ describe("EmailVerification", () => {
     expect(u).toEqual({ email_verified: false });
   });
 
+  it("keeps the two kinds of link apart: an email-change link does not verify, and a verification link does not change the email", async () => {
+    const user = await insertUser();
+    const { verification } = setup();
+    const changeToken = randomBytes(32).toString("base64url");
+    await db.sql`
+      insert into altalune_email_verification_tokens (user_id, email, token_hash, expires_at, purpose)
+      values (${user.id}, ${user.email}, ${sha256Hex(changeToken)}, '2030-01-02T00:00:00Z', 'email_change')`;
+    expect(await verification.verify(changeToken)).toEqual({ ok: false, reason: "invalid" });
+    const [left] = await db.sql`select used_at from altalune_email_verification_tokens where token_hash = ${sha256Hex(changeToken)}`;
+    expect(left).toEqual({ used_at: null });
+
+    await verification.issue(user.publicId);
+    const verifyToken = await tokenFromMail(user.email);
+    expect(await verification.emailChanges.confirm(verifyToken)).toEqual({ ok: false, reason: "invalid" });
+    expect(await verification.verify(verifyToken)).toEqual({ ok: true, userPublicId: user.publicId });
+  });
+
   it("purges links a day after they expired", async () => {
     await db.sql`delete from altalune_email_verification_tokens`;
     const user = await insertUser();

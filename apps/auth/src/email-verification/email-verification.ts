@@ -1,20 +1,17 @@
-import { randomBytes } from "node:crypto";
-import { sha256Hex, type Logger } from "@altalune/core";
+import type { Logger } from "@altalune/core";
 import type { Sql } from "@altalune/db";
-import { PURGE_GRACE_SECONDS } from "../login-codes/login-codes.js";
 import { maskEmail } from "../login-codes/mask-email.js";
 import type { Mailer } from "../mail/mailer.js";
 import { verificationMail } from "../mail/templates.js";
 import type { RateLimiter } from "../rate-limit/rate-limiter.js";
+import { EmailChanges } from "./email-change.js";
+import { consumeLinkToken, issueLinkToken, LINK_TTL_HOURS, linkUrl, parseLinkToken, purgeExpiredLinks, unusableReason } from "./link-tokens.js";
 
-export const VERIFICATION_TTL_HOURS = 24;
+export const VERIFICATION_TTL_HOURS = LINK_TTL_HOURS;
 /** Same budget as login codes: 3 mails per user per 15 minutes. */
 export const VERIFICATION_LIMIT = { limit: 3, windowSeconds: 900 } as const;
 /** The path the link points at, on the auth server. */
 export const VERIFY_EMAIL_PATH = "/verify-email";
-
-// base64url of 32 random bytes, no padding.
-const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 
 export interface EmailVerificationDeps {
   sql: Sql;
@@ -31,15 +28,19 @@ export type VerificationIssueResult = { status: "sent" | "already_verified" | "r
 export type VerificationResult = { ok: true; userPublicId: string } | { ok: false; reason: "missing" | "invalid" | "expired_or_used" };
 
 /**
- * Email verification links: 256 random bits, stored as SHA-256 (a guess cannot be checked
- * offline, so no key is needed), valid 24 hours, single use; a new link retires the older ones.
- * A link verifies the address it was sent to, not whatever address the user has later.
+ * Email verification links (link-tokens.ts: 256 random bits stored as SHA-256, 24 hours, single
+ * use, a new link retires the older ones). A link verifies the address it was sent to, not
+ * whatever address the user has later. The email-change confirmations use the same links
+ * (`emailChanges`, email-change.ts).
  */
 export class EmailVerification {
   private readonly clock: () => Date;
+  /** Confirmation of email changes requested through UpdateUser, with the same deps. */
+  readonly emailChanges: EmailChanges;
 
   constructor(private readonly deps: EmailVerificationDeps) {
     this.clock = deps.clock ?? (() => new Date());
+    this.emailChanges = new EmailChanges({ ...deps, clock: this.clock });
   }
 
   /** Mails a new link. Rejects if the mailer fails (the link is stored; a resend replaces it). */
@@ -54,16 +55,8 @@ export class EmailVerification {
       logger.warn({ user: userPublicId }, "verification mail refused: rate limit");
       return { status: "rate_limited" };
     }
-    const token = randomBytes(32).toString("base64url");
-    const now = this.clock();
-    const expiresAt = new Date(now.getTime() + VERIFICATION_TTL_HOURS * 3_600_000);
-    await sql`
-      with retired as (
-        update altalune_email_verification_tokens set used_at = ${now}
-        where user_id = ${user.id} and used_at is null)
-      insert into altalune_email_verification_tokens (user_id, email, token_hash, expires_at, created_at)
-      values (${user.id}, ${user.email}, ${sha256Hex(token)}, ${expiresAt}, ${now})`;
-    const link = `${this.deps.baseUrl.replace(/\/+$/, "")}${VERIFY_EMAIL_PATH}?token=${encodeURIComponent(token)}`;
+    const token = await issueLinkToken(sql, { userId: user.id, email: user.email, purpose: "verify", now: this.clock() });
+    const link = linkUrl(this.deps.baseUrl, VERIFY_EMAIL_PATH, token);
     const mail = verificationMail({
       brand: this.deps.brand,
       name: user.first_name.trim() || user.email,
@@ -76,38 +69,32 @@ export class EmailVerification {
   }
 
   async verify(token: string | undefined | null): Promise<VerificationResult> {
-    const candidate = (token ?? "").trim();
-    if (candidate === "") return { ok: false, reason: "missing" };
-    if (!TOKEN_PATTERN.test(candidate)) return { ok: false, reason: "invalid" };
-    const hash = sha256Hex(candidate);
+    const parsed = parseLinkToken(token);
+    if (!parsed.ok) return parsed;
     const now = this.clock();
-    // Consuming the token and verifying the user happen in one statement: a concurrent second
-    // use waits for the row lock and then finds the token used.
-    const [row] = await this.deps.sql<{ consumed: number; public_id: string | null }[]>`
-      with t as (
-        update altalune_email_verification_tokens set used_at = ${now}
-        where token_hash = ${hash} and used_at is null and expires_at > ${now}
-        returning user_id, email),
-      u as (
+    // Using the link and verifying the user commit together: a concurrent second use waits for
+    // the link's row lock and then finds it used.
+    const outcome = await this.deps.sql.begin(async (tx) => {
+      const link = await consumeLinkToken(tx, parsed.hash, "verify", now);
+      if (!link) return undefined;
+      const [user] = await tx<{ public_id: string }[]>`
         update altalune_users
         set email_verified = true, activated_at = coalesce(activated_at, ${now}), updated_at = ${now}
-        from t where altalune_users.id = t.user_id and altalune_users.email = t.email
-        returning altalune_users.public_id)
-      select (select count(*) from t)::int as consumed, (select public_id from u) as public_id`;
-    if (row?.public_id) {
-      this.deps.logger.info({ user: row.public_id }, "email verified");
-      return { ok: true, userPublicId: row.public_id };
+        where id = ${link.userId} and email = ${link.email}
+        returning public_id`;
+      return { publicId: user?.public_id };
+    });
+    if (outcome?.publicId) {
+      this.deps.logger.info({ user: outcome.publicId }, "email verified");
+      return { ok: true, userPublicId: outcome.publicId };
     }
     // The address changed since the link was sent: the link proves nothing about the new one.
-    if (row && row.consumed > 0) return { ok: false, reason: "invalid" };
-    const [known] = await this.deps.sql`select 1 from altalune_email_verification_tokens where token_hash = ${hash}`;
-    return { ok: false, reason: known ? "expired_or_used" : "invalid" };
+    if (outcome) return { ok: false, reason: "invalid" };
+    return { ok: false, reason: await unusableReason(this.deps.sql, parsed.hash, "verify") };
   }
 
   /** Deletes links that expired more than a day ago. Returns how many. */
   async purgeExpired(): Promise<number> {
-    const cutoff = new Date(this.clock().getTime() - PURGE_GRACE_SECONDS * 1000);
-    const result = await this.deps.sql`delete from altalune_email_verification_tokens where expires_at < ${cutoff}`;
-    return result.count;
+    return purgeExpiredLinks(this.deps.sql, this.clock());
   }
 }

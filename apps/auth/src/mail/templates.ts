@@ -78,3 +78,59 @@ export function verificationMail(input: { brand: string; name: string; link: str
     ),
   };
 }
+
+/** To the requested new address: the link that makes the change effective. */
+export function emailChangeConfirmMail(input: { brand: string; name: string; newEmail: string; link: string; expiresHours: number }): MailContent {
+  const { brand, name, newEmail, link, expiresHours } = input;
+  const hours = `${expiresHours} hour${expiresHours === 1 ? "" : "s"}`;
+  return {
+    subject: `Confirm your new email address for ${brand}`,
+    text: [
+      `Hello ${name},`,
+      "",
+      `An administrator asked to change the email address of your ${brand} account to ${newEmail}.`,
+      "To confirm that this address is yours, open this link and press the button on the page:",
+      "",
+      link,
+      "",
+      `The link expires in ${hours} and can be used once. Until it is used, your account keeps its current address.`,
+      "If you do not expect this, ignore this email: nothing changes without the link.",
+      "",
+    ].join("\n"),
+    html: mailDocument(
+      brand,
+      html`<p>Hello ${name},</p>
+<p>An administrator asked to change the email address of your ${brand} account to <strong>${newEmail}</strong>. Please confirm that this address is yours.</p>
+<p style="margin:24px 0"><a href="${safeUrl(link)}" style="background:#1f6feb;color:#ffffff;text-decoration:none;padding:12px 20px;border-radius:6px;display:inline-block">Confirm new email address</a></p>
+<p style="font-size:13px">Or open this link: <a href="${safeUrl(link)}">${link}</a></p>
+<p>The link expires in ${hours} and can be used once. Until it is used, your account keeps its current address.</p>
+<p style="color:#59636e;font-size:13px">If you do not expect this, ignore this email: nothing changes without the link.</p>`,
+    ),
+  };
+}
+
+/** To the current address: a change was requested (no link: this address cannot confirm it). */
+export function emailChangeNoticeMail(input: { brand: string; name: string; newEmail: string; expiresHours: number }): MailContent {
+  const { brand, name, newEmail, expiresHours } = input;
+  const hours = `${expiresHours} hour${expiresHours === 1 ? "" : "s"}`;
+  return {
+    subject: `Email address change requested for your ${brand} account`,
+    text: [
+      `Hello ${name},`,
+      "",
+      `An administrator asked to change the email address of your ${brand} account to ${newEmail}.`,
+      `A confirmation link was sent to that address; the change takes effect only if it is opened there within ${hours}.`,
+      "Until then you keep signing in with this address.",
+      "",
+      `If you did not expect this, contact your ${brand} administrator now: they can cancel the change by setting your address back to this one.`,
+      "",
+    ].join("\n"),
+    html: mailDocument(
+      brand,
+      html`<p>Hello ${name},</p>
+<p>An administrator asked to change the email address of your ${brand} account to <strong>${newEmail}</strong>.</p>
+<p>A confirmation link was sent to that address; the change takes effect only if it is opened there within ${hours}. Until then you keep signing in with this address.</p>
+<p><strong>If you did not expect this, contact your ${brand} administrator now:</strong> they can cancel the change by setting your address back to this one.</p>`,
+    ),
+  };
+}

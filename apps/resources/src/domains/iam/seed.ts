@@ -178,7 +178,8 @@ async function ensureSuperadmin(tx: TransactionSql, email: string, logger: SeedL
 
   if (seeded !== undefined) {
     if (seeded.email !== email) {
-      await tx`update altalune_users set email = ${email}, updated_at = CURRENT_TIMESTAMP where id = ${seeded.id}`;
+      // An operator's rename: a pending change (UpdateUser) would otherwise override it when confirmed.
+      await tx`update altalune_users set email = ${email}, pending_email = null, updated_at = CURRENT_TIMESTAMP where id = ${seeded.id}`;
       logger.info(`superadmin email changed from ${seeded.email} to ${email}`);
     }
     await tx`

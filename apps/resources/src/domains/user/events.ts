@@ -17,6 +17,13 @@ export interface UserEvents {
    * has changed (the authorization layer drops what it remembered about them).
    */
   userAccessChanged?(userPublicId: string): void;
+  /**
+   * After UpdateUser has committed a new pending address and its outbox row: the listener may
+   * send the confirmation and notice mails now. Awaited; a rejection is logged. Nothing is lost
+   * without a listener or when it fails: the auth server's poll sends what the outbox still
+   * holds (docs/users.md).
+   */
+  emailChangeRequested?(userPublicId: string): Promise<void>;
 }
 
 export const noUserEvents: UserEvents = {

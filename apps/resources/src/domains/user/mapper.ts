@@ -17,6 +17,7 @@ export interface UserRow {
   is_active: boolean;
   email_verified: boolean;
   activated_at: Date | null;
+  pending_email: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -30,6 +31,7 @@ export const userColumns = [
   "is_active",
   "email_verified",
   "activated_at",
+  "pending_email",
   "created_at",
   "updated_at",
 ] as const;
@@ -72,6 +74,7 @@ export function userFromRow(row: UserRow): User {
     isActive: row.is_active,
     emailVerified: row.email_verified,
     activatedAt: row.activated_at ?? undefined,
+    pendingEmail: row.pending_email ?? undefined,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -102,6 +105,7 @@ export function userToProto(u: User): UserMessage {
     isActive: u.isActive,
     emailVerified: u.emailVerified,
     ...(u.activatedAt ? { activatedAt: timestampFromDate(u.activatedAt) } : {}),
+    ...(u.pendingEmail !== undefined ? { pendingEmail: u.pendingEmail } : {}),
     createdAt: timestampFromDate(u.createdAt),
     updatedAt: timestampFromDate(u.updatedAt),
   });

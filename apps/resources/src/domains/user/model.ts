@@ -10,6 +10,11 @@ export interface User {
   emailVerified: boolean;
   /** When the user first became active; undefined for one who never was (pending activation). */
   activatedAt: Date | undefined;
+  /**
+   * An address UpdateUser asked for, not yet confirmed through the link mailed to it (lower
+   * case); undefined when none is pending. It signs nothing in: `email` does until confirmation.
+   */
+  pendingEmail: string | undefined;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -46,4 +51,18 @@ export interface CreatedUser {
 
 export interface UpdateUserInput extends CreateUserInput {
   publicId: string;
+}
+
+/** What UpdateUser did with the address it was given (email-change.ts). */
+export type EmailChangeOutcome =
+  /** The address is the user's: nothing pending, before or after. */
+  | "unchanged"
+  /** The address is the user's, and the change that was pending is dropped. */
+  | "cancelled"
+  /** Another address: now pending, its confirmation queued for mailing. */
+  | "requested";
+
+export interface UpdatedUser {
+  user: User;
+  emailChange: EmailChangeOutcome;
 }

@@ -18,7 +18,8 @@ import {
 import { DEFAULT_USER_ROLE } from "../role/model.js";
 import { userAlreadyActive, userAlreadyExists, userAlreadyInactive, userNotFound } from "./errors.js";
 import { identityColumns, identityFromRow, userColumns, userFromRow, type UserIdentityRow, type UserRow } from "./mapper.js";
-import type { CreatedUser, CreateUserInput, MissingDefault, UpdateUserInput, User, UserIdentity } from "./model.js";
+import { decideEmailChange } from "./email-change.js";
+import type { CreatedUser, CreateUserInput, MissingDefault, UpdatedUser, UpdateUserInput, User, UserIdentity } from "./model.js";
 
 const EMAIL_UNIQUE = "ux_altalune_users_email";
 const DELETE_ATTEMPTS = 5;
@@ -108,21 +109,25 @@ export class UserRepo {
     }
   }
 
-  /** A new address has not been verified: changing the email clears `email_verified`. */
-  async update(input: UpdateUserInput): Promise<User> {
-    try {
-      const [row] = await this.sql<UserRow[]>`
+  /**
+   * Names change at once; the email only through a confirmed change (email-change.ts): a
+   * different address becomes pending_email, and `email` and `email_verified` stay as they are.
+   */
+  async update(input: UpdateUserInput): Promise<UpdatedUser> {
+    return this.sql.begin(async (tx) => {
+      const [current] = await tx<{ id: string; email: string; pending_email: string | null }[]>`
+        select id, email, pending_email from altalune_users where public_id = ${input.publicId} for update`;
+      if (current === undefined) throw userNotFound(input.publicId);
+      const decision = await decideEmailChange(tx, current, input.email);
+      const [row] = await tx<UserRow[]>`
         update altalune_users
-        set email = ${input.email}, first_name = ${input.firstName}, last_name = ${input.lastName},
-            email_verified = email_verified and email = ${input.email}, updated_at = CURRENT_TIMESTAMP
-        where public_id = ${input.publicId}
-        returning ${this.sql(userColumns)}`;
+        set first_name = ${input.firstName}, last_name = ${input.lastName}, pending_email = ${decision.pendingEmail},
+            updated_at = CURRENT_TIMESTAMP
+        where id = ${current.id}
+        returning ${tx(userColumns)}`;
       if (row === undefined) throw userNotFound(input.publicId);
-      return userFromRow(row);
-    } catch (e) {
-      if (isUniqueViolation(e, EMAIL_UNIQUE)) throw userAlreadyExists(input.email);
-      throw e;
-    }
+      return { user: userFromRow(row), emailChange: decision.outcome };
+    });
   }
 
   /**

@@ -13,6 +13,7 @@ import { invalidArgument } from "@altalune/core";
 import { listQueryFromProto, queryMetaToProto } from "../../shared/query-mapper.js";
 import { grantorOf, type Grantor } from "../iam/delegation.js";
 import { trimmedFields } from "../../shared/names.js";
+import { announceEmailChange, updateUserMessage } from "./email-change.js";
 import type { UserEvents } from "./events.js";
 import { identityToProto, userToProto } from "./mapper.js";
 import type { CreateUserInput, MissingDefault } from "./model.js";
@@ -92,8 +93,9 @@ export class UserService implements ServiceImpl<typeof UserServiceDesc> {
 
   async updateUser(req: UpdateUserRequest, ctx: HandlerContext) {
     await this.refuseChangingUser(grantorOf(ctx), req.id);
-    const user = await this.users.update({ publicId: req.id, ...userInput(req) });
-    return { user: userToProto(user), message: "User updated successfully" };
+    const { user, emailChange } = await this.users.update({ publicId: req.id, ...userInput(req) });
+    if (emailChange === "requested") await announceEmailChange(this.events, this.logger, user);
+    return { user: userToProto(user), message: updateUserMessage(emailChange, user) };
   }
 
   async deleteUser(req: DeleteUserRequest, ctx: HandlerContext) {

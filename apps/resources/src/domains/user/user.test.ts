@@ -60,11 +60,12 @@ describe.each(TRANSPORTS)("UserService over %s", (transport) => {
     expect(got.user).toEqual(u);
     expect(got.identities).toEqual([]);
 
-    const updated = await c.updateUser({ id: u.id, email: `countess.${tag}@example.com`, firstName: "Augusta", lastName: "King" });
+    const updated = await c.updateUser({ id: u.id, email: u.email, firstName: "Augusta", lastName: "King" });
     expect(updated.message).toBe("User updated successfully");
-    expect(updated.user).toMatchObject({ email: `countess.${tag}@example.com`, firstName: "Augusta", lastName: "King" });
+    expect(updated.user).toMatchObject({ email: u.email, firstName: "Augusta", lastName: "King" });
+    expect(updated.user?.pendingEmail).toBeUndefined();
 
-    const listed = await c.queryUsers({ query: { pagination: { page: 1, pageSize: 10 }, keyword: `countess.${tag}` } });
+    const listed = await c.queryUsers({ query: { pagination: { page: 1, pageSize: 10 }, keyword: `ada.${tag}` } });
     expect(listed.data.map((x) => x.id)).toEqual([u.id]);
 
     const off = await c.deactivateUser({ id: u.id });
@@ -138,14 +139,80 @@ describe("GetUser identities", () => {
 });
 
 describe("UpdateUser", () => {
-  it("keeps email_verified while the address stays, and clears it when the address changes", async () => {
+  const outboxOf = async (publicId: string) =>
+    api.db.sql<{ old_email: string; new_email: string }[]>`
+      select o.old_email, o.new_email from altalune_email_change_outbox o join altalune_users u on u.id = o.user_id
+      where u.public_id = ${publicId}`;
+  const liveChangeLinks = async (publicId: string) => {
+    const [row] = await api.db.sql<{ n: number }[]>`
+      select count(*)::int as n from altalune_email_verification_tokens t join altalune_users u on u.id = t.user_id
+      where u.public_id = ${publicId} and t.purpose = 'email_change' and t.used_at is null`;
+    return row?.n;
+  };
+
+  it("a different address is only pending: email and email_verified stay, the change waits in the outbox", async () => {
     const c = users("grpc-js");
     const u = (await c.createUser({ email: "verified@example.com", firstName: "Vera", lastName: "Fied" })).user!;
     await api.db.sql`update altalune_users set email_verified = true where public_id = ${u.id}`;
-    const renamed = (await c.updateUser({ id: u.id, email: "VERIFIED@example.com ", firstName: "Vera", lastName: "Renamed" })).user!;
-    expect(renamed).toMatchObject({ email: "verified@example.com", lastName: "Renamed", emailVerified: true });
-    const moved = (await c.updateUser({ id: u.id, email: "moved@example.com", firstName: "Vera", lastName: "Renamed" })).user!;
-    expect(moved).toMatchObject({ email: "moved@example.com", emailVerified: false });
+    const renamed = await c.updateUser({ id: u.id, email: "VERIFIED@example.com ", firstName: "Vera", lastName: "Renamed" });
+    expect(renamed.user).toMatchObject({ email: "verified@example.com", lastName: "Renamed", emailVerified: true });
+    expect(renamed.message).toBe("User updated successfully");
+    expect(await outboxOf(u.id)).toEqual([]);
+
+    const moved = await c.updateUser({ id: u.id, email: " Moved@Example.com", firstName: "Vera", lastName: "Moved" });
+    expect(moved.user).toMatchObject({ email: "verified@example.com", pendingEmail: "moved@example.com", lastName: "Moved", emailVerified: true });
+    expect(moved.message).toBe(
+      "User updated successfully; a confirmation link is being sent to moved@example.com, and the email address changes once it is confirmed",
+    );
+    expect((await c.getUser({ id: u.id })).user).toMatchObject({ email: "verified@example.com", pendingEmail: "moved@example.com" });
+    // Nobody mails in this API (no listener): the request waits for the auth server's poll.
+    expect(await outboxOf(u.id)).toEqual([{ old_email: "verified@example.com", new_email: "moved@example.com" }]);
+    const [row] = await api.db.sql`select email, pending_email from altalune_users where public_id = ${u.id}`;
+    expect(row).toEqual({ email: "verified@example.com", pending_email: "moved@example.com" });
+  });
+
+  it("a newer address replaces the pending one and retires its link; the current address cancels", async () => {
+    const c = users("connect-json");
+    const u = (await c.createUser({ email: "changer@example.com", firstName: "Chan", lastName: "Ger" })).user!;
+    await c.updateUser({ id: u.id, email: "first@example.com", firstName: "Chan", lastName: "Ger" });
+    // As the auth server's sender would have stored it for the first request.
+    await api.db.sql`
+      insert into altalune_email_verification_tokens (user_id, email, token_hash, expires_at, purpose)
+      select id, 'first@example.com', repeat('a', 64), CURRENT_TIMESTAMP + interval '1 day', 'email_change'
+      from altalune_users where public_id = ${u.id}`;
+    expect(await liveChangeLinks(u.id)).toBe(1);
+
+    const second = await c.updateUser({ id: u.id, email: "second@example.com", firstName: "Chan", lastName: "Ger" });
+    expect(second.user?.pendingEmail).toBe("second@example.com");
+    expect(await outboxOf(u.id)).toEqual([{ old_email: "changer@example.com", new_email: "second@example.com" }]);
+    expect(await liveChangeLinks(u.id)).toBe(0);
+
+    const cancelled = await c.updateUser({ id: u.id, email: "changer@example.com", firstName: "Chan", lastName: "Ger" });
+    expect(cancelled.user?.pendingEmail).toBeUndefined();
+    expect(cancelled.message).toBe("User updated successfully; the pending email change was cancelled");
+    expect(await outboxOf(u.id)).toEqual([]);
+  });
+
+  it("tells the listener after the commit; its failure does not fail the call and the outbox keeps the request", async () => {
+    const seen: Array<{ id: string; pending: unknown }> = [];
+    const events: UserEvents = {
+      async userCreated() {},
+      async emailChangeRequested(id) {
+        const [row] = await api.db.sql`select pending_email from altalune_users where public_id = ${id}`;
+        seen.push({ id, pending: row?.["pending_email"] });
+        throw new Error("smtp down");
+      },
+    };
+    const listened = await startTestApi({}, { db: api.db, userEvents: events });
+    try {
+      const id = await insertUser("listened@example.com", { active: true });
+      const res = await listened.client(UserServiceDesc, "connect-json").updateUser({ id, email: "heard@example.com", firstName: "L", lastName: "I" });
+      expect(res.user?.pendingEmail).toBe("heard@example.com");
+      expect(seen).toEqual([{ id, pending: "heard@example.com" }]);
+      expect(await outboxOf(id)).toEqual([{ old_email: "listened@example.com", new_email: "heard@example.com" }]);
+    } finally {
+      await listened.close();
+    }
   });
 });
 
