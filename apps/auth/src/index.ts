@@ -5,3 +5,4 @@ export { issueAccessToken, parseTtl, type IssuedToken } from "./provider/token-i
 export { EmailVerification, verificationUserEvents, type UserCreatedListener } from "./email-verification/index.js";
 export { createMailer, type Mailer } from "./mail/index.js";
 export { RateLimiter } from "./rate-limit/index.js";
+export { auditIdentities, type AuditedIdentity } from "./social/index.js";

@@ -13,6 +13,7 @@ import { Browser } from "../../auth/src/testing/browser.js";
 import { authorizationUrl, browserLogin, exchange, relyingParty } from "../../auth/src/testing/login-flow.js";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { migrateDown, migrateUp } from "@altalune/db";
 import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
 
 // The `altalune` command as a user runs it: a real process, a real database, real signals.
@@ -144,6 +145,44 @@ describe("altalune CLI", () => {
     const parts = await db.sql`
       select 1 from altalune_projects p join pg_class c on c.relname = 'altalune_example_employees_p' || p.id where p.is_default`;
     expect(parts).toHaveLength(1);
+  });
+
+  it("identities audit lists identities that the old email rule may have linked (after migration 0015), changing nothing", async () => {
+    const db = await emptyDatabase();
+    const env = { DATABASE_URL: db.url };
+    // The schema before 0015 (migrated in-process: only the audit itself needs the command), and
+    // the rows the old code made there: the seed's marker, a registration, an email-matched link.
+    await migrateUp(db.sql);
+    await migrateDown(db.sql, { steps: MIGRATIONS.filter((v) => v >= "0015").length });
+    await db.sql`
+      insert into altalune_users (public_id, email, created_at) values
+        ('auditvictim234', 'victim@example.test', '2024-01-01T00:00:00Z'),
+        ('auditnewbie234', 'newbie@example.test', '2024-03-01T00:00:00Z'),
+        ('auditroot23456', 'root@example.test', '2023-01-01T00:00:00Z')`;
+    await db.sql`
+      insert into altalune_user_identities (public_id, user_id, provider, provider_user_id, email, created_at, last_login_at)
+      select 'auditident2342', id, 'acme-idp', 'sub-linked', 'victim@example.test', '2024-02-02T00:00:00Z'::timestamptz, '2024-02-03T00:00:00Z'::timestamptz
+      from altalune_users where public_id = 'auditvictim234'
+      union all
+      select 'auditident2343', id, 'acme-idp', 'sub-registered', 'newbie@example.test', '2024-03-01T00:00:00Z'::timestamptz, null::timestamptz
+      from altalune_users where public_id = 'auditnewbie234'
+      union all
+      select 'auditident2344', id, 'system', 'superadmin', 'root@example.test', '2023-06-01T00:00:00Z'::timestamptz, null::timestamptz
+      from altalune_users where public_id = 'auditroot23456'`;
+    await migrateUp(db.sql);
+    const before = await db.sql`select * from altalune_user_identities order by id`;
+
+    const audit = await run(["identities", "audit"], env);
+    expect(audit.code, audit.stderr).toBe(0);
+    const lines = audit.stdout.trim().split("\n");
+    expect(lines[0]).toBe("user\temail\tprovider\tlinked_by\tuser_created\tidentity_created\tlast_login");
+    // Only the identity created after its user; not the registration, not the seed's superadmin marker.
+    expect(lines.slice(1)).toEqual([
+      ["auditvictim234", "victim@example.test", "acme-idp", "email_match", "2024-01-01T00:00:00.000Z", "2024-02-02T00:00:00.000Z", "2024-02-03T00:00:00.000Z"].join("\t"),
+    ]);
+    expect(audit.stderr).toContain("1 identity may have been linked by email address alone");
+    expect(await db.sql`select linked_by from altalune_user_identities where provider = 'system'`).toEqual([{ linked_by: "seed" }]);
+    expect(await db.sql`select * from altalune_user_identities order by id`).toEqual(before);
   });
 
   it("reports every invalid variable by name and exits non-zero", async () => {

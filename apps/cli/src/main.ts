@@ -15,6 +15,7 @@ import {
 import {
   DEFAULT_KEY_POLL_MS,
   EmailVerification,
+  auditIdentities,
   RateLimiter,
   createMailer,
   issueAccessToken,
@@ -41,6 +42,9 @@ commands:
   token issue --email <address> [--ttl 15m]
                           print an access token for that user with their current claims
                           (needs the database and ENCRYPTION_KEY)
+  identities audit        list social-login identities that may have been linked to an existing
+                          account by email address alone (before migration 0015), for review;
+                          changes nothing
   migrate up [--skip-seed]
   migrate down [--steps N]
   migrate status
@@ -210,6 +214,8 @@ async function main(argv: string[]): Promise<number> {
         return await keys(rt, sub, values["delay-seconds"]);
       case "token":
         return await token(rt, sub, values.email, values.ttl);
+      case "identities":
+        return await identities(rt, sub);
       case "seed":
         await seed(rt.sql, logger, rt.config);
         return 0;
@@ -269,6 +275,28 @@ async function token(rt: Runtime, sub: string | undefined, email: string | undef
     process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
     return 1;
   }
+}
+
+async function identities(rt: Runtime, sub: string | undefined): Promise<number> {
+  if (sub !== "audit") {
+    process.stderr.write(`identities needs audit\n\n${USAGE}`);
+    return 2;
+  }
+  const rows = await auditIdentities(rt.sql);
+  const day = (d: Date | null) => (d === null ? "never" : d.toISOString());
+  process.stdout.write(["user", "email", "provider", "linked_by", "user_created", "identity_created", "last_login"].join("\t") + "\n");
+  for (const r of rows) {
+    process.stdout.write(
+      [r.userPublicId, r.email, r.provider, r.linkedBy, day(r.userCreatedAt), day(r.identityCreatedAt), day(r.lastLoginAt)].join("\t") + "\n",
+    );
+  }
+  process.stderr.write(
+    rows.length === 0
+      ? "no identity to review\n"
+      : `${rows.length} identit${rows.length === 1 ? "y" : "ies"} may have been linked by email address alone; ` +
+          "review them with their users (nothing was changed)\n",
+  );
+  return 0;
 }
 
 async function migrate(rt: Runtime, sub: string | undefined, skipSeed: boolean, stepsText: string): Promise<number> {

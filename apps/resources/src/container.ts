@@ -1,4 +1,4 @@
-import type { Config, Logger } from "@altalune/core";
+import { OutboundPolicy, type Config, type Logger } from "@altalune/core";
 import type { Sql } from "@altalune/db";
 import { ApiKeyVerifier } from "./auth/api-key-verifier.js";
 import { systemClock, type Clock } from "./domains/api-key/model.js";
@@ -51,7 +51,7 @@ export function createContainer({ sql, config, logger, clock = systemClock, user
       permission: new PermissionService(new PermissionRepo(sql)),
       iamMapper: new IamMapperService(new IamRepo(sql)),
       oauthClient: new OAuthClientService(new OAuthClientRepo(sql), config.encryptionKey, logger),
-      oauthProvider: new OAuthProviderService(new OAuthProviderRepo(sql), config.encryptionKey, config.auth.issuer, logger),
+      oauthProvider: new OAuthProviderService(new OAuthProviderRepo(sql), config.encryptionKey, config.auth.issuer, logger, OutboundPolicy.fromConfig(config)),
     },
     auth: {
       apiKeys: new ApiKeyVerifier(apiKeyRepo, clock, logger),

@@ -76,4 +76,14 @@ describe("auth and secrets", () => {
       'ALLOWED_ORIGINS: "*" is not an origin (scheme://host[:port])',
     ]);
   });
+
+  it("INTROSPECTION_CLIENT_IDS: none by default, client ids in lower case, each bad entry named", () => {
+    expect(loadConfig({}).auth.introspectionClientIds).toEqual([]);
+    const c = loadConfig({ INTROSPECTION_CLIENT_IDS: " 3A7C9E10-2B4D-4F6A-8C1E-5D7F9A0B2C4E, ,6f1c2f4e-5d7a-4b8e-9c3d-2a1b0c9d8e7f" });
+    expect(c.auth.introspectionClientIds).toEqual(["3a7c9e10-2b4d-4f6a-8c1e-5d7f9a0b2c4e", "6f1c2f4e-5d7a-4b8e-9c3d-2a1b0c9d8e7f"]);
+    expect(problemsOf({ INTROSPECTION_CLIENT_IDS: "altalune-account,*" })).toEqual([
+      'INTROSPECTION_CLIENT_IDS: "altalune-account" is not a client id (UUID)',
+      'INTROSPECTION_CLIENT_IDS: "*" is not a client id (UUID)',
+    ]);
+  });
 });

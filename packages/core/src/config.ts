@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { z } from "zod";
+import { allowedHostProblem } from "./outbound.js";
 
 // Configuration comes from environment variables, validated once at start-up. Every problem is
 // reported by its variable name in one message, so a misconfigured deployment fails fast.
@@ -52,6 +53,13 @@ const envSchema = z.object({
   DASHBOARD_CLIENT_ID: z.uuid("must be a UUID").optional(),
   DASHBOARD_CLIENT_SECRET: z.string().min(32, "must be at least 32 characters").max(200).optional(),
   DASHBOARD_REDIRECT_URIS: z.string().optional(),
+  // Hosts (names, addresses or CIDRs, comma-separated) besides the public internet that outgoing
+  // requests to configured URLs (upstream identity providers) may reach: a self-hosted IdP on a
+  // private network. Operator-only on purpose: the API can never widen it.
+  OUTBOUND_ALLOWED_HOSTS: z.string().optional(),
+  // Confidential clients allowed to introspect tokens issued to other clients (comma-separated
+  // client ids). Operator-only: no API writes it. Every other client sees only its own tokens.
+  INTROSPECTION_CLIENT_IDS: z.string().optional(),
 });
 
 /** The seeded superadmin's email outside production, where the variable is required. */
@@ -88,6 +96,8 @@ export interface Config {
   trustedProxyHops: number;
   /** The first-party dashboard client, seeded into altalune_oauth_clients. */
   dashboardClient: { clientId: string | undefined; clientSecret: string | undefined; redirectUris: string[] };
+  /** OUTBOUND_ALLOWED_HOSTS: private destinations outgoing requests may reach (see outbound.ts). */
+  outboundAllowedHosts: string[];
 }
 
 export interface AuthConfig {
@@ -101,6 +111,8 @@ export interface AuthConfig {
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
   autoActivate: boolean;
+  /** Client ids (lower case) that may introspect any client's tokens (INTROSPECTION_CLIENT_IDS). */
+  introspectionClientIds: string[];
 }
 
 export class ConfigError extends Error {
@@ -136,7 +148,16 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   const redirectUris = commaList(
     e.DASHBOARD_REDIRECT_URIS ?? (production ? "" : DEV_DASHBOARD_ORIGINS.map((o) => `${o}/auth/callback`).join(",")),
   );
+  const outboundAllowedHosts = commaList(e.OUTBOUND_ALLOWED_HOSTS);
+  const introspectionClientIds = commaList(e.INTROSPECTION_CLIENT_IDS).map((id) => id.toLowerCase());
   const problems = [
+    ...introspectionClientIds
+      .filter((id) => !z.uuid().safeParse(id).success)
+      .map((id) => `INTROSPECTION_CLIENT_IDS: "${id}" is not a client id (UUID)`),
+    ...outboundAllowedHosts.flatMap((h) => {
+      const problem = allowedHostProblem(h);
+      return problem === undefined ? [] : [`OUTBOUND_ALLOWED_HOSTS: ${problem}`];
+    }),
     ...allowedOrigins.filter((o) => !isOrigin(o)).map((o) => `ALLOWED_ORIGINS: "${o}" is not an origin (scheme://host[:port])`),
     ...redirectUris.filter((u) => !URL.canParse(u)).map((u) => `DASHBOARD_REDIRECT_URIS: "${u}" is not a URL`),
   ];
@@ -164,6 +185,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL,
       refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL,
       autoActivate: e.AUTO_ACTIVATE,
+      introspectionClientIds,
     },
     encryptionKey,
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },
@@ -176,6 +198,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       clientSecret: e.DASHBOARD_CLIENT_SECRET,
       redirectUris,
     },
+    outboundAllowedHosts,
   };
 }
 

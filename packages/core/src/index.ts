@@ -5,3 +5,4 @@ export * from "./config.js";
 export * from "./crypto.js";
 export * from "./dev-secrets.js";
 export * from "./cookies.js";
+export * from "./outbound.js";

@@ -59,7 +59,7 @@ export const LOGIN_COOKIE = "altalune_account_login";
 const LOGIN_COOKIE_MAX_AGE_MS = 10 * 60_000;
 
 /** Where a finished sign-in may return: a fixed list, so the cookie cannot redirect anywhere else. */
-export const RETURN_PATHS = { account: "/account", edit: "/account/edit" } as const;
+export const RETURN_PATHS = { account: "/account", edit: "/account/edit", link: "/account/link/confirm" } as const;
 export type ReturnTo = keyof typeof RETURN_PATHS;
 
 interface PendingLogin {

@@ -11,6 +11,8 @@ import { accountMessagePage, accountPage, editProfilePage, errorPage, loggedOutP
 import { consentsOf, identitiesOf, revokeConsent, updateNames } from "./account-store.js";
 import { endLoginSession, finishLogin, RETURN_PATHS, signedIn, startLogin, type ReturnTo, type SignedIn } from "./account-session.js";
 import { parseNames } from "./profile-input.js";
+import { LINK_START_PATH } from "../social/link-routes.js";
+import { linkableProviders } from "../social/login-providers.js";
 
 /**
  * The account pages: profile (identities, applications with access, verification), edit
@@ -152,7 +154,11 @@ export function accountRoutes(deps: AccountDeps): Router {
     if (!signed) return;
     const { me, user } = signed;
     if (!user.isActive) return renderPending(ctx, me, user, noticeOf(ctx).notice);
-    const [identities, consents] = await Promise.all([identitiesOf(sql, user.publicId), consentsOf(sql, user.publicId)]);
+    const [identities, consents, linkProviders] = await Promise.all([
+      identitiesOf(sql, user.publicId),
+      consentsOf(sql, user.publicId),
+      linkableProviders(sql, user.publicId),
+    ]);
     sendPage(
       ctx,
       accountPage({
@@ -162,6 +168,8 @@ export function accountRoutes(deps: AccountDeps): Router {
         user,
         identities,
         consents,
+        linkProviders,
+        linkAction: LINK_START_PATH,
         csrfToken: csrf(me),
         editHref: ACCOUNT_PATHS.edit,
         resendVerificationAction: ACCOUNT_PATHS.resendVerification,

@@ -5,10 +5,14 @@ import type { Sql, TransactionSql } from "@altalune/db";
  * Who an upstream sign-in is, in our IAM tables. In one transaction:
  * 1. an identity (provider, provider user id) exists → its user;
  * 2. else, only if the upstream says the address is verified (anyone can put any address on an
- *    account at some providers): a user with the same email → a new identity is linked to them;
+ *    account at some providers): a user with the same email → NOT signed in and nothing linked
+ *    ("link_required"). An upstream's word about an address is not proof of owning our account:
+ *    whoever configures a provider (provider:write) could claim any address, the superadmin's
+ *    included. The account has to prove itself first (linkIdentity: from the account page, or
+ *    after an email-code sign-in that confirms the offer of the callback);
  * 3. else a new user is registered with the global role `user` and a membership in the default
- *    project. An unverified address neither links (that would hand over the user) nor registers
- *    (that would pre-create the real owner's account, still open to the upstream identity).
+ *    project. An unverified address does not register either (that would pre-create the real
+ *    owner's account, still open to the upstream identity).
  * The unique indexes on users.email and identities (provider, provider_user_id) decide between
  * concurrent first sign-ins of one person: the loser's transaction rolls back and is retried,
  * and then finds what the winner created.
@@ -47,8 +51,13 @@ export interface ResolvedUser {
 }
 
 export type AccountResolution =
-  | { outcome: "signed_in" | "linked" | "registered"; user: ResolvedUser }
+  | { outcome: "signed_in" | "registered"; user: ResolvedUser }
+  /** The address belongs to an existing user (internal id), who must prove themselves before the identity is linked. */
+  | { outcome: "link_required"; userId: string; identity: UpstreamIdentity }
   | { outcome: "refused"; reason: "unverified_email" | "no_email" };
+
+/** How an identity came to its user (altalune_user_identities.linked_by, migration 0015). */
+export type LinkedBy = "registration" | "account_page" | "email_login";
 
 /** The global role every registered user gets (seeded, apps/resources role/model.ts). */
 export const DEFAULT_USER_ROLE = "user";
@@ -137,19 +146,15 @@ async function resolveOnce(tx: TransactionSql, identity: UpstreamIdentity, conte
   // pre-create the account of whoever really owns the address (they would later sign in with an
   // email code to an account the upstream identity still opens).
   if (!identity.emailVerified) return { outcome: "refused", reason: "unverified_email" };
-  const [sameEmail] = await tx<UserRow[]>`
-    select id, public_id, email, is_active, email_verified from altalune_users where email = ${identity.email} for update`;
+  const [sameEmail] = await tx<{ id: string }[]>`select id from altalune_users where email = ${identity.email}`;
   if (sameEmail) {
-    await insertIdentity(tx, sameEmail.id, identity, context);
-    // The upstream has just proven the address, which is this user's.
-    const [user] = await tx<UserRow[]>`
-      update altalune_users
-      set email_verified = true, updated_at = CURRENT_TIMESTAMP,
-          avatar_url = coalesce(avatar_url, ${identity.avatarUrl ?? null})
-      where id = ${sameEmail.id}
-      returning id, public_id, email, is_active, email_verified`;
-    await fillMissingNames(tx, sameEmail.id, identity);
-    return { outcome: "linked", user: resolved(user ?? sameEmail) };
+    // A concurrent first sign-in of this very upstream account may have registered the address
+    // (user and identity commit together) after the look-up above: then it is a sign-in, retried.
+    const [registered] = await tx`
+      select 1 from altalune_user_identities where provider = ${identity.provider} and provider_user_id = ${identity.providerUserId}`;
+    if (registered) throw new LostRace();
+    // Nothing is written: the account's owner has not been heard from.
+    return { outcome: "link_required", userId: sameEmail.id, identity };
   }
 
   const [created] = await tx<UserRow[]>`
@@ -169,22 +174,55 @@ async function resolveOnce(tx: TransactionSql, identity: UpstreamIdentity, conte
     select id, ${created.id}, ${context.dashboard ? DASHBOARD_PROJECT_ROLE : OTHER_PROJECT_ROLE}
     from altalune_projects where is_default
     on conflict do nothing`;
-  await insertIdentity(tx, created.id, identity, context);
+  if ((await insertIdentity(tx, created.id, identity, context, "registration")) === undefined) throw new LostRace();
   return { outcome: "registered", user: resolved(created) };
 }
 
-async function insertIdentity(tx: TransactionSql, userId: string, identity: UpstreamIdentity, context: RegistrationContext): Promise<void> {
+/** The new identity's id; undefined when (provider, provider user id) is taken (a concurrent first sign-in committed first). */
+async function insertIdentity(
+  tx: TransactionSql,
+  userId: string,
+  identity: UpstreamIdentity,
+  context: Pick<RegistrationContext, "clientId" | "clientName">,
+  linkedBy: LinkedBy,
+): Promise<string | undefined> {
   const [row] = await tx<{ id: string }[]>`
     insert into altalune_user_identities
       (public_id, user_id, provider, provider_user_id, email, first_name, last_name,
-       oauth_client_id, origin_oauth_client_name, last_login_at)
+       oauth_client_id, origin_oauth_client_name, last_login_at, linked_by)
     values (${newPublicId()}, ${userId}, ${identity.provider}, ${identity.providerUserId}, ${identity.email ?? null},
             ${identity.firstName}, ${identity.lastName}, ${context.clientId ?? null},
-            ${context.clientName === undefined ? null : clip(context.clientName, NAME_MAX)}, CURRENT_TIMESTAMP)
+            ${context.clientName === undefined ? null : clip(context.clientName, NAME_MAX)},
+            ${linkedBy === "registration" ? tx`CURRENT_TIMESTAMP` : null}, ${linkedBy})
     on conflict (provider, provider_user_id) do nothing
     returning id`;
-  // The same upstream account signed in concurrently and its transaction committed first.
-  if (!row) throw new LostRace();
+  return row?.id;
+}
+
+export type LinkResult = "linked" | "already_linked" | "linked_to_other_user";
+
+/**
+ * Links an upstream identity to a user who has proven to be that user (signed in on the account
+ * page, or just signed in with an email code and confirmed). The identity may already belong to
+ * this user (nothing changes) or to another one (refused: one upstream account, one user).
+ */
+export async function linkIdentity(
+  sql: Sql,
+  userId: string,
+  upstream: UpstreamIdentity,
+  context: Pick<RegistrationContext, "clientId" | "clientName">,
+  linkedBy: Exclude<LinkedBy, "registration">,
+): Promise<LinkResult> {
+  const identity = normalizeIdentity(upstream);
+  return sql.begin(async (tx) => {
+    if ((await insertIdentity(tx, userId, identity, context, linkedBy)) !== undefined) {
+      await fillMissingNames(tx, userId, identity);
+      return "linked";
+    }
+    const [owner] = await tx<{ user_id: string }[]>`
+      select user_id from altalune_user_identities where provider = ${identity.provider} and provider_user_id = ${identity.providerUserId}`;
+    return owner?.user_id === userId ? "already_linked" : "linked_to_other_user";
+  });
 }
 
 async function fillMissingNames(tx: TransactionSql, userId: string, identity: UpstreamIdentity): Promise<void> {

@@ -2,3 +2,4 @@ export { socialLoginRoutes, type SocialLoginDeps } from "./routes.js";
 export { loginProviders, type LoginProviderButton } from "./login-providers.js";
 export { purgeExpiredUpstreamLogins } from "./pending-logins.js";
 export { UpstreamClient, type UpstreamClientOptions } from "./upstream.js";
+export { auditIdentities, type AuditedIdentity } from "./identity-audit.js";

@@ -24,3 +24,17 @@ export async function loginProviders(sql: Sql, uid: string): Promise<LoginProvid
     .filter((p) => DRIVEN_TYPES.has(p.providerType) && !RESERVED_IDENTITY_PROVIDERS.has(p.slug))
     .map((p) => ({ id: p.slug, label: `Continue with ${p.displayName}`, href: `/interaction/${encodeURIComponent(uid)}/upstream/${p.slug}` }));
 }
+
+/** The enabled providers a user can link on the account page: those none of their identities is at. */
+export async function linkableProviders(sql: Sql, userPublicId: string): Promise<{ slug: string; displayName: string }[]> {
+  const [providers, linked] = await Promise.all([
+    listEnabledProviders(sql),
+    sql<{ provider: string }[]>`
+      select distinct i.provider from altalune_user_identities i join altalune_users u on u.id = i.user_id
+      where u.public_id = ${userPublicId}`,
+  ]);
+  const have = new Set(linked.map((r) => r.provider));
+  return providers
+    .filter((p) => DRIVEN_TYPES.has(p.providerType) && !RESERVED_IDENTITY_PROVIDERS.has(p.slug) && !have.has(p.slug))
+    .map((p) => ({ slug: p.slug, displayName: p.displayName }));
+}

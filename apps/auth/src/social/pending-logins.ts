@@ -12,9 +12,17 @@ export const UPSTREAM_LOGIN_TTL_SECONDS = 10 * 60;
 /** Rows stay this long after expiry, so a late callback is told "expired" rather than "unknown". */
 const PURGE_GRACE_SECONDS = 24 * 60 * 60;
 
+/**
+ * Whose sign-in it is: a login inside an oidc-provider Interaction, or a link started from the
+ * account page by a signed-in user (bound to that user and their login session).
+ */
+export type UpstreamLoginOwner =
+  | { purpose: "login"; interactionUid: string }
+  | { purpose: "link"; userId: string; sessionHash: string };
+
 export interface NewUpstreamLogin {
   state: string;
-  interactionUid: string;
+  owner: UpstreamLoginOwner;
   slug: string;
   nonce: string | undefined;
   codeVerifier: string;
@@ -27,10 +35,11 @@ export interface ConsumedUpstreamLogin {
 
 /** What the callback's first hop learns from the state alone. */
 export type StateLookup =
-  | { status: "pending"; interactionUid: string; slug: string }
+  | { status: "pending"; slug: string; purpose: "login"; interactionUid: string }
+  | { status: "pending"; slug: string; purpose: "link" }
   | { status: "unknown" }
-  | { status: "expired"; interactionUid: string }
-  | { status: "used"; interactionUid: string };
+  | { status: "expired"; interactionUid: string | undefined }
+  | { status: "used"; interactionUid: string | undefined };
 
 /** Why a consume found nothing to consume. */
 export type ConsumeFailure = "unknown" | "expired" | "used" | "mismatch";
@@ -39,37 +48,50 @@ const verifierContext = (stateHash: string): string => `upstream_login:${stateHa
 
 export async function createUpstreamLogin(sql: Sql, encryptionKey: Buffer, login: NewUpstreamLogin): Promise<void> {
   const stateHash = sha256Hex(login.state);
+  const { owner } = login;
   await sql`
-    insert into altalune_upstream_logins (state_hash, interaction_uid, slug, nonce, code_verifier_sealed, expires_at)
-    values (${stateHash}, ${login.interactionUid}, ${login.slug}, ${login.nonce ?? null},
+    insert into altalune_upstream_logins
+      (state_hash, purpose, interaction_uid, link_user_id, link_session_hash, slug, nonce, code_verifier_sealed, expires_at)
+    values (${stateHash}, ${owner.purpose}, ${owner.purpose === "login" ? owner.interactionUid : null},
+            ${owner.purpose === "link" ? owner.userId : null}, ${owner.purpose === "link" ? owner.sessionHash : null},
+            ${login.slug}, ${login.nonce ?? null},
             ${sealSecret(encryptionKey, login.codeVerifier, verifierContext(stateHash))},
             CURRENT_TIMESTAMP + make_interval(secs => ${UPSTREAM_LOGIN_TTL_SECONDS}))`;
 }
 
 /** Reads a state without using it up: the first hop only needs to know where it belongs. */
 export async function lookupState(sql: Sql, state: string): Promise<StateLookup> {
-  const [row] = await sql<{ interaction_uid: string; slug: string; consumed: boolean; live: boolean }[]>`
-    select interaction_uid, slug, consumed_at is not null as consumed, expires_at > CURRENT_TIMESTAMP as live
+  const [row] = await sql<{ interaction_uid: string | null; purpose: string; slug: string; consumed: boolean; live: boolean }[]>`
+    select interaction_uid, purpose, slug, consumed_at is not null as consumed, expires_at > CURRENT_TIMESTAMP as live
     from altalune_upstream_logins where state_hash = ${sha256Hex(state)}`;
   if (!row) return { status: "unknown" };
-  if (row.consumed) return { status: "used", interactionUid: row.interaction_uid };
-  if (!row.live) return { status: "expired", interactionUid: row.interaction_uid };
-  return { status: "pending", interactionUid: row.interaction_uid, slug: row.slug };
+  const interactionUid = row.interaction_uid ?? undefined;
+  if (row.consumed) return { status: "used", interactionUid };
+  if (!row.live) return { status: "expired", interactionUid };
+  if (row.purpose === "link") return { status: "pending", slug: row.slug, purpose: "link" };
+  if (interactionUid === undefined) return { status: "unknown" };
+  return { status: "pending", slug: row.slug, purpose: "login", interactionUid };
 }
 
 /**
  * Uses a state up, atomically: of two concurrent callbacks with the same state exactly one gets
- * the verifier. It must belong to this interaction and provider, be unused and unexpired.
+ * the verifier. It must belong to this owner (interaction, or user and login session) and
+ * provider, be unused and unexpired.
  */
 export async function consumeUpstreamLogin(
   sql: Sql,
   encryptionKey: Buffer,
-  spec: { state: string; interactionUid: string; slug: string },
+  spec: { state: string; owner: UpstreamLoginOwner; slug: string },
 ): Promise<{ ok: true; login: ConsumedUpstreamLogin } | { ok: false; reason: ConsumeFailure }> {
   const stateHash = sha256Hex(spec.state);
+  const { owner } = spec;
+  const ownedBy =
+    owner.purpose === "login"
+      ? sql`purpose = 'login' and interaction_uid = ${owner.interactionUid}`
+      : sql`purpose = 'link' and link_user_id = ${owner.userId} and link_session_hash = ${owner.sessionHash}`;
   const [row] = await sql<{ nonce: string | null; code_verifier_sealed: string }[]>`
     update altalune_upstream_logins set consumed_at = CURRENT_TIMESTAMP
-    where state_hash = ${stateHash} and interaction_uid = ${spec.interactionUid} and slug = ${spec.slug}
+    where state_hash = ${stateHash} and ${ownedBy} and slug = ${spec.slug}
       and consumed_at is null and expires_at > CURRENT_TIMESTAMP
     returning nonce, code_verifier_sealed`;
   if (row) {
@@ -78,18 +100,21 @@ export async function consumeUpstreamLogin(
       login: { nonce: row.nonce ?? undefined, codeVerifier: openSecret(encryptionKey, row.code_verifier_sealed, verifierContext(stateHash)) },
     };
   }
-  const found = await lookupState(sql, spec.state);
-  if (found.status === "unknown") return { ok: false, reason: "unknown" };
-  if (found.interactionUid !== spec.interactionUid || (found.status === "pending" && found.slug !== spec.slug)) {
-    return { ok: false, reason: "mismatch" };
-  }
-  return { ok: false, reason: found.status === "used" ? "used" : "expired" };
+  const [found] = await sql<{ owned: boolean; slug: string; consumed: boolean }[]>`
+    select (${ownedBy}) as owned, slug, consumed_at is not null as consumed from altalune_upstream_logins where state_hash = ${stateHash}`;
+  if (!found) return { ok: false, reason: "unknown" };
+  if (!found.owned || (!found.consumed && found.slug !== spec.slug)) return { ok: false, reason: "mismatch" };
+  return { ok: false, reason: found.consumed ? "used" : "expired" };
 }
 
-/** Deletes rows well past their expiry; returns how many. For the auth server's purge loop. */
+/**
+ * Deletes rows well past their expiry (and expired link offers, see pending-links.ts); returns
+ * how many. For the auth server's purge loop.
+ */
 export async function purgeExpiredUpstreamLogins(sql: Sql): Promise<number> {
   const result = await sql`
     delete from altalune_upstream_logins
     where expires_at < CURRENT_TIMESTAMP - make_interval(secs => ${PURGE_GRACE_SECONDS})`;
-  return result.count;
+  const offers = await sql`delete from altalune_pending_identity_links where expires_at < CURRENT_TIMESTAMP`;
+  return result.count + offers.count;
 }

@@ -1,16 +1,17 @@
 import Router from "@koa/router";
 import type { Context } from "koa";
-import type { Config, Logger } from "@altalune/core";
+import { OutboundPolicy, type Config, type Logger } from "@altalune/core";
 import type { Sql } from "@altalune/db";
-import { findProviderBySlug, ProviderConfigError } from "@altalune/resources";
 import type Provider from "oidc-provider";
 import type { Interaction } from "oidc-provider";
 import { errors } from "oidc-provider";
 import type { UserCreatedListener } from "../email-verification/index.js";
 import { registrationContext, resolveAccount, type UpstreamIdentity } from "./accounts.js";
-import { RESERVED_IDENTITY_PROVIDERS } from "./login-providers.js";
-import { socialErrorPage } from "./pages.js";
+import { accountLinkCallbackPath, linkRoutes } from "./link-routes.js";
+import { linkOfferPage, socialErrorPage } from "./pages.js";
 import { consumeUpstreamLogin, createUpstreamLogin, lookupState, type ConsumeFailure } from "./pending-logins.js";
+import { createLinkOffer, OFFER_COOKIE, OFFER_PATH, OFFER_TTL_SECONDS } from "./pending-links.js";
+import { upstreamProblem, usableProvider as findUsableProvider } from "./provider-access.js";
 import { UpstreamClient, UpstreamError, type UpstreamProvider } from "./upstream.js";
 
 /**
@@ -30,6 +31,10 @@ import { UpstreamClient, UpstreamError, type UpstreamProvider } from "./upstream
  * The second hop is what binds the response to the browser that started the sign-in: a callback
  * URL replayed in another browser (login CSRF) has no interaction cookie there and is refused
  * before anything is consumed or created.
+ *
+ * A verified address that belongs to an existing account does not sign in: the callback offers
+ * to link the identity once that account has signed in here (link offer, pending-links.ts), and
+ * the account page links identities for its signed-in user (link-routes.ts).
  */
 
 export interface SocialLoginDeps {
@@ -40,11 +45,12 @@ export interface SocialLoginDeps {
   encryptionKey: Buffer;
   brand: string;
   /**
-   * Not needed by these GET routes: starting a sign-in requires this browser's interaction cookie,
-   * which a cross-site page cannot make the browser send for an interaction it does not know.
+   * The account forms' CSRF tokens (linking from the account page). The sign-in routes are GETs
+   * that need none: starting a sign-in requires this browser's interaction cookie, which a
+   * cross-site page cannot make the browser send for an interaction it does not know.
    */
-  csrfSecret?: Buffer;
-  /** Default: a client with 10 s timeouts and 10 min discovery cache. */
+  csrfSecret: Buffer;
+  /** Default: a client with 10 s timeouts, 10 min discovery cache and OutboundPolicy.fromConfig(config). */
   upstream?: UpstreamClient;
   /** Told about every user registered here (e.g. to mail a verification link to an unverified address). */
   userCreated?: UserCreatedListener;
@@ -66,7 +72,7 @@ const queryParam = (ctx: Context, name: string): string | undefined => {
 
 export function socialLoginRoutes(deps: SocialLoginDeps): Router {
   const { sql, config, logger, encryptionKey, brand } = deps;
-  const upstream = deps.upstream ?? new UpstreamClient({ userAgent: `${brand} (altalune auth)` });
+  const upstream = deps.upstream ?? new UpstreamClient({ userAgent: `${brand} (altalune auth)`, outbound: OutboundPolicy.fromConfig(config) });
   const router = new Router();
   const issuer = config.auth.issuer.replace(/\/+$/, "");
   const redirectUriOf = (slug: string) => `${issuer}/login/${slug}/callback`;
@@ -111,35 +117,16 @@ export function socialLoginRoutes(deps: SocialLoginDeps): Router {
 
   /** An enabled provider this server can drive, or an error page (and undefined). */
   async function usableProvider(ctx: Context, slug: string, backUid: string): Promise<UpstreamProvider | undefined> {
-    let p: UpstreamProvider | undefined;
-    try {
-      p = RESERVED_IDENTITY_PROVIDERS.has(slug.toLowerCase()) ? undefined : await findProviderBySlug(sql, slug, encryptionKey);
-    } catch (e) {
-      if (!(e instanceof ProviderConfigError)) throw e;
-      logger.error({ provider: e.slug, reason: e.reason }, "upstream provider secret unusable");
-      fail(ctx, 502, "Sign-in provider unavailable", "This sign-in provider is not configured correctly. Use another way to sign in.", backUid);
-      return undefined;
-    }
-    if (!p || !p.enabled) {
-      fail(ctx, 400, "Sign-in provider unavailable", "This sign-in provider does not exist or is turned off. Use another way to sign in.", backUid);
-      return undefined;
-    }
-    return p;
+    const found = await findUsableProvider({ sql, encryptionKey, logger }, slug);
+    if (found.ok) return found.provider;
+    fail(ctx, found.problem.status, found.problem.title, found.problem.message, backUid);
+    return undefined;
   }
 
   function upstreamFailed(ctx: Context, p: UpstreamProvider, e: UpstreamError, uid: string): void {
     logger.warn({ provider: p.slug, kind: e.kind, oauthError: e.oauthError, err: e.message }, "upstream sign-in failed");
-    const name = p.displayName;
-    switch (e.kind) {
-      case "unsupported":
-        return fail(ctx, 400, "Sign-in provider unavailable", `Signing in with ${name} is not supported yet. Use another way to sign in.`, uid);
-      case "unavailable":
-        return fail(ctx, 502, "Sign-in provider unavailable", `${name} could not be reached or gave an unusable answer. Try again later or use another way to sign in.`, uid);
-      case "refused":
-        return fail(ctx, 400, "Sign-in failed", `${name} refused the sign-in${e.oauthError ? ` (${e.oauthError})` : ""}. Try again.`, uid);
-      case "invalid":
-        return fail(ctx, 400, "Sign-in could not be verified", `The answer from ${name} could not be verified. Try again.`, uid);
-    }
+    const problem = upstreamProblem(p, e);
+    fail(ctx, problem.status, problem.title, problem.message, uid);
   }
 
   router.get("/interaction/:uid/upstream/:slug", async (ctx) => {
@@ -159,7 +146,7 @@ export function socialLoginRoutes(deps: SocialLoginDeps): Router {
     }
     await createUpstreamLogin(sql, encryptionKey, {
       state: start.state,
-      interactionUid: interaction.uid,
+      owner: { purpose: "login", interactionUid: interaction.uid },
       slug: p.slug,
       nonce: start.nonce,
       codeVerifier: start.codeVerifier,
@@ -190,6 +177,8 @@ export function socialLoginRoutes(deps: SocialLoginDeps): Router {
         if (found.slug !== String(ctx.params["slug"]).toLowerCase()) return stateMismatch(ctx);
         ctx.set("cache-control", "no-store");
         ctx.status = 303;
+        // A link started on the account page finishes there (the signed-in session decides).
+        if (found.purpose === "link") return ctx.redirect(`${accountLinkCallbackPath(found.slug)}?${ctx.querystring}`);
         ctx.redirect(`${interactionHref(found.interactionUid)}/upstream/${found.slug}/callback?${ctx.querystring}`);
     }
   });
@@ -201,7 +190,7 @@ export function socialLoginRoutes(deps: SocialLoginDeps): Router {
     const interaction = await browserInteraction(ctx);
     if (!interaction || state === undefined) return stateMismatch(ctx);
 
-    const consumed = await consumeUpstreamLogin(sql, encryptionKey, { state, interactionUid: uid, slug });
+    const consumed = await consumeUpstreamLogin(sql, encryptionKey, { state, owner: { purpose: "login", interactionUid: uid }, slug });
     if (!consumed.ok) return consumeFailed(ctx, consumed.reason, uid);
     if (interaction.prompt.name !== "login") {
       return fail(ctx, 400, "Already signed in", "This sign-in step is already complete.", uid);
@@ -255,6 +244,27 @@ export function socialLoginRoutes(deps: SocialLoginDeps): Router {
       return fail(ctx, 400, "Email address needed", `${p.displayName} did not share an email address, which an account here needs. Allow access to your email address, or use another way to sign in.`, uid);
     }
 
+    if (result.outcome === "link_required") {
+      // Not signed in, nothing linked: the offer waits for that account to sign in in this browser.
+      const token = await createLinkOffer(sql, { userId: result.userId, identity: result.identity, context: registration });
+      ctx.cookies.set(OFFER_COOKIE, token, {
+        path: OFFER_PATH,
+        httpOnly: true,
+        sameSite: "lax",
+        secure: config.production,
+        signed: false,
+        overwrite: true,
+        maxAge: OFFER_TTL_SECONDS * 1000,
+      });
+      logger.info({ provider: p.slug }, "upstream sign-in for an existing account's address: link offered, not signed in");
+      const nonce: unknown = ctx.state["cspNonce"];
+      return sendPage(
+        ctx,
+        linkOfferPage({ brand, ...(typeof nonce === "string" ? { nonce } : {}), providerName: p.displayName, confirmHref: OFFER_PATH, backHref: interactionHref(uid) }),
+        200,
+      );
+    }
+
     const { user } = result;
     logger.info({ provider: p.slug, user: user.publicId, outcome: result.outcome, active: user.isActive }, "upstream sign-in");
     if (!user.isActive) {
@@ -283,5 +293,6 @@ export function socialLoginRoutes(deps: SocialLoginDeps): Router {
     }
   }
 
+  linkRoutes(router, { ...deps, upstream, redirectUriOf });
   return router;
 }

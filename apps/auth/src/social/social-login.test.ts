@@ -4,8 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger, sha256Hex } from "@altalune/core";
 import { seed } from "@altalune/resources";
 import { createClient, createUser, freePort, startTestAuth, TEST_ENCRYPTION_KEY, type TestAuth, type TestClient } from "../testing/auth-harness.js";
-import { Browser, type Page } from "../testing/browser.js";
-import { authorizationUrl, exchange, relyingParty, type AuthorizationStart } from "../testing/login-flow.js";
+import { Browser, formsOf, type Page } from "../testing/browser.js";
+import { authorizationUrl, codeFromMail, exchange, relyingParty, type AuthorizationStart } from "../testing/login-flow.js";
 import { resolveAccount, type UpstreamIdentity } from "./accounts.js";
 import { loginProviders } from "./login-providers.js";
 import { purgeExpiredUpstreamLogins } from "./pending-logins.js";
@@ -232,17 +232,144 @@ describe("registration through an upstream OpenID provider", () => {
   });
 });
 
-describe("linking by email", () => {
-  it("links the upstream identity to an existing user with the same address when the upstream verified it", async () => {
-    const existing = await createUser(main.auth.sql, { email: `${unique("linda")}@example.test`, firstName: "Linda", emailVerified: false });
-    const users = await count(main, "altalune_users");
-    const { sub } = await signIn(main, app, rp, account("linda", { email: existing.email.toUpperCase(), email_verified: true }));
-    expect(sub).toBe(existing.publicId);
+describe("an existing account's address (no takeover; linking only by the account itself)", () => {
+  const identityRows = (sub: string) =>
+    main.auth.sql<{ user_id: string; linked_by: string }[]>`select user_id::text, linked_by from altalune_user_identities where provider_user_id = ${sub}`;
+
+  /** Another oidc provider's login lands on the link offer; returns the browser holding it. */
+  async function offered(person: UpstreamAccount): Promise<{ browser: Browser; page: Page & { leftTo?: URL } }> {
+    idp.next = { account: person };
+    const journey = await toCallback(main, await authorizationUrl(rp, app));
+    const page = await journey.browser.navigate(journey.callback.href);
+    return { browser: journey.browser, page };
+  }
+
+  it("a provider asserting the superadmin's verified address does not sign in as the superadmin and links nothing", async () => {
+    const [root] = await main.auth.sql<{ id: string; public_id: string }[]>`select id::text, public_id from altalune_users where email = 'root@example.test'`;
+    const person = account("evil-root", { email: "ROOT@example.test", email_verified: true });
+    const [users, identities] = [await count(main, "altalune_users"), await count(main, "altalune_user_identities")];
+    const { browser, page } = await offered(person);
+    // No code went back to the client, no login session exists, nothing was written to the user.
+    expect(page.leftTo).toBeUndefined();
+    expect(page.status).toBe(200);
+    expect(page.body).toContain("An account with this address exists");
+    expect(page.body).toContain("Sign in with your email code to link Acme ID");
+    expect(await main.auth.sql`select 1 from altalune_oidc_models where model = 'Session' and account_id = ${root!.public_id}`).toHaveLength(0);
+    expect(await identityRows(person.sub)).toHaveLength(0);
     expect(await count(main, "altalune_users")).toBe(users);
-    const state = await userState(main, existing.publicId);
-    expect(state.identities.map((i) => i.provider)).toEqual([SLUG]);
-    // The upstream proved the address; the user's name stays theirs.
-    expect(state.user).toMatchObject({ email_verified: true, first_name: "Linda" });
+    expect(await count(main, "altalune_user_identities")).toBe(identities);
+    // The offer leads to a sign-in, which the IdP's claim alone cannot complete.
+    const next = await browser.navigate("/account/link/confirm");
+    expect(next.body).toMatch(/\/login"/);
+    expect(await identityRows(person.sub)).toHaveLength(0);
+  });
+
+  it("in the same flow: an email-code sign-in of that account in the same browser, then confirming, links it (email_login); later social logins sign in", async () => {
+    const existing = await createUser(main.auth.sql, { email: `${unique("linda")}@example.test`, firstName: "Linda" });
+    const person = account("linda", { email: existing.email.toUpperCase() });
+    const { browser, page } = await offered(person);
+    expect(page.body).toContain('href="/account/link/confirm"');
+    // The email code, in this browser.
+    const login = await browser.navigate("/account/link/confirm");
+    const codePage = await browser.submit(login, /\/login$/, { email: existing.email });
+    const confirm = await browser.submit(codePage, /\/code$/, { code: await codeFromMail(main.auth.smtp, existing.email) });
+    expect(new URL(confirm.url).pathname).toBe("/account/link/confirm");
+    expect(confirm.body).toContain("Link Acme ID?");
+    expect(confirm.body).toContain(existing.email);
+    expect(await identityRows(person.sub)).toHaveLength(0);
+    const done = await browser.submit(confirm, "/account/link/confirm", { decision: "link" });
+    expect(new URL(done.url).pathname).toBe("/account");
+    expect(done.body).toContain("Sign-in method linked");
+    expect(await identityRows(person.sub)).toEqual([{ user_id: existing.id, linked_by: "email_login" }]);
+    // The offer is used up.
+    expect((await browser.navigate("/account/link/confirm")).body).toContain("Link expired");
+
+    const again = await signIn(main, app, rp, person);
+    expect(again.sub).toBe(existing.publicId);
+    // The user's name is theirs.
+    expect((await userState(main, existing.publicId)).user.first_name).toBe("Linda");
+  });
+
+  it("an offer cannot be confirmed by another account, and cancelling links nothing", async () => {
+    const owner = await createUser(main.auth.sql, { email: `${unique("owner")}@example.test` });
+    const other = await createUser(main.auth.sql, { email: `${unique("other")}@example.test` });
+    const person = account("owner", { email: owner.email });
+    const { browser } = await offered(person);
+    const login = await browser.navigate("/account/link/confirm");
+    const codePage = await browser.submit(login, /\/login$/, { email: other.email });
+    const refused = await browser.submit(codePage, /\/code$/, { code: await codeFromMail(main.auth.smtp, other.email) });
+    expect(refused.status).toBe(403);
+    expect(refused.body).toContain("offered for another account");
+    expect(await identityRows(person.sub)).toHaveLength(0);
+
+    // The owner, in a browser of their own with a fresh offer, says no.
+    const second = await offered(person);
+    const login2 = await second.browser.navigate("/account/link/confirm");
+    const code2 = await second.browser.submit(login2, /\/login$/, { email: owner.email });
+    const confirm = await second.browser.submit(code2, /\/code$/, { code: await codeFromMail(main.auth.smtp, owner.email) });
+    const cancelled = await second.browser.submit(confirm, "/account/link/confirm", { decision: "cancel" });
+    expect(cancelled.body).toContain("Nothing was linked");
+    expect(await identityRows(person.sub)).toHaveLength(0);
+  });
+
+  /** An existing user signed in to the account page in a new browser (email code). */
+  async function accountPageOf(email: string): Promise<{ browser: Browser; page: Page }> {
+    const browser = new Browser(main.auth.issuer);
+    const login = await browser.navigate("/account");
+    const codePage = await browser.submit(login, /\/login$/, { email });
+    const page = await browser.submit(codePage, /\/code$/, { code: await codeFromMail(main.auth.smtp, email) });
+    expect(new URL(page.url).pathname).toBe("/account");
+    return { browser, page };
+  }
+
+  /** Posts the account page's "Link <provider>" form; returns where the browser was sent upstream. */
+  async function startLink(browser: Browser, page: Page, slug: string): Promise<URL> {
+    const form = formsOf(page.body).find((f) => f.action === "/account/identities/link" && f.fields["provider"] === slug);
+    if (!form) throw new Error(`no link form for ${slug}:\n${page.body}`);
+    const res = await browser.navigate(form.action, { method: "POST", form: form.fields });
+    if (!res.leftTo) throw new Error(`not sent to the provider: ${res.status}\n${res.body}`);
+    const upstream = await new Browser(res.leftTo.origin).navigate(res.leftTo.href);
+    if (!upstream.leftTo) throw new Error(`the provider did not send the browser back: ${upstream.status}`);
+    return upstream.leftTo;
+  }
+
+  it("from the account page: 'Link Acme ID' links the returned identity to the signed-in user (account_page); later social logins sign in", async () => {
+    const existing = await createUser(main.auth.sql, { email: `${unique("acct")}@example.test` });
+    // Any address at the upstream: the signed-in account is the proof, not the address.
+    const person = account("acct-upstream");
+    const { browser, page } = await accountPageOf(existing.email);
+    expect(page.body).toContain("Link Acme ID");
+    idp.next = { account: person };
+    const callback = await startLink(browser, page, SLUG);
+    expect(callback.pathname).toBe(`/login/${SLUG}/callback`);
+
+    // Opened in another browser (or any other session), the answer is refused and not used up.
+    const foreign = await new Browser(main.auth.issuer).navigate(callback.href);
+    expect(foreign.status).toBe(400);
+    expect(foreign.body).toContain("Link could not be verified");
+
+    const done = await browser.navigate(callback.href);
+    expect(new URL(done.url).pathname).toBe("/account");
+    expect(done.body).toContain("Sign-in method linked");
+    expect(done.body).toContain(`data-identity="Acme ID"`);
+    expect(await identityRows(person.sub)).toEqual([{ user_id: existing.id, linked_by: "account_page" }]);
+
+    const again = await signIn(main, app, rp, person);
+    expect(again.sub).toBe(existing.publicId);
+  });
+
+  it("an upstream account linked to one user cannot be linked to another from the account page", async () => {
+    const first = await signIn(main, app, rp, account("taken"));
+    const person = (await main.auth.sql<{ provider_user_id: string; email: string }[]>`
+      select i.provider_user_id, i.email from altalune_user_identities i join altalune_users u on u.id = i.user_id where u.public_id = ${first.sub}`)[0]!;
+    const other = await createUser(main.auth.sql, { email: `${unique("thief")}@example.test` });
+    const { browser, page } = await accountPageOf(other.email);
+    idp.next = { account: { sub: person.provider_user_id, email: person.email, email_verified: true } };
+    const callback = await startLink(browser, page, SLUG);
+    const refused = await browser.navigate(callback.href);
+    expect(refused.status).toBe(409);
+    expect(refused.body).toContain("already linked to another account");
+    expect(await main.auth.sql`select 1 from altalune_user_identities i join altalune_users u on u.id = i.user_id where u.id = ${other.id}`).toHaveLength(0);
   });
 
   it("refuses to link on an address the upstream has not verified (no identity, no user, clear page)", async () => {
@@ -450,7 +577,7 @@ describe("account resolution under concurrency", () => {
     };
     const context = { clientId: app.clientId, clientName: "Third Party App", dashboard: false, autoActivate: true };
     const results = await Promise.all(Array.from({ length: 6 }, () => resolveAccount(main.auth.sql, identity, context)));
-    const ids = new Set(results.map((r) => (r.outcome === "refused" ? "refused" : r.user.publicId)));
+    const ids = new Set(results.map((r) => ("user" in r ? r.user.publicId : r.outcome)));
     expect(ids.size).toBe(1);
     expect(results.filter((r) => r.outcome === "registered")).toHaveLength(1);
     expect(await main.auth.sql`select 1 from altalune_users where email = ${identity.email!}`).toHaveLength(1);

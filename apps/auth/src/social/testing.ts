@@ -215,3 +215,62 @@ export async function insertProvider(
 }
 
 
+
+/**
+ * A self-signed certificate for localhost, idp.internal.test and 127.0.0.1 (valid until 2126),
+ * only for tests: an https peer on loopback that the guarded fetch trusts when given it as `ca`.
+ */
+export const TEST_TLS = {
+  key: `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgPNp7n71Dj4rGo9Kb
+49NSnXlRODUCuVPl+YMJbPljJXahRANCAAQuT7c8qs5or7MFkfk62MjcFhOYlTCQ
+7AQ/ZeOI4EbJHM+PIAx49j9neK96bAhn0ZbTppzRbTpnwHycvlfKVs2U
+-----END PRIVATE KEY-----
+`,
+  cert: `-----BEGIN CERTIFICATE-----
+MIIBsTCCAVagAwIBAgIUVC0CasEpupIlPFMLy3+DV7yk4n8wCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTIwMjA2NTkzMloYDzIxMjYxMTA4
+MDY1OTMyWjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAAQuT7c8qs5or7MFkfk62MjcFhOYlTCQ7AQ/ZeOI4EbJHM+PIAx49j9n
+eK96bAhn0ZbTppzRbTpnwHycvlfKVs2Uo4GDMIGAMB0GA1UdDgQWBBQ1blFCHVss
+BYLGI493jI9dVC6hnzAfBgNVHSMEGDAWgBQ1blFCHVssBYLGI493jI9dVC6hnzAP
+BgNVHRMBAf8EBTADAQH/MC0GA1UdEQQmMCSCCWxvY2FsaG9zdIIRaWRwLmludGVy
+bmFsLnRlc3SHBH8AAAEwCgYIKoZIzj0EAwIDSQAwRgIhALOnEyoonS1bSFpvKmCa
+6926ovvD6g01mtoin1A8i4CyAiEAgyy7yAxId6w+ChOxLxNAxrUvb7MEkW3oj90M
+tW+3W+4=
+-----END CERTIFICATE-----
+`,
+};
+
+export interface CountingPeer {
+  /** https://localhost:<port> or http://127.0.0.1:<port> */
+  url: string;
+  port: number;
+  /** Every TCP connection that reached the listener (a refused fetch must leave this at 0). */
+  connections: number;
+  requests: string[];
+  close(): Promise<void>;
+}
+
+/**
+ * A loopback listener that counts connections and answers with `handler` (default: a minimal
+ * OpenID discovery document for its own origin).
+ */
+export async function startCountingPeer(
+  opts: { tls?: boolean; handler?: (req: IncomingMessage, res: ServerResponse, peer: CountingPeer) => void } = {},
+): Promise<CountingPeer> {
+  const { createServer: createTlsServer } = await import("node:https");
+  const peer: CountingPeer = { url: "", port: 0, connections: 0, requests: [], close: async () => closeServer(server) };
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    peer.requests.push(`${req.method} ${req.url}`);
+    if (opts.handler) return opts.handler(req, res, peer);
+    const issuer = `https://${req.headers.host}`;
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ issuer, authorization_endpoint: `${issuer}/authorize`, token_endpoint: `${issuer}/token`, jwks_uri: `${issuer}/jwks` }));
+  };
+  const server: Server = opts.tls === false ? createServer(handle) : createTlsServer({ key: TEST_TLS.key, cert: TEST_TLS.cert }, handle);
+  server.on("connection", () => peer.connections++);
+  peer.port = await listen(server);
+  peer.url = opts.tls === false ? `http://127.0.0.1:${peer.port}` : `https://localhost:${peer.port}`;
+  return peer;
+}

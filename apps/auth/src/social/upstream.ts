@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import * as oidc from "openid-client";
+import { guardedFetch, OutboundPolicy, OutboundRefusedError, type FetchLike, type GuardedFetchOptions } from "@altalune/core";
 import type { ProviderConfig } from "@altalune/resources";
 import type { UpstreamIdentity } from "./accounts.js";
 
@@ -48,14 +49,14 @@ export type UpstreamProvider = ProviderConfig;
 
 const sha256 = (s: string): string => createHash("sha256").update(s).digest("hex");
 
-const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
-/** Plain http is accepted for loopback providers only (tests, a local IdP); the provider rules refuse it elsewhere. */
-const isLoopbackHttp = (url: string): boolean => {
-  const u = new URL(url);
-  return u.protocol === "http:" && LOOPBACK.has(u.hostname);
-};
-
 export interface UpstreamClientOptions {
+  /**
+   * Where upstream requests may go (OutboundPolicy.fromConfig(config)). Default: production rules
+   * without exceptions (https, public addresses only).
+   */
+  outbound?: OutboundPolicy;
+  /** Options of the guarded fetch (tests: a resolver, a trusted CA). */
+  fetch?: GuardedFetchOptions;
   /** Seconds per upstream HTTP request. */
   timeoutSeconds?: number;
   /** How long a discovered provider (metadata, JWKS) is reused. */
@@ -71,8 +72,16 @@ export class UpstreamClient {
   private readonly timeoutSeconds: number;
   private readonly metadataTtlMs: number;
   private readonly userAgent: string;
+  private readonly outbound: OutboundPolicy;
+  /**
+   * Every request to a provider (discovery, token, userinfo, JWKS, GitHub's API) goes through this
+   * fetch: the policy is checked on the address each connection is made to.
+   */
+  private readonly fetch: FetchLike;
 
   constructor(opts: UpstreamClientOptions = {}) {
+    this.outbound = opts.outbound ?? new OutboundPolicy(true);
+    this.fetch = guardedFetch(this.outbound, opts.fetch);
     this.timeoutSeconds = opts.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
     this.metadataTtlMs = opts.metadataTtlMs ?? DEFAULT_METADATA_TTL_MS;
     this.userAgent = opts.userAgent ?? "altalune-auth";
@@ -120,6 +129,10 @@ export class UpstreamClient {
     }
   }
 
+  private plainHttpAllowed(url: string): boolean {
+    return plainHttpAllowed(this.outbound, url);
+  }
+
   private async configuration(p: UpstreamProvider): Promise<oidc.Configuration> {
     if (p.providerType === "apple") throw new UpstreamError("unsupported", "Sign in with Apple is not supported yet");
     if (p.protocol === "oidc") return this.discovered(p);
@@ -131,7 +144,8 @@ export class UpstreamClient {
     // GitHub documents the client credentials in the form body.
     const config = new oidc.Configuration(metadata, p.clientId, { client_secret: p.clientSecret }, oidc.ClientSecretPost(p.clientSecret));
     config.timeout = this.timeoutSeconds;
-    if ([p.authorizationEndpoint, p.tokenEndpoint].some(isLoopbackHttp)) oidc.allowInsecureRequests(config);
+    config[oidc.customFetch] = this.fetch;
+    if ([p.authorizationEndpoint, p.tokenEndpoint].some((u) => this.plainHttpAllowed(u))) oidc.allowInsecureRequests(config);
     return config;
   }
 
@@ -148,12 +162,15 @@ export class UpstreamClient {
     if (cached && now - cached.at < this.metadataTtlMs) return cached.config;
     for (const [k, v] of this.configurations) if (now - v.at >= this.metadataTtlMs) this.configurations.delete(k);
     try {
-      const insecure = isLoopbackHttp(p.issuerUrl);
+      const insecure = this.plainHttpAllowed(p.issuerUrl);
       const config = await oidc.discovery(new URL(p.issuerUrl), p.clientId, { client_secret: p.clientSecret }, lazySecretAuth(p.clientSecret), {
         timeout: this.timeoutSeconds,
+        [oidc.customFetch]: this.fetch,
         ...(insecure ? { execute: [oidc.allowInsecureRequests] } : {}),
       });
       config.timeout = this.timeoutSeconds;
+      // Token, userinfo and JWKS requests of this configuration go through the same guarded fetch.
+      config[oidc.customFetch] = this.fetch;
       this.configurations.set(key, { at: now, config });
       return config;
     } catch (e) {
@@ -163,14 +180,13 @@ export class UpstreamClient {
   }
 
   private async githubIdentity(p: Extract<UpstreamProvider, { protocol: "github" }>, accessToken: string): Promise<UpstreamIdentity> {
-    const get = async (url: string): Promise<Response> => {
-      if (new URL(url).protocol !== "https:" && !isLoopbackHttp(url)) throw new UpstreamError("unavailable", `refusing plain http to ${url}`);
-      return fetch(url, {
+    const get = async (url: string): Promise<Response> =>
+      this.fetch(url, {
         headers: { authorization: `Bearer ${accessToken}`, accept: "application/vnd.github+json", "user-agent": this.userAgent },
         signal: AbortSignal.timeout(this.timeoutSeconds * 1000),
+        // The access token is in the headers: a redirect is not followed anywhere.
         redirect: "error",
       });
-    };
     const userRes = await get(p.userinfoEndpoint);
     if (!userRes.ok) throw new UpstreamError(userRes.status >= 500 ? "unavailable" : "refused", `GitHub user API answered ${userRes.status}`);
     const user = (await userRes.json()) as { id?: unknown; login?: unknown; name?: unknown; email?: unknown; avatar_url?: unknown };
@@ -202,6 +218,15 @@ export class UpstreamClient {
       avatarUrl: typeof user.avatar_url === "string" ? user.avatar_url : undefined,
     };
   }
+}
+
+/**
+ * openid-client refuses http URLs unless told; told only where the outbound policy would let the
+ * request through anyway (loopback outside production), so the policy stays the one rule.
+ */
+export function plainHttpAllowed(policy: OutboundPolicy, url: string): boolean {
+  const u = new URL(url);
+  return u.protocol === "http:" && policy.urlProblem(u) === undefined;
 }
 
 /**
@@ -250,6 +275,8 @@ const INVALID_CODES = new Set(["OAUTH_INVALID_RESPONSE", "OAUTH_JWT_CLAIM_COMPAR
 /** openid-client's errors as what the person is told: the provider refused, lied, or was not there. */
 function classify(e: unknown): UpstreamError {
   if (e instanceof UpstreamError) return e;
+  const refused = e instanceof OutboundRefusedError ? e : e instanceof Error && e.cause instanceof OutboundRefusedError ? e.cause : undefined;
+  if (refused) return new UpstreamError("unavailable", `refused by the outbound policy: ${refused.message}`);
   if (e instanceof oidc.ResponseBodyError) {
     return new UpstreamError(e.status >= 500 ? "unavailable" : "refused", `the provider answered ${e.status} ${e.error}`, e.error);
   }

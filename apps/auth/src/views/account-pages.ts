@@ -27,6 +27,12 @@ export interface AccountIdentityView {
   lastLoginAt: Date | null;
 }
 
+/** An enabled provider the user may link (none of their identities is at it yet). */
+export interface AccountLinkableProviderView {
+  slug: string;
+  displayName: string;
+}
+
 export interface AccountConsentView {
   clientId: string;
   clientName: string;
@@ -37,6 +43,9 @@ export interface AccountConsentView {
 const ACCOUNT_NOTICES: Record<string, string> = {
   consent_revoked: "Access revoked. The application has to ask you again before it can sign you in.",
   profile_saved: "Your profile has been updated.",
+  identity_linked: "Sign-in method linked. You can now sign in with it.",
+  identity_already_linked: "This sign-in method was already linked to your account.",
+  link_cancelled: "Nothing was linked.",
 };
 
 /** Account notices first, then the shared ones (verification mail); unknown codes show nothing. */
@@ -69,6 +78,9 @@ export function accountPage(p: PageBase & {
   user: AccountUserView;
   identities: AccountIdentityView[];
   consents: AccountConsentView[];
+  /** Providers offered as "Link <name>" (posting `provider` to linkAction). */
+  linkProviders?: AccountLinkableProviderView[];
+  linkAction?: string;
   /** A notice code (verification_sent, consent_revoked, …). */
   notice?: string;
   csrfToken: string;
@@ -106,6 +118,17 @@ ${p.identities.map(
   (i) => html`<li data-identity="${i.provider}"><strong>${i.provider}</strong>${i.originApp ? html`<br><span class="muted">First used with ${i.originApp}</span>` : ""}<br><span class="muted">Last sign-in: ${when(i.lastLoginAt)}</span></li>`,
 )}
 </ul>`
+}
+${
+  p.linkProviders === undefined || p.linkProviders.length === 0 || p.linkAction === undefined
+    ? ""
+    : html`${p.linkProviders.map(
+        (l) => html`<form method="post" action="${safeUrl(p.linkAction ?? "")}" data-link="${l.slug}">
+${csrfField(p.csrfToken)}
+<input type="hidden" name="provider" value="${l.slug}">
+<button type="submit" class="secondary">Link ${l.displayName}</button>
+</form>`,
+      )}`
 }
 </section>
 <section id="consents">
@@ -168,4 +191,20 @@ export function accountMessagePage(p: PageBase & { title: string; message: strin
 <p>${p.message}</p>
 <p><a class="button" href="${safeUrl(p.linkHref)}">${p.linkLabel}</a></p>`;
   return layout({ brand: p.brand, title: p.title, body, nonce: p.nonce });
+}
+
+/**
+ * Confirmation of a link offered at a social sign-in (posting `decision` = link | cancel). Says
+ * plainly what linking means: that upstream account will open this account.
+ */
+export function linkConfirmPage(p: PageBase & { providerName: string; upstreamEmail: string; accountEmail: string; csrfToken: string; action: string }): SafeHtml {
+  const body = html`<h1>Link ${p.providerName}?</h1>
+<p>You are signed in as <strong>${p.accountEmail}</strong>. Link the ${p.providerName} account <strong>${p.upstreamEmail}</strong> to it?</p>
+<p class="muted">Whoever can sign in to that ${p.providerName} account will then be able to sign in to your account here. Link it only if it is yours.</p>
+<form method="post" action="${safeUrl(p.action)}">
+${csrfField(p.csrfToken)}
+<button type="submit" name="decision" value="link">Link ${p.providerName}</button>
+<button type="submit" name="decision" value="cancel" class="secondary">Cancel</button>
+</form>`;
+  return layout({ brand: p.brand, title: `Link ${p.providerName}`, body, nonce: p.nonce });
 }

@@ -219,9 +219,9 @@ async function grantSuperadmin(tx: TransactionSql, userId: string): Promise<void
 
 async function markSeeded(tx: TransactionSql, userId: string, email: string): Promise<void> {
   await tx`
-    insert into altalune_user_identities (public_id, user_id, provider, provider_user_id, email, first_name, last_name)
+    insert into altalune_user_identities (public_id, user_id, provider, provider_user_id, email, first_name, last_name, linked_by)
     select ${newPublicId()}, id, ${SEEDED_SUPERADMIN_IDENTITY.provider}, ${SEEDED_SUPERADMIN_IDENTITY.providerUserId},
-           ${email}, first_name, last_name
+           ${email}, first_name, last_name, 'seed'
     from altalune_users where id = ${userId}`;
 }
 

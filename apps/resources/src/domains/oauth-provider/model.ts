@@ -1,5 +1,6 @@
 // The upstream identity providers' rules, with no dependency on the API layer: the service, the
 // auth server's lookup (lookup.ts) and the tests share them.
+import type { OutboundPolicy } from "@altalune/core";
 
 export const PROVIDER_TYPES = ["google", "github", "microsoft", "apple", "oidc"] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
@@ -60,9 +61,6 @@ export const RESERVED_SLUGS: ReadonlySet<string> = new Set([...PROVIDER_TYPES, "
 
 export const SLUG_PATTERN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 export const SLUG_MAX_LENGTH = 40;
-
-/** Hosts reachable over plain http: the server's own loopback (tests, local IdPs). */
-const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
 export interface OAuthProvider {
   publicId: string;
@@ -132,11 +130,13 @@ export function callbackUrl(authIssuer: string, slug: string): string {
 
 /**
  * Why a provider URL is refused (a rule id), or undefined: an absolute https URL with a host, no
- * credentials and no fragment; plain http only for loopback hosts, whose traffic never leaves the
- * machine. An issuer has no query either (OpenID Connect Discovery §4.3 compares it exactly, and
- * the discovery URL is built by appending to it).
+ * credentials and no fragment, and what the outbound policy allows without DNS (the auth server
+ * checks the resolved address again at every request): no address literal or localhost that is
+ * not public, plain http only to loopback outside production. An issuer has no query either
+ * (OpenID Connect Discovery §4.3 compares it exactly, and the discovery URL is built by
+ * appending to it).
  */
-export function providerUrlProblem(url: string, kind: "issuer" | "endpoint"): string | undefined {
+export function providerUrlProblem(url: string, kind: "issuer" | "endpoint", outbound: OutboundPolicy): string | undefined {
   if (/[\s\p{Cc}]/u.test(url)) return "url.invalid";
   if (!/^https?:/i.test(url)) return "url.scheme";
   // Checked on the text: URL parsing would read "https:///x" as host "x".
@@ -147,8 +147,7 @@ export function providerUrlProblem(url: string, kind: "issuer" | "endpoint"): st
   if (parsed.username !== "" || parsed.password !== "") return "url.credentials";
   if (url.includes("#")) return "url.no_fragment";
   if (kind === "issuer" && url.includes("?")) return "url.no_query";
-  if (parsed.protocol === "http:" && !LOOPBACK_HOSTS.has(parsed.hostname)) return "url.https_required";
-  return undefined;
+  return outbound.urlProblem(parsed);
 }
 
 /** The URL the auth server uses for each endpoint of a provider, defaults applied. */

@@ -2,7 +2,7 @@ import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { create, toJsonString, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, type HandlerContext } from "@connectrpc/connect";
-import { createLogger, newPublicId, openSecret } from "@altalune/core";
+import { createLogger, newPublicId, openSecret, OutboundPolicy } from "@altalune/core";
 import { runPostMigrate, type Sql } from "@altalune/db";
 import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
 import {
@@ -517,7 +517,7 @@ describe("lookup for the auth server", () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     await runPostMigrate(db.sql);
-    service = new OAuthProviderServiceImpl(new OAuthProviderRepo(db.sql), key, "http://auth.test", quiet);
+    service = new OAuthProviderServiceImpl(new OAuthProviderRepo(db.sql), key, "http://auth.test", quiet, new OutboundPolicy(false));
   });
   afterAll(async () => {
     await db?.drop();
@@ -625,5 +625,60 @@ describe("secrets never reach the log", () => {
     const all = logLines.join("\n");
     expect(all).toContain("oauth_provider.secret_revealed");
     for (const secret of secrets) expect(all).not.toContain(secret);
+  });
+});
+
+describe("provider URLs in production (outbound policy at write time)", () => {
+  let db: TestDatabase;
+  const key = Buffer.from(TEST_ENV.ENCRYPTION_KEY!, "base64");
+  const quiet = { info: () => {}, error: () => {} };
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+  const serviceWith = (allowed: string[] = []) =>
+    new OAuthProviderServiceImpl(new OAuthProviderRepo(db.sql), key, "https://auth.test", quiet, new OutboundPolicy(true, allowed));
+  const oidc = (slug: string, issuerUrl: string) =>
+    create(CreateOAuthProviderRequestSchema, { providerType: ProviderType.OIDC, slug, issuerUrl, clientId: "c", clientSecret: "s" });
+
+  it.each([
+    ["plain http to loopback", "http://127.0.0.1:4020", "url.https_required"],
+    ["plain http to localhost", "http://localhost:8080/realms/x", "url.https_required"],
+    ["loopback address", "https://127.0.0.1", "url.private_address"],
+    ["localhost", "https://localhost", "url.private_address"],
+    ["private 10/8", "https://10.0.0.5/realms/main", "url.private_address"],
+    ["cloud metadata (link-local)", "https://169.254.169.254", "url.private_address"],
+    ["CGNAT", "https://100.64.1.1", "url.private_address"],
+    ["IPv6 loopback", "https://[::1]", "url.private_address"],
+    ["IPv4-mapped IPv6 loopback", "https://[::ffff:127.0.0.1]", "url.private_address"],
+    ["IPv6 unique-local", "https://[fd00::1]", "url.private_address"],
+    ["unspecified", "https://0.0.0.0", "url.private_address"],
+  ])("refuses %s (InvalidArgument on issuer_url, nothing stored)", async (_name, url, rule) => {
+    const before = await db.sql`select 1 from altalune_oauth_providers`;
+    const error = await serviceWith().createOAuthProvider(oidc("refused-idp", url)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ status: "invalid_argument", code: "60001", meta: { issuer_url: rule } });
+    expect(await db.sql`select 1 from altalune_oauth_providers`).toHaveLength(before.length);
+  });
+
+  it("accepts public https URLs, and private addresses only when OUTBOUND_ALLOWED_HOSTS lists them", async () => {
+    await expect(serviceWith().createOAuthProvider(oidc("public-idp", "https://idp.example.com/realms/main"))).resolves.toBeDefined();
+    const allowed = serviceWith(["10.0.0.0/8", "sso.localhost"]);
+    await expect(allowed.createOAuthProvider(oidc("lan-idp", "https://10.0.0.5/realms/main"))).resolves.toBeDefined();
+    await expect(allowed.createOAuthProvider(oidc("local-idp", "https://sso.localhost"))).resolves.toBeDefined();
+    // The allow-list opens those hosts, not plain http nor other private ranges.
+    await expect(allowed.createOAuthProvider(oidc("lan-http", "http://10.0.0.5"))).rejects.toMatchObject({ meta: { issuer_url: "url.https_required" } });
+    await expect(allowed.createOAuthProvider(oidc("lan-other", "https://192.168.1.1"))).rejects.toMatchObject({ meta: { issuer_url: "url.private_address" } });
+    const github = create(CreateOAuthProviderRequestSchema, {
+      providerType: ProviderType.GITHUB,
+      tokenEndpoint: "https://169.254.169.254/latest/meta-data",
+      clientId: "g",
+      clientSecret: "s",
+    });
+    await expect(serviceWith().createOAuthProvider(github)).rejects.toMatchObject({ meta: { token_endpoint: "url.private_address" } });
   });
 });

@@ -1,3 +1,4 @@
+import type { OutboundPolicy } from "@altalune/core";
 import { requireTrimmedName } from "../../shared/names.js";
 import { invalidField } from "./errors.js";
 import {
@@ -29,18 +30,20 @@ const URL_RULE_MESSAGES: Readonly<Record<string, string>> = {
   "url.credentials": "must not contain credentials",
   "url.no_fragment": "must not contain a fragment",
   "url.no_query": "must not contain a query",
-  "url.https_required": "must use https (http only for localhost, 127.0.0.1 and [::1])",
+  "url.https_required": "must use https (plain http only to localhost, 127.0.0.1 and [::1], and not in production)",
+  "url.private_address":
+    "must not point at a loopback, private, link-local or other non-public address (a self-hosted provider on a private network needs the operator setting OUTBOUND_ALLOWED_HOSTS)",
 };
 
 export const fieldOf = (key: EndpointField): string => ENDPOINT_FIELDS.find((f) => f.key === key)?.field ?? key;
 
 /** A trimmed URL override: "" means none (the type's default); anything else must pass the URL policy. */
-export function urlOverride(key: EndpointField, value: string): string | null {
+export function urlOverride(key: EndpointField, value: string, outbound: OutboundPolicy): string | null {
   const trimmed = value.trim();
   if (trimmed === "") return null;
   const spec = ENDPOINT_FIELDS.find((f) => f.key === key);
   if (spec === undefined) throw new Error(`unknown endpoint field ${key}`);
-  const rule = providerUrlProblem(trimmed, spec.kind);
+  const rule = providerUrlProblem(trimmed, spec.kind, outbound);
   if (rule !== undefined) throw invalidField(spec.field, rule, `${spec.field} ${URL_RULE_MESSAGES[rule] ?? "is invalid"}: ${trimmed}`);
   return trimmed;
 }

@@ -1,5 +1,5 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { newPublicId, openSecret, sealSecret, SealedSecretError } from "@altalune/core";
+import { newPublicId, openSecret, sealSecret, SealedSecretError, type OutboundPolicy } from "@altalune/core";
 import type {
   CreateOAuthProviderRequest,
   DeleteOAuthProviderRequest,
@@ -28,12 +28,14 @@ export class OAuthProviderService implements ServiceImpl<typeof OAuthProviderSer
    * `encryptionKey` may be undefined (no ENCRYPTION_KEY in a development or test setup): listing,
    * reading, deleting and updates that keep the secret work; sealing or revealing a secret is
    * refused (60814). `authIssuer` is the auth server's issuer, the base of the callback URLs.
+   * `outbound` (OutboundPolicy.fromConfig(config)) decides which provider URLs are accepted.
    */
   constructor(
     private readonly providers: OAuthProviderRepo,
     private readonly encryptionKey: Buffer | undefined,
     private readonly authIssuer: string,
     private readonly logger: OAuthProviderServiceLogger,
+    private readonly outbound: OutboundPolicy,
   ) {}
 
   async queryOAuthProviders(req: QueryOAuthProvidersRequest) {
@@ -47,10 +49,10 @@ export class OAuthProviderService implements ServiceImpl<typeof OAuthProviderSer
     const state = {
       providerType,
       scopes: req.scopes.length > 0 ? [...req.scopes] : [...DEFAULT_SCOPES[providerType]],
-      issuerUrl: urlOverride("issuerUrl", req.issuerUrl),
-      authorizationEndpoint: urlOverride("authorizationEndpoint", req.authorizationEndpoint),
-      tokenEndpoint: urlOverride("tokenEndpoint", req.tokenEndpoint),
-      userinfoEndpoint: urlOverride("userinfoEndpoint", req.userinfoEndpoint),
+      issuerUrl: urlOverride("issuerUrl", req.issuerUrl, this.outbound),
+      authorizationEndpoint: urlOverride("authorizationEndpoint", req.authorizationEndpoint, this.outbound),
+      tokenEndpoint: urlOverride("tokenEndpoint", req.tokenEndpoint, this.outbound),
+      userinfoEndpoint: urlOverride("userinfoEndpoint", req.userinfoEndpoint, this.outbound),
     };
     checkProviderState(state);
     const clientId = requiredText("client_id", req.clientId);
@@ -85,7 +87,7 @@ export class OAuthProviderService implements ServiceImpl<typeof OAuthProviderSer
       ["tokenEndpoint", req.tokenEndpoint],
       ["userinfoEndpoint", req.userinfoEndpoint],
     ];
-    for (const [key, value] of overrides) if (value !== undefined) changes[key] = urlOverride(key, value);
+    for (const [key, value] of overrides) if (value !== undefined) changes[key] = urlOverride(key, value, this.outbound);
     // An empty (or blank) secret keeps the stored one, as in the original.
     const secret = req.clientSecret.trim();
     if (secret !== "") changes.secretSealed = this.seal(req.id, secret);
