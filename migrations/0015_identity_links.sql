@@ -28,14 +28,24 @@ ALTER TABLE altalune_user_identities ADD CONSTRAINT chk_altalune_user_identities
 -- A sign-in at an upstream provider started from the account page links the returned identity
 -- to the signed-in user: such a row belongs to that user's login session (SHA-256 of the
 -- session id), not to an Interaction.
-ALTER TABLE altalune_upstream_logins ALTER COLUMN interaction_uid DROP NOT NULL;
+--
+-- The Interaction a sign-in row belongs to is no longer stored raw (a dump must not hold
+-- interaction ids): its SHA-256 for the ownership check, and the uid sealed (AES-256-GCM, bound
+-- to the row's state hash) for the redirect back into the flow. Rows live 15 minutes: the ones in
+-- flight are dropped (those sign-ins start again).
+DELETE FROM altalune_upstream_logins;
+ALTER TABLE altalune_upstream_logins DROP COLUMN interaction_uid;
 ALTER TABLE altalune_upstream_logins
+  ADD COLUMN interaction_uid_hash   VARCHAR(64),
+  ADD COLUMN interaction_uid_sealed TEXT,
   ADD COLUMN purpose           VARCHAR(10) NOT NULL DEFAULT 'login',
   ADD COLUMN link_user_id      BIGINT REFERENCES altalune_users (id) ON DELETE CASCADE,
   ADD COLUMN link_session_hash VARCHAR(64),
   ADD CONSTRAINT chk_altalune_upstream_logins_purpose CHECK (
-    (purpose = 'login' AND interaction_uid IS NOT NULL AND link_user_id IS NULL AND link_session_hash IS NULL)
-    OR (purpose = 'link' AND interaction_uid IS NULL AND link_user_id IS NOT NULL AND link_session_hash ~ '^[0-9a-f]{64}$'));
+    (purpose = 'login' AND interaction_uid_hash ~ '^[0-9a-f]{64}$' AND interaction_uid_sealed IS NOT NULL
+       AND link_user_id IS NULL AND link_session_hash IS NULL)
+    OR (purpose = 'link' AND interaction_uid_hash IS NULL AND interaction_uid_sealed IS NULL
+       AND link_user_id IS NOT NULL AND link_session_hash ~ '^[0-9a-f]{64}$'));
 
 -- An upstream identity offered for linking at the social callback (its address belongs to an
 -- existing account), waiting for that account to sign in in the same browser and confirm. The
@@ -59,12 +69,14 @@ CREATE INDEX ix_altalune_pending_identity_links_user_id ON altalune_pending_iden
 
 -- migrate:down
 DROP TABLE altalune_pending_identity_links;
-DELETE FROM altalune_upstream_logins WHERE purpose <> 'login';
+DELETE FROM altalune_upstream_logins;
 ALTER TABLE altalune_upstream_logins
   DROP CONSTRAINT chk_altalune_upstream_logins_purpose,
   DROP COLUMN link_session_hash,
   DROP COLUMN link_user_id,
-  DROP COLUMN purpose;
-ALTER TABLE altalune_upstream_logins ALTER COLUMN interaction_uid SET NOT NULL;
+  DROP COLUMN purpose,
+  DROP COLUMN interaction_uid_sealed,
+  DROP COLUMN interaction_uid_hash,
+  ADD COLUMN interaction_uid VARCHAR(64) NOT NULL;
 ALTER TABLE altalune_user_identities DROP CONSTRAINT chk_altalune_user_identities_linked_by;
 ALTER TABLE altalune_user_identities DROP COLUMN linked_by;

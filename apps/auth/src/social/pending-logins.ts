@@ -45,14 +45,17 @@ export type StateLookup =
 export type ConsumeFailure = "unknown" | "expired" | "used" | "mismatch";
 
 const verifierContext = (stateHash: string): string => `upstream_login:${stateHash}`;
+const interactionContext = (stateHash: string): string => `upstream_login_interaction:${stateHash}`;
 
 export async function createUpstreamLogin(sql: Sql, encryptionKey: Buffer, login: NewUpstreamLogin): Promise<void> {
   const stateHash = sha256Hex(login.state);
   const { owner } = login;
   await sql`
     insert into altalune_upstream_logins
-      (state_hash, purpose, interaction_uid, link_user_id, link_session_hash, slug, nonce, code_verifier_sealed, expires_at)
-    values (${stateHash}, ${owner.purpose}, ${owner.purpose === "login" ? owner.interactionUid : null},
+      (state_hash, purpose, interaction_uid_hash, interaction_uid_sealed, link_user_id, link_session_hash, slug, nonce,
+       code_verifier_sealed, expires_at)
+    values (${stateHash}, ${owner.purpose}, ${owner.purpose === "login" ? sha256Hex(owner.interactionUid) : null},
+            ${owner.purpose === "login" ? sealSecret(encryptionKey, owner.interactionUid, interactionContext(stateHash)) : null},
             ${owner.purpose === "link" ? owner.userId : null}, ${owner.purpose === "link" ? owner.sessionHash : null},
             ${login.slug}, ${login.nonce ?? null},
             ${sealSecret(encryptionKey, login.codeVerifier, verifierContext(stateHash))},
@@ -60,12 +63,14 @@ export async function createUpstreamLogin(sql: Sql, encryptionKey: Buffer, login
 }
 
 /** Reads a state without using it up: the first hop only needs to know where it belongs. */
-export async function lookupState(sql: Sql, state: string): Promise<StateLookup> {
-  const [row] = await sql<{ interaction_uid: string | null; purpose: string; slug: string; consumed: boolean; live: boolean }[]>`
-    select interaction_uid, purpose, slug, consumed_at is not null as consumed, expires_at > CURRENT_TIMESTAMP as live
-    from altalune_upstream_logins where state_hash = ${sha256Hex(state)}`;
+export async function lookupState(sql: Sql, encryptionKey: Buffer, state: string): Promise<StateLookup> {
+  const stateHash = sha256Hex(state);
+  const [row] = await sql<{ interaction_uid_sealed: string | null; purpose: string; slug: string; consumed: boolean; live: boolean }[]>`
+    select interaction_uid_sealed, purpose, slug, consumed_at is not null as consumed, expires_at > CURRENT_TIMESTAMP as live
+    from altalune_upstream_logins where state_hash = ${stateHash}`;
   if (!row) return { status: "unknown" };
-  const interactionUid = row.interaction_uid ?? undefined;
+  const interactionUid =
+    row.interaction_uid_sealed === null ? undefined : openSecret(encryptionKey, row.interaction_uid_sealed, interactionContext(stateHash));
   if (row.consumed) return { status: "used", interactionUid };
   if (!row.live) return { status: "expired", interactionUid };
   if (row.purpose === "link") return { status: "pending", slug: row.slug, purpose: "link" };
@@ -87,7 +92,7 @@ export async function consumeUpstreamLogin(
   const { owner } = spec;
   const ownedBy =
     owner.purpose === "login"
-      ? sql`purpose = 'login' and interaction_uid = ${owner.interactionUid}`
+      ? sql`purpose = 'login' and interaction_uid_hash = ${sha256Hex(owner.interactionUid)}`
       : sql`purpose = 'link' and link_user_id = ${owner.userId} and link_session_hash = ${owner.sessionHash}`;
   const [row] = await sql<{ nonce: string | null; code_verifier_sealed: string }[]>`
     update altalune_upstream_logins set consumed_at = CURRENT_TIMESTAMP

@@ -165,7 +165,7 @@ export function socialLoginRoutes(deps: SocialLoginDeps): Router {
       }
       return stateMismatch(ctx);
     }
-    const found = await lookupState(sql, state);
+    const found = await lookupState(sql, encryptionKey, state);
     switch (found.status) {
       case "unknown":
         return stateMismatch(ctx);

@@ -546,16 +546,20 @@ describe("inactive users (AUTO_ACTIVATE=false)", () => {
 });
 
 describe("stored state", () => {
-  it("keeps the state hashed and the PKCE verifier sealed; purge removes old rows only", async () => {
+  it("keeps the state and the interaction uid hashed, the PKCE verifier and the uid sealed; purge removes old rows only", async () => {
     idp.next = { account: account("stored") };
     const journey = await toCallback(main, await authorizationUrl(rp, app));
     const state = journey.callback.searchParams.get("state")!;
-    const rows = await main.auth.sql<{ state_hash: string; code_verifier_sealed: string; interaction_uid: string }[]>`
-      select state_hash, code_verifier_sealed, interaction_uid from altalune_upstream_logins where state_hash = ${sha256Hex(state)}`;
+    const rows = await main.auth.sql<{ state_hash: string; code_verifier_sealed: string; interaction_uid_hash: string; interaction_uid_sealed: string }[]>`
+      select state_hash, code_verifier_sealed, interaction_uid_hash, interaction_uid_sealed from altalune_upstream_logins
+      where state_hash = ${sha256Hex(state)}`;
     expect(rows).toHaveLength(1);
-    expect(rows[0]!.interaction_uid).toBe(journey.uid);
+    expect(rows[0]!.interaction_uid_hash).toBe(sha256Hex(journey.uid));
+    expect(rows[0]!.interaction_uid_sealed).toMatch(/^v1\./);
     expect(rows[0]!.code_verifier_sealed).toMatch(/^v1\./);
-    expect(JSON.stringify(await main.auth.sql`select * from altalune_upstream_logins`)).not.toContain(state);
+    const dump = JSON.stringify(await main.auth.sql`select * from altalune_upstream_logins`);
+    expect(dump).not.toContain(state);
+    expect(dump).not.toContain(journey.uid);
 
     await main.auth.sql`update altalune_upstream_logins set expires_at = CURRENT_TIMESTAMP - interval '2 days' where state_hash = ${sha256Hex(state)}`;
     expect(await purgeExpiredUpstreamLogins(main.auth.sql)).toBeGreaterThanOrEqual(1);
