@@ -65,7 +65,8 @@ async function openRuntime(config: Config, logger: Logger): Promise<Runtime> {
     throw new ConfigError(["DATABASE_URL: required in production (the embedded PostgreSQL is for development)"]);
   }
   const database = await resolveDatabase({ dataDir: config.dataDir, logger });
-  const sql = createPool(database.url, { max: config.dbPoolMax });
+  // A call waits for a pooled connection no longer than it may wait on an unreachable database.
+  const sql = createPool(database.url, { max: config.dbPoolMax, queueTimeoutMs: config.dbUnavailableTimeoutMs });
   let done: Promise<void> | undefined;
   return {
     config,

@@ -1,5 +1,5 @@
 import { accessTokenCookieName, type Config, type Logger } from "@altalune/core";
-import type { Sql } from "@altalune/db";
+import { databaseCallGuard, databaseHealth, type Sql } from "@altalune/db";
 import {
   ApiKeyService,
   ConfigService,
@@ -47,14 +47,6 @@ export interface StartOptions {
   auth?: { tokens?: Partial<AccessTokenVerifierOptions>; userStateTtlMs?: number };
 }
 
-async function databaseReady(sql: Sql): Promise<boolean> {
-  try {
-    await sql`select 1`;
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function json(status: number, body: unknown): HttpRoute {
   return (_req, res) => {
@@ -102,13 +94,23 @@ export async function startResourcesServer(opts: StartOptions): Promise<Resource
     users: userState,
     cookies: { allowedOrigins: new Set(config.allowedOrigins), cookieName: accessTokenCookieName(config.production) },
   });
-  const pipeline = new CallPipeline({ logger, authorize });
+  // Database outages are answered Unavailable within DB_UNAVAILABLE_TIMEOUT_MS (never a hang);
+  // readiness follows the same health, and turns 503 as soon as shutdown begins.
+  const health = databaseHealth(sql);
+  let draining = false;
+  const ready = () => !draining && health.available;
+  const pipeline = new CallPipeline({
+    logger,
+    authorize,
+    maxCallsInFlight: config.maxCallsInFlight,
+    around: databaseCallGuard(health, config.dbUnavailableTimeoutMs),
+  });
 
   const routes: Record<string, HttpRoute> = {
     "/healthz": json(200, { status: "ok" }),
-    "/readyz": async (req, res) => {
-      const ready = await databaseReady(sql);
-      json(ready ? 200 : 503, { status: ready ? "ready" : "database unavailable" })(req, res);
+    "/readyz": (req, res) => {
+      const status = draining ? "shutting down" : health.available ? "ready" : "database unavailable";
+      json(ready() ? 200 : 503, { status })(req, res);
     },
   };
 
@@ -120,7 +122,7 @@ export async function startResourcesServer(opts: StartOptions): Promise<Resource
   let grpc: RunningServer;
   try {
     grpc = await startGrpcServer(
-      { services: registrations, pipeline, maxTimeoutMs: config.maxCallTimeoutMs, isReady: () => databaseReady(sql) },
+      { services: registrations, pipeline, maxTimeoutMs: config.maxCallTimeoutMs, isReady: () => Promise.resolve(ready()), healthPollMs: 200 },
       opts.ports?.grpc ?? config.grpcPort,
       config.host,
     );
@@ -133,7 +135,13 @@ export async function startResourcesServer(opts: StartOptions): Promise<Resource
     connectPort: connect.port,
     grpcPort: grpc.port,
     async close() {
-      await Promise.all([connect.close(config.shutdownTimeoutMs), grpc.close(config.shutdownTimeoutMs)]);
+      // Readiness first, so load balancers stop sending new calls while the ports still accept
+      // them; then the ports close and in-flight calls finish within the rest of the timeout.
+      draining = true;
+      const drainMs = Math.min(config.shutdownDrainMs, Math.floor(config.shutdownTimeoutMs / 2));
+      if (drainMs > 0) await new Promise((resolve) => setTimeout(resolve, drainMs));
+      const graceMs = config.shutdownTimeoutMs - drainMs;
+      await Promise.all([connect.close(graceMs), grpc.close(graceMs)]);
     },
   };
 }

@@ -32,6 +32,12 @@ const envSchema = z.object({
   DB_POOL_MAX: z.coerce.number().int().min(1).max(200).default(20),
   SHUTDOWN_TIMEOUT_MS: positiveMs.max(300_000).default(10_000),
   MAX_CALL_TIMEOUT_MS: positiveMs.max(3_600_000).default(60_000),
+  // Failure behaviour (docs/operations.md): how long a call may wait on an unreachable database
+  // (or for a pooled connection) before it is answered Unavailable; how long readiness reports
+  // 503 before the listeners close on SIGTERM; how many calls one process serves at once.
+  DB_UNAVAILABLE_TIMEOUT_MS: positiveMs.max(60_000).default(1000),
+  SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(300_000).default(2000),
+  MAX_CALLS_IN_FLIGHT: z.coerce.number().int().min(1).max(100_000).default(512),
   SUPERADMIN_EMAIL: z.string().trim().toLowerCase().pipe(z.email("must be an email address")).optional(),
   // The authorization server and how the Resources API trusts it.
   AUTH_PORT: port.default(3300),
@@ -83,6 +89,10 @@ export interface Config {
   dbPoolMax: number;
   shutdownTimeoutMs: number;
   maxCallTimeoutMs: number;
+  dbUnavailableTimeoutMs: number;
+  /** Readiness is 503 this long before the listeners stop accepting (capped at half the shutdown timeout). */
+  shutdownDrainMs: number;
+  maxCallsInFlight: number;
   /** Email of the superadmin user the seed creates (and renames when it changes). */
   superadminEmail: string;
   auth: AuthConfig;
@@ -176,6 +186,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     dbPoolMax: e.DB_POOL_MAX,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     maxCallTimeoutMs: e.MAX_CALL_TIMEOUT_MS,
+    dbUnavailableTimeoutMs: e.DB_UNAVAILABLE_TIMEOUT_MS,
+    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
+    maxCallsInFlight: e.MAX_CALLS_IN_FLIGHT,
     superadminEmail: e.SUPERADMIN_EMAIL ?? DEV_SUPERADMIN_EMAIL,
     auth: {
       port: e.AUTH_PORT,

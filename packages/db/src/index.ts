@@ -1,5 +1,7 @@
 export {
   createPool,
+  databaseHealth,
+  inTransaction,
   silentLogger,
   type DbLogger,
   type PoolOptions,
@@ -31,7 +33,11 @@ export {
   isNotNullViolation,
   isUniqueViolation,
   isUniqueViolationOf,
+  isDatabaseUnavailableError,
+  isRetryableConflict,
+  transientKind,
   violatedUniqueIndex,
+  type TransientKind,
   type PgErrorInfo,
   type PgErrorKind,
 } from "./pg-errors.js";
@@ -62,3 +68,14 @@ export {
 } from "./partitions.js";
 export { runPostMigrate } from "./post-migrate.js";
 export * from "./list-query.js";
+export { DatabaseHealth, type DatabaseHealthOptions } from "./health.js";
+export { databaseCallGuard } from "./call-guard.js";
+export { currentDbCallScope, runInDbCallScope, type DbCallScope } from "./call-scope.js";
+export { DEFAULT_TRANSACTION_RETRIES, type TransactionOptions } from "./transaction.js";
+export {
+  DatabaseCodes,
+  DatabaseUnavailableError,
+  TransactionConflictError,
+  translateDatabaseError,
+  type UnavailableReason,
+} from "./unavailable.js";

@@ -120,3 +120,50 @@ export async function violatedUniqueIndex(sql: Queryable, e: unknown): Promise<s
 export async function isUniqueViolationOf(sql: Queryable, e: unknown, index: string): Promise<boolean> {
   return (await violatedUniqueIndex(sql, e)) === index;
 }
+
+/**
+ * Failures that say "the database cannot be reached or is going away", not "this statement is
+ * wrong": retrying the call later may succeed. They are answered Unavailable (60014), never
+ * Internal. Driver codes are postgres.js's (CONNECTION_*, CONNECT_TIMEOUT) and node's socket
+ * errors; SQLSTATEs are admin shutdown and crash recovery (57P01–57P03), the connection class
+ * (08xxx) and too many connections (53300).
+ */
+const UNAVAILABLE_DRIVER_CODES: ReadonlySet<string> = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+]);
+
+const UNAVAILABLE_SQLSTATES: ReadonlySet<string> = new Set(["57P01", "57P02", "57P03", "53300"]);
+
+/** Serialization failure and deadlock: the transaction was rolled back and may simply be run again. */
+const RETRYABLE_SQLSTATES: ReadonlySet<string> = new Set(["40001", "40P01"]);
+
+export type TransientKind = "unavailable" | "conflict";
+
+/** Classifies a failure as transient (see above), or undefined for every other error. */
+export function transientKind(e: unknown): TransientKind | undefined {
+  const pg = asPostgresError(e);
+  if (pg) {
+    if (RETRYABLE_SQLSTATES.has(pg.code)) return "conflict";
+    if (UNAVAILABLE_SQLSTATES.has(pg.code) || pg.code.startsWith("08")) return "unavailable";
+    return undefined;
+  }
+  if (e instanceof Error && "code" in e && typeof e.code === "string" && UNAVAILABLE_DRIVER_CODES.has(e.code)) return "unavailable";
+  // net.connect with several addresses (localhost → ::1 and 127.0.0.1) fails with an AggregateError.
+  if (e instanceof AggregateError) return e.errors.some((inner) => transientKind(inner) === "unavailable") ? "unavailable" : undefined;
+  return undefined;
+}
+
+export const isDatabaseUnavailableError = (e: unknown): boolean => transientKind(e) === "unavailable";
+export const isRetryableConflict = (e: unknown): boolean => transientKind(e) === "conflict";

@@ -28,12 +28,23 @@ export function connectErrorFromApp(e: AppError): ConnectError {
 }
 
 /**
+ * An Unavailable error caused by another Unavailable one reports the cause: e.g. the user-state
+ * lookup's 60012 wrapping the database layer's 60014 is answered 60014, the one code for
+ * "database unavailable", wherever it was caught and wrapped.
+ */
+function unavailableCause(e: AppError): AppError {
+  let current = e;
+  while (current.status === "unavailable" && current.cause instanceof AppError && current.cause.status === "unavailable") current = current.cause;
+  return current;
+}
+
+/**
  * What a client sees for any failure. ConnectErrors raised by the transport or the pipeline pass
  * through; AppErrors become their code plus an ErrorDetail; anything else is a bug whose cause
  * stays in the log: the client gets only the request id to quote.
  */
 export function toClientError(e: unknown, requestId: string): { error: ConnectError; unexpected: boolean } {
-  if (e instanceof AppError) return { error: connectErrorFromApp(e), unexpected: false };
+  if (e instanceof AppError) return { error: connectErrorFromApp(unavailableCause(e)), unexpected: false };
   if (e instanceof ConnectError) return { error: e, unexpected: e.code === Code.Internal || e.code === Code.Unknown };
   return {
     error: new ConnectError(`internal error (request id ${requestId})`, Code.Internal),

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { DescMethod, DescService, Message } from "@bufbuild/protobuf";
-import { Code, createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "@altalune/core";
 import { authRuleOf, ruleProblems, type AuthRule } from "./auth-rules.js";
-import { toClientError } from "./errors.js";
+import { errorDetail, toClientError } from "./errors.js";
 import { validateRequest } from "./validation.js";
 
 export interface CallInfo {
@@ -23,9 +23,21 @@ export const callInfoKey = createContextKey<CallInfo | undefined>(undefined);
  */
 export type AuthStep = (call: CallInfo, request: Message, ctx: HandlerContext) => Promise<void> | void;
 
+/** Runs a call's auth step and handler, e.g. under a deadline for database waits (databaseCallGuard). */
+export type CallWrapper = <T>(run: () => Promise<T>) => Promise<T>;
+
+/** ErrorDetail code of a call refused because MAX_CALLS_IN_FLIGHT calls are already in flight. */
+export const OVERLOADED_CODE = "60016";
+
 export interface PipelineOptions {
   logger: Logger;
   authorize: AuthStep;
+  /**
+   * Calls in flight at once in this process, over both ports; one more is refused at once with
+   * ResourceExhausted (HTTP 429 on Connect) instead of queueing without bound. Default 512.
+   */
+  maxCallsInFlight?: number;
+  around?: CallWrapper;
 }
 
 type UnaryHandler = (request: Message, ctx: HandlerContext) => Promise<unknown>;
@@ -48,7 +60,11 @@ export class CallPipeline {
   private active = 0;
   private readonly idleWaiters = new Set<() => void>();
 
-  constructor(private readonly opts: PipelineOptions) {}
+  private readonly maxInFlight: number;
+
+  constructor(private readonly opts: PipelineOptions) {
+    this.maxInFlight = opts.maxCallsInFlight ?? 512;
+  }
 
   get activeCalls(): number {
     return this.active;
@@ -91,7 +107,15 @@ export class CallPipeline {
 
   private wrapUnary(service: DescService, method: DescMethod, rule: AuthRule, handler: UnaryHandler): UnaryHandler {
     const { logger, authorize } = this.opts;
+    const around: CallWrapper = this.opts.around ?? ((run) => run());
     return async (request, ctx) => {
+      // Admission first and for a counter's price: an overloaded process answers at once.
+      if (this.active >= this.maxInFlight) {
+        logger.debug({ service: service.typeName, method: method.name, inFlight: this.active }, "call refused: too many calls in flight");
+        throw new ConnectError("server overloaded; retry later", Code.ResourceExhausted, undefined, [
+          errorDetail(OVERLOADED_CODE, { reason: "max_calls_in_flight" }),
+        ]);
+      }
       const started = performance.now();
       const requestId = requestIdOf(ctx);
       const call: CallInfo = { service, method, rule, requestId, transport: ctx.protocolName };
@@ -100,9 +124,11 @@ export class CallPipeline {
       this.active++;
       let code = "OK";
       try {
-        await authorize(call, request, ctx);
-        validateRequest(method.input, request);
-        return await handler(request, ctx);
+        return await around(async () => {
+          await authorize(call, request, ctx);
+          validateRequest(method.input, request);
+          return await handler(request, ctx);
+        });
       } catch (e) {
         const { error, unexpected } = toClientError(e, requestId);
         code = Code[error.code];

@@ -20,6 +20,8 @@ export const TEST_ENV: Record<string, string> = {
   LOG_LEVEL: "silent",
   NODE_ENV: "test",
   SHUTDOWN_TIMEOUT_MS: "2000",
+  // Tests close their servers without a load balancer to drain.
+  SHUTDOWN_DRAIN_MS: "0",
   ENCRYPTION_KEY: Buffer.alloc(32, 42).toString("base64"),
   DASHBOARD_CLIENT_ID: "6f1c2f4e-5d7a-4b8e-9c3d-2a1b0c9d8e7f",
   DASHBOARD_CLIENT_SECRET: "test-dashboard-secret-0123456789abcdef",

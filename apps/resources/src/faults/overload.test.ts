@@ -1,0 +1,80 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createPool } from "@altalune/db";
+import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
+import { ProjectService } from "@altalune/proto";
+import { startTestApi, type TestApi } from "../testing/api-harness.js";
+import { detailOf } from "../testing/errors.js";
+import { TcpProxy } from "../testing/tcp-proxy.js";
+
+// MAX_CALLS_IN_FLIGHT: with a slow database (the proxy delays every packet), a burst beyond the
+// limit is refused at once with ResourceExhausted; the admitted calls succeed.
+describe("overload", () => {
+  let db: TestDatabase;
+  let proxy: TcpProxy;
+  let api: TestApi;
+  let projectId: string;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const url = new URL(db.url);
+    proxy = await TcpProxy.start({ host: url.hostname, port: Number(url.port || 5432) });
+    api = await startTestApi({ MAX_CALLS_IN_FLIGHT: "4" }, { db: { ...db, sql: createPool(proxy.urlFor(db.url), { max: 5 }) } });
+    projectId = (await api.client(ProjectService, "connect-json").createProject({ name: "Overload", timezone: "UTC", environment: "sandbox" })).project!.id;
+  });
+  afterAll(async () => {
+    await api?.close();
+    await proxy?.close();
+    await db?.drop();
+  });
+
+  for (const transport of ["connect-json", "grpc-js"] as const) {
+    it(`${transport}: a burst of 16 against a limit of 4 — some refused at once, the admitted ones succeed`, async () => {
+      const client = api.client(ProjectService, transport);
+      proxy.setDelay(150);
+      try {
+        const results = await Promise.all(
+          Array.from({ length: 16 }, async () => {
+            const started = performance.now();
+            try {
+              await client.getProject({ id: projectId });
+              return { code: "ok" as const, ms: performance.now() - started };
+            } catch (e) {
+              const err = ConnectError.from(e);
+              return { code: err.code, detail: detailOf(err)?.code, ms: performance.now() - started };
+            }
+          }),
+        );
+        const refused = results.filter((r) => r.code === Code.ResourceExhausted);
+        const ok = results.filter((r) => r.code === "ok");
+        expect(refused.length).toBeGreaterThan(0);
+        expect(ok.length).toBeGreaterThan(0);
+        expect(ok.length + refused.length).toBe(16);
+        for (const r of refused) {
+          expect(r).toMatchObject({ detail: "60016" });
+          // Refused without waiting for the database (each database round trip takes ≥ 300 ms here).
+          expect(r.ms).toBeLessThan(290);
+        }
+      } finally {
+        proxy.setDelay(0);
+      }
+    });
+  }
+
+  it("Connect answers HTTP 429 for ResourceExhausted", async () => {
+    proxy.setDelay(150);
+    try {
+      const call = () =>
+        fetch(`${api.baseUrl}/altalune.v1.ProjectService/GetProject`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${api.rootToken}` },
+          body: JSON.stringify({ id: projectId }),
+        });
+      const statuses = await Promise.all(Array.from({ length: 12 }, async () => (await call()).status));
+      expect(statuses).toContain(429);
+      expect(statuses).toContain(200);
+    } finally {
+      proxy.setDelay(0);
+    }
+  });
+});
