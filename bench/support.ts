@@ -2,9 +2,7 @@ import { appendFile, chmod, mkdtemp, rm } from "node:fs/promises";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createContextValues, type HandlerContext } from "@connectrpc/connect";
 import { startEmbeddedPostgres } from "@altalune/db";
-import { principalKey } from "@altalune/rpc";
 
 const RESULTS = fileURLToPath(new URL("./RESULTS.md", import.meta.url));
 
@@ -39,18 +37,4 @@ export async function publish(lines: readonly string[]): Promise<void> {
   process.stdout.write(text);
 }
 
-/**
- * The handler context of an operator (a root principal), for benches that call a service directly
- * rather than over a port: mutating handlers read the caller's permissions from it.
- */
-export function operatorContext(userPublicId = "bench-operator"): HandlerContext {
-  const values = createContextValues().set(principalKey, {
-    kind: "user",
-    userPublicId,
-    clientId: undefined,
-    permissions: new Set(["root"]),
-    memberships: new Map(),
-    emailVerified: true,
-  });
-  return { values } as HandlerContext;
-}
+export { operatorContext } from "@altalune/resources";

@@ -5,8 +5,12 @@
 -- writes in the transaction that records the change, so they are sent whether or not the process
 -- that took the request can mail: the auth server polls it.
 -- migrate:up
+-- pending_email_ceiling: the permission keys of whoever requested the change (NULL: root). A
+-- confirmation is refused once the user holds more than that (promoted meanwhile): the requester
+-- could not have changed the address of the account as it is now.
 ALTER TABLE altalune_users
   ADD COLUMN pending_email VARCHAR(255),
+  ADD COLUMN pending_email_ceiling TEXT[],
   ADD CONSTRAINT chk_altalune_users_pending_email_lower CHECK (pending_email = lower(pending_email));
 
 ALTER TABLE altalune_email_verification_tokens
@@ -41,4 +45,4 @@ DROP INDEX ix_altalune_email_verification_tokens_user_id;
 DELETE FROM altalune_email_verification_tokens WHERE purpose <> 'verify';
 ALTER TABLE altalune_email_verification_tokens DROP COLUMN purpose;
 CREATE INDEX ix_altalune_email_verification_tokens_user_id ON altalune_email_verification_tokens (user_id) WHERE used_at IS NULL;
-ALTER TABLE altalune_users DROP COLUMN pending_email;
+ALTER TABLE altalune_users DROP COLUMN pending_email_ceiling, DROP COLUMN pending_email;

@@ -9,7 +9,7 @@ import { EmployeeService } from "./domains/employee/service.js";
 import { ConfigService } from "./domains/config/service.js";
 import { ProjectRepo } from "./domains/project/repo.js";
 import { ProjectService } from "./domains/project/service.js";
-import { refuseChangingUserByPublicId } from "./domains/iam/delegation.js";
+import { refuseChangingUserByPublicId, refuseGrantingDefaults } from "./domains/iam/delegation.js";
 import { IamRepo } from "./domains/iam/repo.js";
 import { IamMapperService } from "./domains/iam/service.js";
 import { OAuthClientRepo } from "./domains/oauth-client/repo.js";
@@ -46,7 +46,10 @@ export function createContainer({ sql, config, logger, clock = systemClock, user
       project: new ProjectService(projectRepo),
       employee: new EmployeeService(employeeRepo, projectRepo),
       apiKey: new ApiKeyService(apiKeyRepo, projectRepo, clock),
-      user: new UserService(new UserRepo(sql), userEvents, logger, (grantor, id) => refuseChangingUserByPublicId(sql, grantor, id)),
+      user: new UserService(new UserRepo(sql), userEvents, logger, {
+        refuseChangingUser: (grantor, id) => refuseChangingUserByPublicId(sql, grantor, id),
+        refuseCreatingUser: (grantor) => refuseGrantingDefaults(sql, grantor),
+      }),
       role: new RoleService(new RoleRepo(sql)),
       permission: new PermissionService(new PermissionRepo(sql)),
       iamMapper: new IamMapperService(new IamRepo(sql)),

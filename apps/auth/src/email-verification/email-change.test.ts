@@ -211,6 +211,39 @@ describe("confirmation", () => {
   });
 });
 
+describe("a change requested by a narrow administrator", () => {
+  it("is refused at confirmation once the user was given more than the requester holds", async () => {
+    const admin = await createUser(auth.sql, { email: address("helpdesk") });
+    const token = await api.token({ sub: admin.publicId, perms: ["user:write", "dashboard:read"], memberships: {} });
+    const user = await createUser(auth.sql, { email: address("newhire") });
+    const wanted = address("attacker");
+    await api.client(UserService, "connect-json", { token }).updateUser({ id: user.publicId, email: wanted, firstName: "N", lastName: "H" });
+    await expectNotice(user.email, wanted);
+    const link = await linkFrom(wanted);
+    // Root promotes the new hire before the link is used.
+    await auth.sql`
+      insert into altalune_users_permissions (user_id, permission_id)
+      select u.id, p.id from altalune_users u, altalune_permissions p
+      where u.public_id = ${user.publicId} and p.system_key = 'iam:write'`;
+
+    const page = await confirm(link);
+    expect(page.status).toBe(400);
+    expect(page.body).toContain("given more permissions after the change was requested");
+    expect(await stored(user.publicId)).toMatchObject({ email: user.email, pending_email: null });
+  });
+
+  it("a requester who covers the user's permissions completes it", async () => {
+    const admin = await createUser(auth.sql, { email: address("helpdesk2") });
+    const token = await api.token({ sub: admin.publicId, perms: ["user:write", "dashboard:read"], memberships: {} });
+    const user = await createUser(auth.sql, { email: address("plain") });
+    const wanted = address("plain-new");
+    await api.client(UserService, "grpc-js", { token }).updateUser({ id: user.publicId, email: wanted, firstName: "P", lastName: "N" });
+    await expectNotice(user.email, wanted);
+    expect((await confirm(await linkFrom(wanted))).status).toBe(200);
+    expect(await stored(user.publicId)).toMatchObject({ email: wanted, pending_email: null });
+  });
+});
+
 describe("without a listener in the Resources API's process", () => {
   it("the change is durable: the auth server's poll sends both mails from the outbox", async () => {
     const user = await createUser(auth.sql, { email: address("polled") });

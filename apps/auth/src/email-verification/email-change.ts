@@ -1,5 +1,5 @@
 import { sha256Hex } from "@altalune/core";
-import { isUniqueViolation } from "@altalune/db";
+import { isUniqueViolation, type TransactionSql } from "@altalune/db";
 import { maskEmail } from "../login-codes/mask-email.js";
 import { emailChangeConfirmMail, emailChangeNoticeMail } from "../mail/templates.js";
 import type { EmailVerificationDeps } from "./email-verification.js";
@@ -19,7 +19,7 @@ const SEND_LEASE_SECONDS = 300;
 const EMAIL_UNIQUE = "ux_altalune_users_email";
 
 export type EmailChangeSendResult = "sent" | "none" | "stale" | "deferred" | "failed";
-export type EmailChangeFailure = LinkFailure | "superseded" | "email_taken";
+export type EmailChangeFailure = LinkFailure | "superseded" | "email_taken" | "outgrown";
 export type EmailChangeResult = { ok: true; userPublicId: string; email: string } | { ok: false; reason: EmailChangeFailure };
 
 interface OutboxRow {
@@ -98,21 +98,27 @@ export class EmailChanges {
         const live = await findLiveLink(tx, parsed.hash, "email_change", now);
         if (!live) return undefined;
         // The user's row before the link's: UpdateUser locks in that order too.
-        const [user] = await tx<{ id: string; public_id: string; pending_email: string | null }[]>`
-          select id, public_id, pending_email from altalune_users where id = ${live.userId} for update`;
+        const [user] = await tx<{ id: string; public_id: string; pending_email: string | null; pending_email_ceiling: string[] | null }[]>`
+          select id, public_id, pending_email, pending_email_ceiling from altalune_users where id = ${live.userId} for update`;
         // Used up here, under the lock: of concurrent uses exactly one gets past this.
         const link = await consumeLinkToken(tx, parsed.hash, "email_change", now);
         if (!user || !link) return undefined;
         if (user.pending_email !== link.email) return { ok: false, reason: "superseded" };
+        if (user.pending_email_ceiling !== null && (await holdsBeyond(tx, user.id, user.pending_email_ceiling))) {
+          // Promoted since the request: its requester could not change this account's address now.
+          await tx`update altalune_users set pending_email = null, pending_email_ceiling = null, updated_at = ${now} where id = ${user.id}`;
+          logger.warn({ user: user.public_id }, "email change dropped: the user was given permissions its requester does not hold");
+          return { ok: false, reason: "outgrown" };
+        }
         const [taken] = await tx`select 1 from altalune_users where email = ${link.email} and id <> ${user.id}`;
         if (taken) {
-          await tx`update altalune_users set pending_email = null, updated_at = ${now} where id = ${user.id}`;
+          await tx`update altalune_users set pending_email = null, pending_email_ceiling = null, updated_at = ${now} where id = ${user.id}`;
           logger.warn({ user: user.public_id, email: maskEmail(link.email) }, "email change dropped: another account has the address");
           return { ok: false, reason: "email_taken" };
         }
         await tx`
           update altalune_users
-          set email = ${link.email}, pending_email = null, email_verified = true,
+          set email = ${link.email}, pending_email = null, pending_email_ceiling = null, email_verified = true,
               activated_at = coalesce(activated_at, ${now}), updated_at = ${now}
           where id = ${user.id}`;
         return { ok: true, userPublicId: user.public_id, email: link.email };
@@ -211,4 +217,18 @@ export class EmailChanges {
       return { row, token };
     });
   }
+}
+
+/** Whether the user now holds a permission (by key) outside the ceiling its change was requested under. */
+async function holdsBeyond(tx: TransactionSql, userId: string, ceiling: readonly string[]): Promise<boolean> {
+  const [row] = await tx<{ beyond: boolean }[]>`
+    select exists (
+      select 1 from altalune_permissions p
+      where p.id in (
+        select permission_id from altalune_users_permissions where user_id = ${userId}
+        union
+        select rp.permission_id from altalune_users_roles ur join altalune_roles_permissions rp on rp.role_id = ur.role_id
+        where ur.user_id = ${userId})
+        and coalesce(p.system_key, p.name) <> all(${[...ceiling]}::text[])) as beyond`;
+  return row?.beyond ?? false;
 }

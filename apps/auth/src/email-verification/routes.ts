@@ -17,6 +17,7 @@ const REASONS: Record<EmailChangeFailure, string> = {
     "This confirmation link has expired, has already been used, or was replaced by a newer change. Ask your administrator to request the change again.",
   superseded: "This confirmation link belongs to a change that is no longer pending. Nothing was changed.",
   email_taken: "This email address now belongs to another account, so the change was not made. Ask your administrator.",
+  outgrown: "This account was given more permissions after the change was requested, so the change was not made. Ask an administrator to request it again.",
 };
 
 /**

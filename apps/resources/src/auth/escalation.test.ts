@@ -65,6 +65,8 @@ const ids = {
   otherProject: "",
   dashboardClient: "",
   thirdPartyClient: "",
+  provider: "",
+  apiKey: "",
 };
 
 type AnyCall = (request: unknown, options?: { headers?: Record<string, string> }) => Promise<unknown>;
@@ -72,6 +74,7 @@ type AnyCall = (request: unknown, options?: { headers?: Record<string, string> }
 interface UserSnapshot {
   publicId: string;
   email: string;
+  pendingEmail: string | null;
   active: boolean;
   perms: Set<string>;
   projects: Set<string>;
@@ -87,8 +90,8 @@ interface World {
 
 async function snapshot(): Promise<World> {
   const sql = t.db.sql;
-  const rows = await sql<{ public_id: string; email: string; is_active: boolean }[]>`
-    select public_id, email, is_active from altalune_users order by id`;
+  const rows = await sql<{ public_id: string; email: string; pending_email: string | null; is_active: boolean }[]>`
+    select public_id, email, pending_email, is_active from altalune_users order by id`;
   const users = new Map<string, UserSnapshot>();
   for (const r of rows) {
     // What a fresh access token of this user would carry (the auth server's own claim builder).
@@ -96,6 +99,7 @@ async function snapshot(): Promise<World> {
     users.set(r.public_id, {
       publicId: r.public_id,
       email: r.email,
+      pendingEmail: r.pending_email,
       active: r.is_active,
       perms: new Set(authz.perms),
       projects: new Set(Object.keys(authz.memberships)),
@@ -135,10 +139,14 @@ function candidates(service: DescService, field: DescField, actor: string): unkn
     RoleService: roles,
     PermissionService: perms,
     OAuthClientService: [ids.dashboardClient, ids.thirdPartyClient],
+    OAuthProviderService: [ids.provider],
+    ProjectService: [t.defaultProjectId, ids.otherProject],
   };
   switch (field.name) {
     case "id":
       return byService[service.name];
+    case "api_key_id":
+      return [ids.apiKey];
     case "user_id":
       return users;
     case "user_ids":
@@ -156,7 +164,7 @@ function candidates(service: DescService, field: DescField, actor: string): unkn
     case "members":
       return [[{ userId: actor, role: "owner" }], [{ userId: ids.superadmin, role: "user" }]];
     case "email":
-      return [`attacker+${++mailbox}@evil.test`];
+      return ["attacker@evil.test"];
     case "name":
       if (service.name === "PermissionService") return ["iam:write", "root", "billing:approve", "Dashboard:Read"];
       if (service.name === "RoleService") return ["superadmin", "user", "Ops"];
@@ -183,17 +191,19 @@ function filler(field: DescField): unknown {
   return undefined;
 }
 
+/** Every combination of the fields' candidates (the attacker picks the pair), at most MAX_ATTACKS. */
+const MAX_ATTACKS = 32;
+
 function attacks(service: DescService, method: DescMethod, actor: string) {
   const fields = method.input.fields.map((f) => ({ f, values: candidates(service, f, actor) }));
-  const n = Math.max(1, ...fields.map((x) => x.values?.length ?? 1));
-  return Array.from({ length: n }, (_, i) => {
-    const init: Record<string, unknown> = {};
-    for (const { f, values } of fields) {
-      const v = values === undefined ? filler(f) : values[i % values.length];
-      if (v !== undefined) init[f.localName] = v;
-    }
-    return create(method.input, init as never);
-  });
+  let combos: Record<string, unknown>[] = [{}];
+  for (const { f, values } of fields) {
+    const options = values ?? [filler(f)];
+    combos = combos.flatMap((c) => options.map((v) => (v === undefined ? c : { ...c, [f.localName]: v })));
+  }
+  expect(combos.length, `${service.name}/${method.name}: too many combinations`).toBeLessThanOrEqual(MAX_ATTACKS);
+  // Fresh addresses per attempt: one address reused would collide with itself (AlreadyExists).
+  return combos.map((init) => create(method.input, ("email" in init ? { ...init, email: `attacker+${++mailbox}@evil.test` } : init) as never));
 }
 
 beforeAll(async () => {
@@ -252,6 +262,25 @@ async function prepareTargets(): Promise<void> {
       await asRoot(api.ProjectService).createProject({ name: `Escalation other ${++mailbox}`, timezone: "UTC", environment: "sandbox" })
     ).project!.id;
   }
+  if (!(await exists("altalune_oauth_providers", ids.provider))) {
+    ids.provider = (
+      await asRoot(api.OAuthProviderService).createOAuthProvider({
+        providerType: api.ProviderType.OIDC,
+        slug: `corp${++mailbox}`,
+        issuerUrl: "https://idp.example.com",
+        clientId: "escalation",
+        clientSecret: "escalation-secret-0123456789",
+      })
+    ).provider!.id;
+  }
+  const [key] = await t.db.sql<{ public_id: string }[]>`select public_id from altalune_project_api_keys where public_id = ${ids.apiKey}`;
+  if (key === undefined) {
+    const expiration = { seconds: BigInt(Math.floor(Date.now() / 1000) + 7 * 86400), nanos: 0 };
+    const created = await asRoot(api.ApiKeyService).createApiKey({ projectId: t.defaultProjectId, name: `target ${++mailbox}`, expiration });
+    ids.apiKey = created.apiKey!.id;
+  }
+  // A deactivated key: reactivating it would grant its permissions.
+  await asRoot(api.ApiKeyService).deactivateApiKey({ projectId: t.defaultProjectId, apiKeyId: ids.apiKey }).catch(() => undefined);
   if (!(await exists("altalune_oauth_clients", ids.thirdPartyClient))) {
     ids.thirdPartyClient = (
       await asRoot(api.OAuthClientService).createOAuthClient({
@@ -288,6 +317,7 @@ describe("escalation", () => {
     const problems: string[] = [];
     // Refusals by the handlers' own checks (not by the rule): the escalation check and protected rows.
     const refused: Record<string, number> = {};
+    const refusedMethods = new Set<string>();
     let calls = 0;
     let n = 0;
     for (const profile of PROFILES) {
@@ -312,6 +342,7 @@ describe("escalation", () => {
             }
             const code = err === undefined ? undefined : detailOf(err)?.code;
             if (code === "60013" || code === "60707" || code === "60705" || code === "60604") refused[code] = (refused[code] ?? 0) + 1;
+            if (code === "60013") refusedMethods.add(method.name);
           }
         }
       }
@@ -336,6 +367,11 @@ describe("escalation", () => {
           problems.push(`${tag} ${id} gained ${[...now.perms].filter((p) => !was.perms.has(p) && !held.has(p))}`);
         }
         if (!covered && now.email !== was.email) problems.push(`${tag} changed the email of ${id} (${was.email} → ${now.email})`);
+        if (!covered && now.pendingEmail !== was.pendingEmail) problems.push(`${tag} asked to change the email of ${id} to ${now.pendingEmail}`);
+        const actorProjects = before.users.get(actor.id)!.projects;
+        if (!subset(now.projects, union(was.projects, actorProjects))) {
+          problems.push(`${tag} made ${id} a member of ${[...now.projects].filter((p) => !was.projects.has(p) && !actorProjects.has(p))}`);
+        }
         if (!covered && now.active !== was.active) problems.push(`${tag} changed the activation of ${id}`);
       }
       for (const [role, was] of before.roles) {
@@ -355,5 +391,14 @@ describe("escalation", () => {
     expect(problems).toEqual([]);
     // The attempts reached the handlers (not only the rules): each guard refused something.
     for (const code of ["60013", "60707", "60705", "60604"]) expect(refused[code] ?? 0, code).toBeGreaterThan(0);
+    // Each escalation guard fired on its own RPC: removing one cannot hide behind the others
+    // (CreateUser's guard needs an actor outside the default project: delegation.test.ts).
+    const guarded = [
+      "AssignUserRoles", "RemoveUserRoles", "AssignUserPermissions", "RemoveUserPermissions",
+      "AssignRolePermissions", "RemoveRolePermissions", "UpdateRole", "DeleteRole", "UpdatePermission", "DeletePermission",
+      "UpdateUser", "DeleteUser", "ActivateUser", "DeactivateUser",
+      "CreateApiKey", "UpdateApiKey", "ActivateApiKey",
+    ];
+    expect(guarded.filter((m) => !refusedMethods.has(m))).toEqual([]);
   });
 });

@@ -71,11 +71,11 @@ describe.each(["connect-json", "grpc-js"] as const)("the escalation check over %
     const users = (await actor(["user:write", "user:delete"], transport)).as(UserService);
     const id = api.superadmin.publicId;
     for (const call of [
-      users.updateUser({ id, email: "attacker@evil.test", firstName: "Super", lastName: "Admin" }),
-      users.deactivateUser({ id }),
-      users.deleteUser({ id }),
+      () => users.updateUser({ id, email: "attacker@evil.test", firstName: "Super", lastName: "Admin" }),
+      () => users.deactivateUser({ id }),
+      () => users.deleteUser({ id }),
     ]) {
-      const e = await callError(call);
+      const e = await callError(call());
       expect(e.code).toBe(Code.PermissionDenied);
       expect(detailOf(e)?.meta).toMatchObject({ reason: "escalation", target: "user", user_id: id, missing: "root" });
     }
@@ -92,6 +92,18 @@ describe.each(["connect-json", "grpc-js"] as const)("the escalation check over %
     const custom = (await api.client(PermissionService, "connect-json").createPermission({ name: `ext_${transport.replace("-", "_")}:approve` })).permission!;
     const p = await callError(a.as(PermissionService).updatePermission({ id: custom.id, name: `ext_${transport.replace("-", "_")}:other` }));
     expect(detailOf(p)?.meta).toMatchObject({ reason: "escalation", target: "permissions" });
+  });
+
+  it("user:write without the default role's permissions or the default project cannot create users", async () => {
+    const outsider = await api.token({ sub: (await actor([], transport)).id, perms: ["user:write"], memberships: {} });
+    const users = api.client(UserService, transport, { token: outsider });
+    const e = await callError(users.createUser({ email: `made-${transport}@delegation.test`, firstName: "M", lastName: "D" }));
+    expect(detailOf(e)?.meta).toMatchObject({ reason: "escalation", target: "roles", missing: "dashboard:read" });
+    const notMember = await api.token({ sub: (await actor([], transport)).id, perms: ["user:write", "dashboard:read"], memberships: {} });
+    const p = await callError(api.client(UserService, transport, { token: notMember }).createUser({ email: `made2-${transport}@delegation.test`, firstName: "M", lastName: "D" }));
+    expect(detailOf(p)?.meta).toMatchObject({ reason: "escalation", target: "project", project_id: api.defaultProjectId });
+    const member = (await actor(["user:write"], transport)).as(UserService);
+    expect((await member.createUser({ email: `made3-${transport}@delegation.test`, firstName: "M", lastName: "D" })).user?.email).toBe(`made3-${transport}@delegation.test`);
   });
 
   it("apikey:write without the employee permissions cannot mint a key that carries them", async () => {

@@ -1,7 +1,7 @@
 import type { HandlerContext } from "@connectrpc/connect";
 import { AppError } from "@altalune/core";
 import type { Queryable } from "@altalune/db";
-import { principalOf } from "@altalune/rpc";
+import { principalOf, type Principal } from "@altalune/rpc";
 import { ROOT_PERMISSION } from "../permission/model.js";
 
 /*
@@ -26,23 +26,41 @@ export interface Grantor {
   /** `root` passes every check. */
   readonly root: boolean;
   readonly permissions: ReadonlySet<string>;
+  /** Public ids of the projects the caller's token names it a member of. */
+  readonly projects: ReadonlySet<string>;
 }
 
 /** Operators and the seed: every check passes. */
-export const SYSTEM_GRANTOR: Grantor = { root: true, permissions: new Set([ROOT_PERMISSION]) };
+export const SYSTEM_GRANTOR: Grantor = { root: true, permissions: new Set([ROOT_PERMISSION]), projects: new Set() };
 
 /**
  * The grantor of a call. An unauthenticated call never reaches a mutating handler (every such RPC
  * has a non-public rule), so a missing principal is a wiring error, and grants nothing.
  */
+function projectsOf(p: Principal): ReadonlySet<string> {
+  switch (p.kind) {
+    case "user":
+      return new Set(p.memberships.keys());
+    case "client":
+      return p.projects;
+    case "api_key":
+      return new Set([p.projectPublicId]);
+  }
+}
+
 export function grantorOf(ctx: Pick<HandlerContext, "values">): Grantor {
   const p = principalOf(ctx);
-  if (p === undefined) return { root: false, permissions: new Set() };
-  return { root: p.kind === "user" && p.permissions.has(ROOT_PERMISSION), permissions: p.permissions };
+  if (p === undefined) return { root: false, permissions: new Set(), projects: new Set() };
+  return {
+    root: p.kind === "user" && p.permissions.has(ROOT_PERMISSION),
+    permissions: p.permissions,
+    projects: projectsOf(p),
+  };
 }
 
 export type DelegationTarget =
   | { kind: "user"; publicId: string }
+  | { kind: "project"; publicId: string }
   | { kind: "role"; publicId: string }
   | { kind: "permissions" }
   | { kind: "roles" };
@@ -52,13 +70,14 @@ const TARGET_TEXT: Record<DelegationTarget["kind"], string> = {
   role: "this role grants permissions you do not hold",
   permissions: "you may only grant permissions you hold",
   roles: "you may only assign roles whose permissions you hold",
+  project: "you may only make users members of projects you are a member of",
 };
 
 export function escalationRefused(target: DelegationTarget, missing: readonly string[]): AppError {
   return new AppError({
     code: DelegationCodes.Escalation,
     status: "permission_denied",
-    message: `permission denied: ${TARGET_TEXT[target.kind]} (${missing.join(", ")})`,
+    message: `permission denied: ${TARGET_TEXT[target.kind]}${missing.length > 0 ? ` (${missing.join(", ")})` : ""}`,
     meta: {
       reason: "escalation",
       target: target.kind,
@@ -129,6 +148,25 @@ export async function refuseChangingUserByPublicId(tx: Queryable, grantor: Grant
   if (grantor.root) return;
   const [row] = await tx<{ id: string }[]>`select id from altalune_users where public_id = ${userPublicId}`;
   if (row !== undefined) await refuseChangingUser(tx, grantor, { id: row.id, publicId: userPublicId });
+}
+
+/**
+ * CreateUser: a new user gets the default role and a membership of the default project, so the
+ * creator must hold the role's permissions and be a member of that project.
+ */
+export async function refuseGrantingDefaults(tx: Queryable, grantor: Grantor): Promise<void> {
+  if (grantor.root) return;
+  const held = await keys(tx<{ key: string }[]>`
+    select coalesce(p.system_key, p.name) as key
+    from altalune_roles r
+    join altalune_roles_permissions rp on rp.role_id = r.id
+    join altalune_permissions p on p.id = rp.permission_id
+    where r.system_key = 'user'`);
+  refuseMissing(grantor, held, { kind: "roles" });
+  const [project] = await tx<{ public_id: string }[]>`select public_id from altalune_projects where is_default`;
+  if (project !== undefined && !grantor.projects.has(project.public_id)) {
+    throw escalationRefused({ kind: "project", publicId: project.public_id }, []);
+  }
 }
 
 /** Granting a fixed set of permission keys (an API key's). */

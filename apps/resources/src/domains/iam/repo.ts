@@ -45,6 +45,13 @@ export interface Mapping {
   refuseChangingLeft: (tx: Queryable, grantor: Grantor, left: { id: string; publicId: string }) => Promise<void>;
   refuseGranting: (tx: Queryable, grantor: Grantor, rightIds: readonly string[]) => Promise<void>;
   /**
+   * Locks that keep the escalation check true until commit: a role being changed is locked
+   * against a concurrent grant of it, and a role being granted against a concurrent change (two
+   * colluding administrators could otherwise slip a permission past both checks).
+   */
+  leftLock: Lock;
+  rightLock: Lock;
+  /**
    * Runs in the removing transaction after the ids are resolved and before the delete; throws to
    * refuse a removal that would leave the system unadministrable (see guards.ts).
    */
@@ -59,6 +66,8 @@ export const USER_ROLES: Mapping = {
   rightColumn: "role_id",
   refuseChangingLeft: refuseChangingUser,
   refuseGranting: refuseGrantingRoles,
+  leftLock: "key share",
+  rightLock: "share",
   beforeRemove: (tx, user, roleIds) => refuseRemovingLastSuperadmin(tx, user.id, user.publicId, roleIds),
 };
 export const ROLE_PERMISSIONS: Mapping = {
@@ -69,6 +78,8 @@ export const ROLE_PERMISSIONS: Mapping = {
   rightColumn: "permission_id",
   refuseChangingLeft: refuseChangingRole,
   refuseGranting: refuseGrantingPermissions,
+  leftLock: "no key update",
+  rightLock: "key share",
   beforeRemove: (tx, role, permissionIds) => refuseRootRemovalFromSuperadmin(tx, role.id, permissionIds),
 };
 export const USER_PERMISSIONS: Mapping = {
@@ -79,16 +90,20 @@ export const USER_PERMISSIONS: Mapping = {
   rightColumn: "permission_id",
   refuseChangingLeft: refuseChangingUser,
   refuseGranting: refuseGrantingPermissions,
+  leftLock: "key share",
+  rightLock: "key share",
 };
 
 /**
  * Row locks taken while resolving ids. `key share` keeps a resolved row from being deleted
  * before the insert that references it (which would otherwise fail its foreign key); it does not
- * block other readers or writers of the row. `no key update` on a project serialises membership
+ * block other readers or writers of the row. `share` on a role being granted and `no key update`
+ * on a role being changed make the two wait for each other (delegation.ts reads what the role
+ * grants). `no key update` on a project serialises membership
  * changes of that project, so the owner count a change checks cannot be changed concurrently;
  * it does not conflict with the key-share locks foreign keys take.
  */
-type Lock = "none" | "key share" | "no key update";
+type Lock = "none" | "key share" | "share" | "no key update";
 
 function lockClause(q: Queryable, lock: Lock) {
   switch (lock) {
@@ -96,6 +111,8 @@ function lockClause(q: Queryable, lock: Lock) {
       return q``;
     case "key share":
       return q`for key share`;
+    case "share":
+      return q`for share`;
     case "no key update":
       return q`for no key update`;
   }
@@ -142,8 +159,8 @@ export class IamRepo {
   /** Adds the pairs that are missing; existing ones stay as they are (no error, no duplicate). */
   async assign(mapping: Mapping, leftPublicId: string, rightPublicIds: readonly string[], grantor: Grantor): Promise<void> {
     await this.sql.begin(async (tx) => {
-      const left = await resolveOne(tx, mapping.left, leftPublicId, "key share");
-      const rights = [...(await resolveMany(tx, mapping.right, rightPublicIds, "key share")).values()];
+      const left = await resolveOne(tx, mapping.left, leftPublicId, mapping.leftLock);
+      const rights = [...(await resolveMany(tx, mapping.right, rightPublicIds, mapping.rightLock)).values()];
       await mapping.refuseChangingLeft(tx, grantor, { id: left, publicId: leftPublicId });
       await mapping.refuseGranting(tx, grantor, rights);
       // Inserted in id order: two overlapping concurrent assignments wait for each other's rows
@@ -161,7 +178,7 @@ export class IamRepo {
    */
   async remove(mapping: Mapping, leftPublicId: string, rightPublicIds: readonly string[], grantor: Grantor): Promise<void> {
     await this.sql.begin(async (tx) => {
-      const left = await resolveOne(tx, mapping.left, leftPublicId, "none");
+      const left = await resolveOne(tx, mapping.left, leftPublicId, mapping.leftLock === "no key update" ? "no key update" : "none");
       const rights = [...(await resolveMany(tx, mapping.right, rightPublicIds, "none")).values()];
       await mapping.refuseChangingLeft(tx, grantor, { id: left, publicId: leftPublicId });
       await mapping.beforeRemove?.(tx, { id: left, publicId: leftPublicId }, rights);

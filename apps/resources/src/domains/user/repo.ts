@@ -18,6 +18,7 @@ import {
 import { DEFAULT_USER_ROLE } from "../role/model.js";
 import { userAlreadyActive, userAlreadyExists, userAlreadyInactive, userNotFound } from "./errors.js";
 import { identityColumns, identityFromRow, userColumns, userFromRow, type UserIdentityRow, type UserRow } from "./mapper.js";
+import { refuseChangingUser, type Grantor } from "../iam/delegation.js";
 import { decideEmailChange } from "./email-change.js";
 import type { CreatedUser, CreateUserInput, MissingDefault, UpdatedUser, UpdateUserInput, User, UserIdentity } from "./model.js";
 
@@ -113,15 +114,20 @@ export class UserRepo {
    * Names change at once; the email only through a confirmed change (email-change.ts): a
    * different address becomes pending_email, and `email` and `email_verified` stay as they are.
    */
-  async update(input: UpdateUserInput): Promise<UpdatedUser> {
+  async update(input: UpdateUserInput, grantor: Grantor): Promise<UpdatedUser> {
     return this.sql.begin(async (tx) => {
       const [current] = await tx<{ id: string; email: string; pending_email: string | null }[]>`
         select id, email, pending_email from altalune_users where public_id = ${input.publicId} for update`;
       if (current === undefined) throw userNotFound(input.publicId);
+      // With the row locked: the escalation check holds for the user that is written.
+      await refuseChangingUser(tx, grantor, { id: current.id, publicId: input.publicId });
       const decision = await decideEmailChange(tx, current, input.email);
+      // What the requester holds bounds the confirmation (the user may be promoted meanwhile).
+      const ceiling = decision.outcome === "requested" && !grantor.root ? [...grantor.permissions].sort() : null;
       const [row] = await tx<UserRow[]>`
         update altalune_users
         set first_name = ${input.firstName}, last_name = ${input.lastName}, pending_email = ${decision.pendingEmail},
+            pending_email_ceiling = ${decision.pendingEmail === null ? null : ceiling}::text[],
             updated_at = CURRENT_TIMESTAMP
         where id = ${current.id}
         returning ${tx(userColumns)}`;

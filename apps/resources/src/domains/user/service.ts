@@ -50,17 +50,21 @@ const MISSING_DEFAULT_HINT: Record<MissingDefault, string> = {
 };
 
 /**
- * The escalation check for changing a user (iam/delegation.ts refuseChangingUserByPublicId): a
- * caller may change, deactivate or delete only users whose permissions it holds.
+ * The escalation checks of this service (iam/delegation.ts): a caller may change, deactivate or
+ * delete only users whose permissions it holds, and create users only if it holds what a new
+ * user receives (the default role, the default project's membership).
  */
-export type RefuseChangingUser = (grantor: Grantor, userPublicId: string) => Promise<void>;
+export interface UserGuards {
+  refuseChangingUser(grantor: Grantor, userPublicId: string): Promise<void>;
+  refuseCreatingUser(grantor: Grantor): Promise<void>;
+}
 
 export class UserService implements ServiceImpl<typeof UserServiceDesc> {
   constructor(
     private readonly users: UserRepo,
     private readonly events: UserEvents,
     private readonly logger: UserServiceLogger,
-    private readonly refuseChangingUser: RefuseChangingUser,
+    private readonly guards: UserGuards,
   ) {}
 
   async queryUsers(req: QueryUsersRequest) {
@@ -68,7 +72,8 @@ export class UserService implements ServiceImpl<typeof UserServiceDesc> {
     return { data: result.rows.map(userToProto), meta: queryMetaToProto(result) };
   }
 
-  async createUser(req: CreateUserRequest) {
+  async createUser(req: CreateUserRequest, ctx: HandlerContext) {
+    await this.guards.refuseCreatingUser(grantorOf(ctx));
     const { user, missing } = await this.users.create(userInput(req));
     if (missing.length > 0) {
       // The user is usable, but without dashboard access or project until an operator fixes it.
@@ -92,28 +97,28 @@ export class UserService implements ServiceImpl<typeof UserServiceDesc> {
   }
 
   async updateUser(req: UpdateUserRequest, ctx: HandlerContext) {
-    await this.refuseChangingUser(grantorOf(ctx), req.id);
-    const { user, emailChange } = await this.users.update({ publicId: req.id, ...userInput(req) });
+    // The escalation check runs inside the update, with the user's row locked.
+    const { user, emailChange } = await this.users.update({ publicId: req.id, ...userInput(req) }, grantorOf(ctx));
     if (emailChange === "requested") await announceEmailChange(this.events, this.logger, user);
     return { user: userToProto(user), message: updateUserMessage(emailChange, user) };
   }
 
   async deleteUser(req: DeleteUserRequest, ctx: HandlerContext) {
-    await this.refuseChangingUser(grantorOf(ctx), req.id);
+    await this.guards.refuseChangingUser(grantorOf(ctx), req.id);
     await this.users.delete(req.id);
     this.events.userAccessChanged?.(req.id);
     return { message: "User deleted successfully" };
   }
 
   async activateUser(req: ActivateUserRequest, ctx: HandlerContext) {
-    await this.refuseChangingUser(grantorOf(ctx), req.id);
+    await this.guards.refuseChangingUser(grantorOf(ctx), req.id);
     const user = await this.users.activate(req.id);
     this.events.userAccessChanged?.(user.publicId);
     return { user: userToProto(user), message: "User activated successfully" };
   }
 
   async deactivateUser(req: DeactivateUserRequest, ctx: HandlerContext) {
-    await this.refuseChangingUser(grantorOf(ctx), req.id);
+    await this.guards.refuseChangingUser(grantorOf(ctx), req.id);
     const user = await this.users.deactivate(req.id);
     this.events.userAccessChanged?.(user.publicId);
     return { user: userToProto(user), message: "User deactivated successfully" };

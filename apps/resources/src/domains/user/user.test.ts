@@ -13,9 +13,10 @@ import { noUserEvents, type UserEvents } from "./events.js";
 import type { User } from "./model.js";
 import { UserRepo } from "./repo.js";
 import { UserService } from "./service.js";
+import { operatorContext } from "../../testing/operator-context.js";
 
-// These tests call createUser only, which the escalation check does not guard.
-const noEscalationCheck = async () => {};
+// These tests are about CreateUser's events and defaults, called as an operator.
+const noEscalationCheck = { refuseChangingUser: async () => {}, refuseCreatingUser: async () => {} };
 
 let api: TestApi;
 let defaultProjectId: string;
@@ -286,7 +287,7 @@ describe("the userCreated hook", () => {
         await events.userCreated(user);
       },
     }, logger, noEscalationCheck);
-    const res = await service.createUser(create(CreateUserRequestSchema, { email: "Hooked@Example.com", firstName: "Hook", lastName: "Ed" }));
+    const res = await service.createUser(create(CreateUserRequestSchema, { email: "Hooked@Example.com", firstName: "Hook", lastName: "Ed" }), operatorContext());
     expect(seen.map((u) => u.email)).toEqual(["hooked@example.com"]);
     expect(seen[0]?.publicId).toBe(res.user.id);
     expect(existedWhenCalled).toBe(true);
@@ -295,11 +296,11 @@ describe("the userCreated hook", () => {
   it("is not called when creation fails, and its own failure does not fail the call", async () => {
     const { seen, events } = recorder();
     const quiet = new UserService(new UserRepo(api.db.sql), events, logger, noEscalationCheck);
-    await expect(quiet.createUser(create(CreateUserRequestSchema, { email: "hooked@example.com", firstName: "Again", lastName: "X" }))).rejects.toMatchObject({ code: "60501" });
+    await expect(quiet.createUser(create(CreateUserRequestSchema, { email: "hooked@example.com", firstName: "Again", lastName: "X" }), operatorContext())).rejects.toMatchObject({ code: "60501" });
     expect(seen).toEqual([]);
 
     const failing = new UserService(new UserRepo(api.db.sql), { userCreated: () => Promise.reject(new Error("smtp down")) }, logger, noEscalationCheck);
-    const res = await failing.createUser(create(CreateUserRequestSchema, { email: "mailless@example.com", firstName: "No", lastName: "Mail" }));
+    const res = await failing.createUser(create(CreateUserRequestSchema, { email: "mailless@example.com", firstName: "No", lastName: "Mail" }), operatorContext());
     expect(res.user.email).toBe("mailless@example.com");
     expect(errors).toHaveLength(1);
     expect(errors[0]?.message).toMatch(/userCreated listener failed/);
@@ -316,7 +317,7 @@ describe("CreateUser where the defaults are missing", () => {
     warn: (details: object, message: string) => void warnings.push({ details, message }),
   };
   const createIn = (email: string) =>
-    new UserService(new UserRepo(db.sql), noUserEvents, recording, noEscalationCheck).createUser(create(CreateUserRequestSchema, { email, firstName: "New", lastName: "User" }));
+    new UserService(new UserRepo(db.sql), noUserEvents, recording, noEscalationCheck).createUser(create(CreateUserRequestSchema, { email, firstName: "New", lastName: "User" }), operatorContext());
   const defaultsOf = async (publicId: string) => {
     const [row] = await db.sql<{ roles: string[]; projects: string[] }[]>`
       select array(select r.name from altalune_users_roles ur join altalune_roles r on r.id = ur.role_id where ur.user_id = u.id) as roles,
