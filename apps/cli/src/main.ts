@@ -66,7 +66,11 @@ async function openRuntime(config: Config, logger: Logger): Promise<Runtime> {
   }
   const database = await resolveDatabase({ dataDir: config.dataDir, logger });
   // A call waits for a pooled connection no longer than it may wait on an unreachable database.
-  const sql = createPool(database.url, { max: config.dbPoolMax, queueTimeoutMs: config.dbUnavailableTimeoutMs });
+  const sql = createPool(database.url, {
+    max: config.dbPoolMax,
+    queueTimeoutMs: config.dbUnavailableTimeoutMs,
+    prepare: config.databasePrepare,
+  });
   let done: Promise<void> | undefined;
   return {
     config,
@@ -83,11 +87,29 @@ async function openRuntime(config: Config, logger: Logger): Promise<Runtime> {
   };
 }
 
+/**
+ * Runs `fn` on the pool that `migrate` and `seed` use: a short-lived direct connection when
+ * MIGRATION_DATABASE_URL differs from DATABASE_URL (the migrator's session-level advisory lock
+ * cannot go through a transaction-pooling PgBouncer), otherwise the runtime's pool.
+ */
+async function withMigrationPool<T>(rt: Runtime, fn: (sql: Sql) => Promise<T>): Promise<T> {
+  const url = rt.config.migrationDatabaseUrl;
+  if (url === undefined || url === rt.database.url) return fn(rt.sql);
+  const sql = createPool(url, { max: 4, applicationName: "altalune-migrate" });
+  try {
+    return await fn(sql);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}
+
 async function migrateAndSeed(rt: Runtime, skipSeed: boolean): Promise<void> {
-  const { applied } = await migrateUp(rt.sql, { logger: rt.logger });
-  rt.logger.info(applied.length ? `applied migrations: ${applied.join(", ")}` : "database schema is up to date");
-  await runPostMigrate(rt.sql);
-  if (!skipSeed) await seed(rt.sql, rt.logger, rt.config);
+  await withMigrationPool(rt, async (sql) => {
+    const { applied } = await migrateUp(sql, { logger: rt.logger });
+    rt.logger.info(applied.length ? `applied migrations: ${applied.join(", ")}` : "database schema is up to date");
+    await runPostMigrate(sql);
+    if (!skipSeed) await seed(sql, rt.logger, rt.config);
+  });
 }
 
 /** Sends the verification mail for users created through the Resources API (CreateUser). */
@@ -218,7 +240,7 @@ async function main(argv: string[]): Promise<number> {
       case "identities":
         return await identities(rt, sub);
       case "seed":
-        await seed(rt.sql, logger, rt.config);
+        await withMigrationPool(rt, (sql) => seed(sql, logger, rt.config));
         return 0;
       case "migrate":
         return await migrate(rt, sub, values["skip-seed"], values.steps);
@@ -311,12 +333,12 @@ async function migrate(rt: Runtime, sub: string | undefined, skipSeed: boolean, 
         process.stderr.write(`--steps must be a positive integer, got ${stepsText}\n`);
         return 2;
       }
-      const { reverted } = await migrateDown(rt.sql, { logger: rt.logger, steps });
+      const { reverted } = await withMigrationPool(rt, (sql) => migrateDown(sql, { logger: rt.logger, steps }));
       rt.logger.info(reverted.length ? `reverted: ${reverted.join(", ")}` : "nothing to revert");
       return 0;
     }
     case "status": {
-      for (const m of await migrationStatus(rt.sql)) {
+      for (const m of await withMigrationPool(rt, (sql) => migrationStatus(sql))) {
         const state = m.fileMissing
           ? "applied, FILE MISSING"
           : m.checksumMismatch

@@ -18,9 +18,12 @@ export async function seed(
   // The dashboard client's settings are optional for callers that seed only projects and IAM.
   config: Pick<Config, "superadminEmail"> & Partial<DashboardClientSeedConfig>,
 ): Promise<void> {
-  const lock = await sql.reserve();
-  try {
-    await lock`select pg_advisory_lock(${SEED_LOCK_KEY.toString()}::bigint)`;
+  // The lock belongs to a transaction opened only to hold it (the seed's own statements run on
+  // the pool's other connections) and ends with it, on whatever server connection it ran. A
+  // session-level lock through a transaction-pooling PgBouncer is taken on one server connection
+  // and "released" on another: it stays behind and the next seed waits forever.
+  await sql.begin(async (lock) => {
+    await lock`select pg_advisory_xact_lock(${SEED_LOCK_KEY.toString()}::bigint)`;
     await seedDefaultProject(new ProjectRepo(sql), logger);
     // After the project: the superadmin becomes the default project's owner.
     await seedIam(sql, config.superadminEmail, logger);
@@ -28,10 +31,7 @@ export async function seed(
       const { dashboardClient, encryptionKey, branding } = config;
       await seedDashboardClient(sql, { dashboardClient, encryptionKey, branding }, logger);
     }
-  } finally {
-    await lock`select pg_advisory_unlock(${SEED_LOCK_KEY.toString()}::bigint)`.catch(() => undefined);
-    lock.release();
-  }
+  });
 }
 
 async function seedDefaultProject(projects: ProjectRepo, logger: Pick<Logger, "info">): Promise<void> {

@@ -47,6 +47,12 @@ export interface PoolOptions {
   onnotice?: (notice: PostgresNotice) => void;
   /** Sent as `application_name`, visible in pg_stat_activity. Default "altalune". */
   applicationName?: string;
+  /**
+   * Named prepared statements. Default true. Set false (DATABASE_PREPARE=false) when the URL is a
+   * PgBouncer in transaction pooling mode: 1.18 hands each transaction any server connection, and
+   * a statement prepared on one is unknown on the next ("prepared statement … does not exist").
+   */
+  prepare?: boolean;
 }
 
 /**
@@ -60,12 +66,13 @@ function reconnectBackoff(retries: number): number {
 }
 
 function rawPool(url: string, opts: PoolOptions): Sql {
+  const prepare = opts.prepare ?? true;
   return postgres(url, {
     max: opts.max ?? 20,
     idle_timeout: opts.idleTimeoutSeconds ?? 30,
     connect_timeout: opts.connectTimeoutSeconds ?? 5,
     backoff: reconnectBackoff,
-    prepare: true,
+    prepare,
     onnotice: opts.onnotice ?? (() => {}),
     connection: {
       application_name: opts.applicationName ?? "altalune",
@@ -73,7 +80,9 @@ function rawPool(url: string, opts: PoolOptions): Sql {
       // plan cannot prune partitions at plan time (it locks and considers every project's
       // partition) and cannot see the keyword, so it picks trigram index scans even for 1–2
       // character keywords, where they degrade to full index scans (see bench/RESULTS.md).
-      plan_cache_mode: "force_custom_plan",
+      // Unprepared (unnamed) statements are planned with their values anyway, and PgBouncer
+      // refuses startup parameters it does not know, so the setting is sent only when preparing.
+      ...(prepare ? { plan_cache_mode: "force_custom_plan" } : {}),
     },
   });
 }

@@ -5,6 +5,7 @@ import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
 import { ConfigService, EmployeeService, EmployeeStatus, ProjectService } from "@altalune/proto";
 import { startTestApi, type TestApi } from "../testing/api-harness.js";
 import { detailOf } from "../testing/errors.js";
+import { grpcHealthStatus } from "../testing/grpc-health.js";
 import { startRestartablePostgres } from "../testing/restartable-postgres.js";
 import { TcpProxy } from "../testing/tcp-proxy.js";
 
@@ -121,14 +122,22 @@ describe("database outage through a proxy", () => {
     const down = performance.now();
     await proxy.setMode("refuse");
     proxy.cut();
-    // Readiness turns 503 within a second (generous margin: 3 s).
-    expect(await waitFor("readyz 503", 3000, async () => (await readyStatus(api)) === 503)).toBeLessThan(3000);
+    expect(await grpcHealthStatus(api.grpcAddress)).toBe("SERVING");
+    // Readiness turns 503 within a second (generous margin: 3 s); so does grpc.health, which load
+    // balancers of the native gRPC port probe instead.
+    const [readyMs, healthMs] = await Promise.all([
+      waitFor("readyz 503", 3000, async () => (await readyStatus(api)) === 503),
+      waitFor("grpc.health NOT_SERVING", 3000, async () => (await grpcHealthStatus(api.grpcAddress)) === "NOT_SERVING"),
+    ]);
+    expect(readyMs).toBeLessThan(3000);
+    expect(healthMs).toBeLessThan(3000);
     // Public RPCs that need no database keep working.
     await expect(api.client(ConfigService, "connect-json", { token: null }).getPublicConfig({})).resolves.toBeDefined();
     await sleep(2000);
     await proxy.setMode("forward");
     const up = performance.now();
     await waitFor("readyz 200", 10_000, async () => (await readyStatus(api)) === 200);
+    await waitFor("grpc.health SERVING", 10_000, async () => (await grpcHealthStatus(api.grpcAddress)) === "SERVING");
     await waitFor("a write succeeds again", 10_000, async () =>
       load.outcomes.some((o) => o.kind === "write" && o.code === "ok" && o.sentAt > up),
     );

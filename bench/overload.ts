@@ -1,0 +1,193 @@
+// Overload: what MAX_CALLS_IN_FLIGHT buys. A real `altalune serve` process over its own database
+// answers GetProject (one indexed read, root token) over Connect JSON on HTTP/2 (h2c, loopback).
+// 1. Capacity: closed loop at --concurrency (default 16) → throughput R, p99.
+// 2. Sustainable rate S: the highest open-loop rate from 0.8 R down whose p99 stays within 2 × the closed loop's.
+// 3. Overload: the server restarted with MAX_CALLS_IN_FLIGHT = --limit (default: sized from the
+//    measurements, see docs/operations.md), then open loop at 4 S for 5 s (a bounded count):
+//    p99 of the admitted calls, share refused (resource_exhausted, HTTP 429).
+// The same run without the limit (MAX_CALLS_IN_FLIGHT=100000) shows what the limit prevents.
+// Run: pnpm exec tsx bench/overload.ts [--concurrency 16] [--limit N] [--publish]
+import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { createLogger, loadConfig } from "@altalune/core";
+import { createPool, migrateUp, runPostMigrate } from "@altalune/db";
+import { seed } from "@altalune/resources";
+import { TestIssuer } from "../apps/resources/src/testing/test-issuer.js";
+import { publish, sectionHeading, startBenchDatabase } from "./support.js";
+
+const { values } = parseArgs({
+  options: {
+    concurrency: { type: "string", default: "16" },
+    limit: { type: "string" },
+    seconds: { type: "string", default: "5" },
+    publish: { type: "boolean", default: false },
+  },
+});
+const CONCURRENCY = Number(values.concurrency);
+const PHASE_MS = Number(values.seconds) * 1000;
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+async function startServer(databaseUrl: string, issuer: string, maxInFlight: number) {
+  const child = spawn(process.execPath, ["--import", "tsx", join(root, "apps/cli/src/main.ts"), "serve"], {
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      RESOURCES_PORT: "0",
+      GRPC_PORT: "0",
+      LOG_LEVEL: "silent",
+      AUTH_ISSUER: issuer,
+      MAX_CALLS_IN_FLIGHT: String(maxInFlight),
+      SHUTDOWN_DRAIN_MS: "0",
+    },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      const c = /Resources API .*:(\d+)\/api/.exec(out);
+      if (c?.[1]) resolve(Number(c[1]));
+    });
+    child.once("close", () => reject(new Error(`server exited:\n${out}`)));
+  });
+  return { port, stop: () => new Promise<void>((r) => (child.once("close", () => r()), child.kill("SIGTERM"))) };
+}
+
+interface Result {
+  ms: number;
+  status: number;
+}
+
+const H2LOAD_HINT = "h2load is not installed: apt-get install -y nghttp2-client (.ci/run does this)";
+
+/**
+ * h2load (nghttp2, C) generates the load: a Node client on the same 2-core machine saturated
+ * before the server did. Its per-request log gives every call's status and latency. With --rps
+ * and enough streams per connection (-m) it sends on schedule whether or not answers came back
+ * (open loop); with -m small and no --rps it is a closed loop of c × m calls.
+ */
+async function h2load(url: string, token: string, bodyFile: string, args: { total: number; connections: number; streams: number; rps?: number }) {
+  const logFile = join(tmpdir(), `altalune-h2load-${process.pid}-${Date.now()}.log`);
+  const argv = [
+    "-n", String(args.total), "-c", String(args.connections), "-m", String(args.streams),
+    ...(args.rps === undefined ? [] : ["--rps", String(Math.max(1, Math.round(args.rps / args.connections)))]),
+    "-d", bodyFile, "-H", "content-type: application/json", "-H", `authorization: Bearer ${token}`,
+    "--log-file", logFile, url,
+  ];
+  const started = performance.now();
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const child = spawn("h2load", argv, { stdio: ["ignore", "ignore", "inherit"] });
+    child.once("error", (e: NodeJS.ErrnoException) => reject(e.code === "ENOENT" ? new Error(H2LOAD_HINT) : e));
+    child.once("close", resolve);
+  });
+  const wallMs = performance.now() - started;
+  if (code !== 0) throw new Error(`h2load exited ${code}`);
+  const results: Result[] = (await readFile(logFile, "utf8"))
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => {
+      const [, status = "0", micros = "0"] = l.split("\t");
+      return { status: Number(status), ms: Number(micros) / 1000 };
+    });
+  await rm(logFile, { force: true });
+  return { ...summary(results, wallMs), offeredPerSecond: args.rps ?? Number.NaN };
+}
+
+const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+
+function summary(results: Result[], wallMs: number) {
+  const ok = results.filter((r) => r.status === 200).map((r) => r.ms).sort((a, b) => a - b);
+  const refused = results.filter((r) => r.status === 429).length;
+  const other = results.length - ok.length - refused;
+  return {
+    calls: results.length,
+    okPerSecond: (ok.length / wallMs) * 1000,
+    p50: quantile(ok, 0.5),
+    p99: quantile(ok, 0.99),
+    refusedShare: refused / Math.max(1, results.length),
+    other,
+  };
+}
+
+async function main() {
+  const database = await startBenchDatabase();
+  const sql = createPool(database.url, { max: 2 });
+  await migrateUp(sql);
+  await runPostMigrate(sql);
+  const config = loadConfig({ LOG_LEVEL: "silent" });
+  await seed(sql, createLogger({ level: "silent" }), config);
+  const [admin] = await sql<{ public_id: string }[]>`select public_id from altalune_users where email = ${config.superadminEmail}`;
+  const [project] = await sql<{ public_id: string }[]>`select public_id from altalune_projects where is_default`;
+  const [version] = await sql<{ v: string }[]>`select current_setting('server_version') as v`;
+  await sql.end();
+  const issuer = await TestIssuer.start();
+  const token = await issuer.token({ sub: admin!.public_id, perms: ["root"], expiresIn: 3600 });
+  const dir = await mkdtemp(join(tmpdir(), "altalune-overload-"));
+  const bodyFile = join(dir, "get-project.json");
+  await writeFile(bodyFile, JSON.stringify({ id: project!.public_id }));
+
+  const run = async <T>(maxInFlight: number, fn: (url: string) => Promise<T>): Promise<T> => {
+    const server = await startServer(database.url, issuer.url, maxInFlight);
+    const url = `http://127.0.0.1:${server.port}/api/altalune.v1.ProjectService/GetProject`;
+    try {
+      await h2load(url, token, bodyFile, { total: 2000, connections: 4, streams: CONCURRENCY / 4 }); // warm-up (JIT, JWKS, pool)
+      return await fn(url);
+    } finally {
+      await server.stop();
+    }
+  };
+  const seconds = PHASE_MS / 1000;
+
+  // Capacity in a closed loop, then the highest open-loop rate (from 0.8 × capacity down) whose
+  // p99 stays within 2 × the closed loop's: the sustainable rate.
+  const { capacity, baseline, sustainable } = await run(100_000, async (url) => {
+    const capacity = await h2load(url, token, bodyFile, { total: 4000, connections: 4, streams: CONCURRENCY / 4 });
+    let rate = Math.round(capacity.okPerSecond * 0.8);
+    let baseline = await h2load(url, token, bodyFile, { total: rate * seconds, connections: 4, streams: 256, rps: rate });
+    for (let i = 0; i < 4 && baseline.p99 > 2 * capacity.p99; i++) {
+      rate = Math.round(rate * 0.75);
+      baseline = await h2load(url, token, bodyFile, { total: rate * seconds, connections: 4, streams: 256, rps: rate });
+    }
+    return { capacity, baseline, sustainable: rate };
+  });
+  // Little's law: at capacity R with latency p99 the server holds about R × p99 calls; allowing
+  // as many again keeps an admitted call's wait near one more p99 (see docs/operations.md).
+  const limit = values.limit ? Number(values.limit) : Math.max(4, Math.ceil((capacity.okPerSecond * 2 * baseline.p99) / 1000));
+  const overload = { total: sustainable * 4 * seconds, connections: 4, streams: 1024, rps: sustainable * 4 };
+  const limited = await run(limit, (url) => h2load(url, token, bodyFile, overload));
+  const unlimited = await run(100_000, (url) => h2load(url, token, bodyFile, overload));
+  await issuer.close();
+  await database.stop();
+  await rm(dir, { recursive: true, force: true });
+
+  const f = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : "–");
+  const pct = (n: number) => `${(n * 100).toFixed(1)} %`;
+  const out = [
+    sectionHeading("Overload: GetProject at 4 × the sustainable rate, MAX_CALLS_IN_FLIGHT", version?.v ?? "?"),
+    "",
+    `\`pnpm exec tsx bench/overload.ts\` — one \`altalune serve\` process, Connect JSON over h2c from h2load (4 connections), loopback, on the same machine; ${PHASE_MS / 1000} s per phase.`,
+    "",
+    "| phase | offered calls/s | admitted ok calls/s | p50 ms | p99 ms (admitted) | refused (429) | other errors |",
+    "|---|---|---|---|---|---|---|",
+    `| capacity: closed loop, concurrency ${CONCURRENCY} | – | ${f(capacity.okPerSecond)} | ${f(capacity.p50)} | ${f(capacity.p99)} | ${pct(capacity.refusedShare)} | ${capacity.other} |`,
+    `| sustainable: open loop (highest rate with p99 ≤ 2 × closed loop's) | ${f(baseline.offeredPerSecond)} | ${f(baseline.okPerSecond)} | ${f(baseline.p50)} | ${f(baseline.p99)} | ${pct(baseline.refusedShare)} | ${baseline.other} |`,
+    `| 4 × sustainable, MAX_CALLS_IN_FLIGHT=${limit} | ${f(limited.offeredPerSecond)} | ${f(limited.okPerSecond)} | ${f(limited.p50)} | ${f(limited.p99)} | ${pct(limited.refusedShare)} | ${limited.other} |`,
+    `| 4 × sustainable, no effective limit | ${f(unlimited.offeredPerSecond)} | ${f(unlimited.okPerSecond)} | ${f(unlimited.p50)} | ${f(unlimited.p99)} | ${pct(unlimited.refusedShare)} | ${unlimited.other} |`,
+    "",
+    `p99 of admitted calls at 4 × vs. at the sustainable rate: ${f(limited.p99 / baseline.p99)} × with the limit (goal ≤ 2 ×), ${f(unlimited.p99 / baseline.p99)} × without.`,
+  ];
+  if (values.publish) await publish(out);
+  else process.stdout.write(`${out.join("\n")}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  },
+);
