@@ -18,7 +18,11 @@ const email = (label: string) => `${label}-${++seq}@example.test`;
 
 beforeAll(async () => {
   auth = await startTestAuth();
-  app = await createClient(auth.sql, { name: "Third Party App", confidential: true });
+  app = await createClient(auth.sql, {
+    name: "Third Party App",
+    confidential: true,
+    allowedScopes: ["openid", "profile", "email", "offline_access", "employee:read", "project:read"],
+  });
   rp = await relyingParty(auth.issuer, app);
 });
 
@@ -27,7 +31,7 @@ afterAll(async () => {
 });
 
 describe("authorization code + PKCE, end to end", () => {
-  it("logs a user in with an emailed code, asks consent, and issues tokens with the API claims", async () => {
+  it("logs a user in with an emailed code, asks consent, and issues tokens with the API claims (the consented API scopes)", async () => {
     const user = await createUser(auth.sql, {
       email: email("ada"),
       firstName: "Ada",
@@ -40,7 +44,7 @@ describe("authorization code + PKCE, end to end", () => {
       ],
     });
     const browser = new Browser(auth.issuer);
-    const start = await authorizationUrl(rp, app, { scope: "openid profile email offline_access", prompt: "consent" });
+    const start = await authorizationUrl(rp, app, { scope: "openid profile email offline_access employee:read project:read", prompt: "consent" });
     const { callback, consented } = await browserLogin(browser, auth.smtp, start, user.email);
     expect(consented).toBe(true);
     expect(callback.origin + callback.pathname).toBe(app.redirectUri);
@@ -64,7 +68,7 @@ describe("authorization code + PKCE, end to end", () => {
       email_verified: true,
       name: "Ada Lovelace",
     });
-    expect(String(payload["scope"]).split(" ").sort()).toEqual(["email", "offline_access", "openid", "profile"]);
+    expect(String(payload["scope"]).split(" ").sort()).toEqual(["email", "employee:read", "offline_access", "openid", "profile", "project:read"]);
     expect(payload.exp! - payload.iat!).toBe(auth.config.auth.accessTokenTtlSeconds);
     expect(tokens.expires_in).toBe(auth.config.auth.accessTokenTtlSeconds);
     expect(tokens.refresh_token).toEqual(expect.any(String));
@@ -100,8 +104,8 @@ describe("authorization code + PKCE, end to end", () => {
     // Signed in; a new request asks for consent again and is abandoned on that page.
     const page = await browser.navigate((await authorizationUrl(rp, app, { scope: "openid", prompt: "consent" })).url.href);
     expect(page.body).toMatch(/\/consent"/);
-    // The consent page says what every access token here allows.
-    expect(page.body).toContain("Use the API as you, with your permissions and project memberships");
+    // No API scope asked: the page says the application gets no access to the API.
+    expect(page.body).toContain("It will not be able to use");
     const interactions = await auth.sql<{ payload: { session?: Record<string, unknown> } }[]>`
       select payload from altalune_oidc_models where model = 'Interaction' and payload->'session'->>'accountId' = ${user.publicId}`;
     expect(interactions.length).toBeGreaterThan(0);

@@ -12,13 +12,13 @@ import { KnownDevices, LoginCodes, deriveKnownDeviceKey, deriveLoginCodeKey, typ
 import { createMailer, type Mailer } from "./mail/index.js";
 import { ClientStore, CLIENT_CACHE_TTL_MS } from "./provider/client-store.js";
 import { createProvider, keyRetentionSeconds, ROUTES } from "./provider/configuration.js";
-import { csrfSecret } from "./provider/derived-secrets.js";
+import { csrfSecret, internalCallerSecret } from "./provider/derived-secrets.js";
 import { jwtUserinfo } from "./provider/jwt-userinfo.js";
 import { localKeySet } from "./provider/local-key-set.js";
 import { purgeExpired } from "./provider/pg-adapter.js";
 import { ProviderHost } from "./provider/provider-host.js";
 import { ensureSigningKey } from "./provider/signing-keys.js";
-import { RateLimiter } from "./rate-limit/index.js";
+import { bffTokenLimit, endpointLimits, RateLimiter } from "./rate-limit/index.js";
 import { securityHeaders } from "./security/index.js";
 import { purgeExpiredUpstreamLogins, socialLoginRoutes } from "./social/index.js";
 
@@ -143,7 +143,9 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
             clientId: dashboard.clientId,
             clientSecret: dashboard.clientSecret,
             allowHttp: !config.production,
+            internalSecret: internalCallerSecret(encryptionKey),
           }),
+    tokenLimit: bffTokenLimit(limiter, config.auth.tokenRateLimitPerMinute),
     verifier: new AccessTokenVerifier({
       issuer: config.auth.issuer,
       audience: config.auth.apiAudience,
@@ -157,6 +159,14 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
   app.use(bff.routes());
   app.use(
     jwtUserinfo({ sql, path: ROUTES.userinfo, issuer: config.auth.issuer, audience: config.auth.apiAudience, keys: () => host.keySet }),
+  );
+  app.use(
+    endpointLimits({
+      limiter,
+      perMinute: config.auth.tokenRateLimitPerMinute,
+      paths: [ROUTES.token, ROUTES.introspection, ROUTES.revocation],
+      internalSecret: internalCallerSecret(encryptionKey),
+    }),
   );
   // Everything else is oidc-provider's: the OAuth endpoints, discovery, JWKS, logout.
   app.use(async (ctx) => {

@@ -30,7 +30,12 @@ beforeAll(async () => {
     // Every login of this file comes from 127.0.0.1: more than the per-IP code limit allows.
     server: { loginCodeLimits: { perIp: { limit: 1_000, windowSeconds: 900 } } },
   });
-  app = await createClient(auth.sql, { name: "Tokens App", confidential: true, postLogoutRedirectUris: ["https://app.example.test/bye"] });
+  app = await createClient(auth.sql, {
+    name: "Tokens App",
+    confidential: true,
+    postLogoutRedirectUris: ["https://app.example.test/bye"],
+    allowedScopes: ["openid", "profile", "email", "offline_access", "project:read", "employee:write"],
+  });
   rp = await relyingParty(auth.issuer, app);
 });
 
@@ -39,7 +44,7 @@ afterAll(async () => {
   await auth?.close();
 });
 
-async function login(scope = "openid profile email offline_access", browser = new Browser(auth.issuer), client = app, party = rp) {
+async function login(scope = "openid profile email offline_access project:read employee:write", browser = new Browser(auth.issuer), client = app, party = rp) {
   const user = await createUser(auth.sql, { email: `user-${++seq}@example.test`, firstName: "Tok", permissions: ["project:read"] });
   const start = await authorizationUrl(party, client, { scope, prompt: "consent" });
   const { callback } = await browserLogin(browser, auth.smtp, start, user.email);
@@ -69,7 +74,7 @@ async function ageConsumption(token: string, seconds: number): Promise<void> {
 }
 
 describe("refresh tokens", () => {
-  it("rotate on every use and carry the permissions and memberships of the moment", async () => {
+  it("rotate on every use and carry the permissions (within the consented scopes) and memberships of the moment", async () => {
     const { user, tokens } = await login();
     expect(decodeJwt(tokens.access_token)["perms"]).toEqual(["project:read"]);
     await auth.sql`

@@ -288,9 +288,10 @@ describe("altalune CLI", () => {
         child.once("close", () => reject(new Error(`exited before ready:\n${stdout}`)));
       });
       const user = await createUser(db.sql, { email: "e2e@example.test", firstName: "End", permissions: ["dashboard:read"], projects: [{ name: "E2E Project", role: "member" }] });
-      const app = await createClient(db.sql, { name: "E2E App", confidential: true });
+      // A third-party app: its token carries the API scopes consented to (∩ the user's permissions).
+      const app = await createClient(db.sql, { name: "E2E App", confidential: true, allowedScopes: ["openid", "profile", "email", "dashboard:read"] });
       const rp = await relyingParty(env["AUTH_ISSUER"]!, app);
-      const start = await authorizationUrl(rp, app, { scope: "openid profile email" });
+      const start = await authorizationUrl(rp, app, { scope: "openid profile email dashboard:read" });
       const { callback } = await browserLogin(new Browser(env["AUTH_ISSUER"]!), smtp, start, user.email);
       const tokens = await exchange(rp, start, callback);
 

@@ -22,6 +22,14 @@ const envSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
     .optional(),
+  // A direct connection for `migrate` and `seed` when DATABASE_URL goes through a transaction
+  // pooler (PgBouncer pool_mode=transaction): their session-level advisory lock needs one.
+  MIGRATION_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL")
+    .optional(),
+  // false through PgBouncer 1.18's transaction pooling, which cannot keep named prepared statements.
+  DATABASE_PREPARE: boolText.default(true),
   DATA_DIR: z.string().min(1).default(".data"),
   HOST: z.string().min(1).optional(),
   RESOURCES_PORT: port.default(3100),
@@ -66,6 +74,9 @@ const envSchema = z.object({
   // Confidential clients allowed to introspect tokens issued to other clients (comma-separated
   // client ids). Operator-only: no API writes it. Every other client sees only its own tokens.
   INTROSPECTION_CLIENT_IDS: z.string().optional(),
+  // Calls per minute to the token, introspection and revocation endpoints per (client, address);
+  // the BFF's /oauth/exchange and /oauth/refresh per end-user address.
+  TOKEN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(120),
 });
 
 /** The seeded superadmin's email outside production, where the variable is required. */
@@ -80,6 +91,10 @@ export interface Config {
   env: Env["NODE_ENV"];
   production: boolean;
   databaseUrl: string | undefined;
+  /** Where `migrate` and `seed` connect (MIGRATION_DATABASE_URL, else DATABASE_URL). */
+  migrationDatabaseUrl: string | undefined;
+  /** Named prepared statements (off behind a transaction-pooling PgBouncer). */
+  databasePrepare: boolean;
   dataDir: string;
   host: string;
   resourcesPort: number;
@@ -123,6 +138,8 @@ export interface AuthConfig {
   autoActivate: boolean;
   /** Client ids (lower case) that may introspect any client's tokens (INTROSPECTION_CLIENT_IDS). */
   introspectionClientIds: string[];
+  /** TOKEN_RATE_LIMIT_PER_MINUTE. */
+  tokenRateLimitPerMinute: number;
 }
 
 export class ConfigError extends Error {
@@ -176,6 +193,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     env: e.NODE_ENV,
     production,
     databaseUrl: e.DATABASE_URL,
+    migrationDatabaseUrl: e.MIGRATION_DATABASE_URL ?? e.DATABASE_URL,
+    databasePrepare: e.DATABASE_PREPARE,
     dataDir: resolve(e.DATA_DIR),
     // Dev listens on loopback only; production is meant to sit behind a load balancer.
     host: e.HOST ?? (production ? "0.0.0.0" : "127.0.0.1"),
@@ -199,6 +218,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL,
       autoActivate: e.AUTO_ACTIVATE,
       introspectionClientIds,
+      tokenRateLimitPerMinute: e.TOKEN_RATE_LIMIT_PER_MINUTE,
     },
     encryptionKey,
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },

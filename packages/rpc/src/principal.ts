@@ -1,7 +1,7 @@
 import { createContextKey, type HandlerContext } from "@connectrpc/connect";
 
 /** Who is calling, once the auth step has authenticated the request. */
-export type Principal = UserPrincipal | ApiKeyPrincipal;
+export type Principal = UserPrincipal | ApiKeyPrincipal | ClientPrincipal;
 
 export interface UserPrincipal {
   readonly kind: "user";
@@ -22,6 +22,17 @@ export interface ApiKeyPrincipal {
   readonly permissions: ReadonlySet<string>;
 }
 
+/** A machine-to-machine OAuth client (client_credentials token): no user behind it. */
+export interface ClientPrincipal {
+  readonly kind: "client";
+  /** `sub` and `client_id` of the token. */
+  readonly clientId: string;
+  /** The API scopes an administrator granted the client (never root). */
+  readonly permissions: ReadonlySet<string>;
+  /** Public ids of the projects the client was given; project-scoped rules accept only these. */
+  readonly projects: ReadonlySet<string>;
+}
+
 /** Set by the auth step for authenticated calls; absent on anonymous calls to public RPCs. */
 export const principalKey = createContextKey<Principal | undefined>(undefined);
 
@@ -32,5 +43,12 @@ export function principalOf(ctx: Pick<HandlerContext, "values">): Principal | un
 /** A short, log-safe description of the caller for audit lines ("user:abc…", "api_key:…"). */
 export function describePrincipal(p: Principal | undefined): string {
   if (p === undefined) return "anonymous";
-  return p.kind === "user" ? `user:${p.userPublicId}` : `api_key:${p.keyPublicId}@${p.projectPublicId}`;
+  switch (p.kind) {
+    case "user":
+      return `user:${p.userPublicId}`;
+    case "client":
+      return `client:${p.clientId}`;
+    case "api_key":
+      return `api_key:${p.keyPublicId}@${p.projectPublicId}`;
+  }
 }

@@ -2,8 +2,9 @@ import { createHash } from "node:crypto";
 import Router from "@koa/router";
 import type { Context } from "koa";
 import { accessTokenCookieName, refreshTokenCookieName, type Config, type Logger } from "@altalune/core";
-import type { AccessTokenClaims } from "@altalune/resources";
+import type { AccessTokenClaims, UserTokenClaims } from "@altalune/resources";
 import { contentTypeOf, readBody } from "../security/index.js";
+import type { RateLimitResult } from "../rate-limit/index.js";
 import { problem } from "./problem.js";
 import { TokenEndpointError, type TokenSet } from "./token-client.js";
 
@@ -27,6 +28,12 @@ export interface BffDeps {
   /** The dashboard client; undefined when DASHBOARD_CLIENT_ID/SECRET are not configured. */
   tokens: BffTokenClient | undefined;
   verifier: { verify(token: string): Promise<AccessTokenClaims> };
+  /**
+   * The token-endpoint budget of one end user (TOKEN_RATE_LIMIT_PER_MINUTE per address): the BFF's
+   * own calls skip the endpoint's per-client limit, so one busy web frontend does not throttle all
+   * its users as "one client on one address".
+   */
+  tokenLimit: (ip: string) => Promise<RateLimitResult>;
   /** Ends the auth server's login session of this browser (its signed session cookie), if any. */
   endSession(ctx: Context): Promise<void>;
   now?: () => number;
@@ -41,7 +48,7 @@ export interface BffUser {
   memberships: Record<string, string>;
 }
 
-function userOf(claims: AccessTokenClaims): BffUser {
+function userOf(claims: UserTokenClaims): BffUser {
   return {
     sub: claims.userPublicId,
     ...(claims.email === undefined ? {} : { email: claims.email }),
@@ -54,7 +61,7 @@ function userOf(claims: AccessTokenClaims): BffUser {
 
 interface RefreshOutcome {
   tokens: TokenSet;
-  claims: AccessTokenClaims;
+  claims: UserTokenClaims;
 }
 
 /**
@@ -104,7 +111,14 @@ export function bffRoutes(deps: BffDeps): Router {
     ctx.cookies.set(refreshCookie, "", { ...base, path: BFF_PATH });
   };
 
-  const answerWithUser = (ctx: Context, claims: AccessTokenClaims) => {
+  // The BFF speaks for a signed-in person: a machine client's token in the cookie is not a session.
+  const verifyUser = async (token: string): Promise<UserTokenClaims> => {
+    const claims: AccessTokenClaims = await deps.verifier.verify(token);
+    if (claims.principal !== "user") throw new Error("not a user's access token");
+    return claims;
+  };
+
+  const answerWithUser = (ctx: Context, claims: UserTokenClaims) => {
     ctx.set("cache-control", "no-store");
     ctx.body = { user: userOf(claims), expires_in: Math.max(0, Math.floor((claims.expiresAt - now()) / 1000)) };
   };
@@ -172,10 +186,20 @@ export function bffRoutes(deps: BffDeps): Router {
     return deps.tokens;
   };
 
+  /** Counts this call against the end user's address; answers 429 + Retry-After when spent. */
+  const withinTokenLimit = async (ctx: Context): Promise<boolean> => {
+    const result = await deps.tokenLimit(ctx.ip);
+    if (result.allowed) return true;
+    ctx.set("retry-after", String(result.retryAfterSeconds));
+    problem(ctx, 429, "rate_limited", `too many sign-in requests; retry after ${result.retryAfterSeconds} seconds`);
+    return false;
+  };
+
   router.post("/exchange", async (ctx) => {
     if (!guardStateChange(ctx)) return;
     const tokens = requireTokens(ctx);
     if (tokens === undefined) return;
+    if (!(await withinTokenLimit(ctx))) return;
     const body = await readJsonObject(ctx);
     if (body === undefined) return;
     for (const field of ["code", "code_verifier", "redirect_uri"]) {
@@ -204,7 +228,7 @@ export function bffRoutes(deps: BffDeps): Router {
       }
       return;
     }
-    const claims = await deps.verifier.verify(set.accessToken);
+    const claims = await verifyUser(set.accessToken);
     setTokenCookies(ctx, set);
     answerWithUser(ctx, claims);
   });
@@ -213,6 +237,7 @@ export function bffRoutes(deps: BffDeps): Router {
     if (!guardStateChange(ctx)) return;
     const tokens = requireTokens(ctx);
     if (tokens === undefined) return;
+    if (!(await withinTokenLimit(ctx))) return;
     const presented = ctx.cookies.get(refreshCookie);
     if (presented === undefined || presented === "") {
       problem(ctx, 401, "not_authenticated", "no refresh token");
@@ -222,7 +247,7 @@ export function bffRoutes(deps: BffDeps): Router {
     for (const [k, v] of recentRefreshes) if (now() - v.at > REFRESH_MEMORY_MS) recentRefreshes.delete(k);
     let entry = recentRefreshes.get(key);
     if (entry === undefined) {
-      const outcome = tokens.refresh(presented).then(async (set) => ({ tokens: set, claims: await deps.verifier.verify(set.accessToken) }));
+      const outcome = tokens.refresh(presented).then(async (set) => ({ tokens: set, claims: await verifyUser(set.accessToken) }));
       entry = { at: now(), outcome };
       recentRefreshes.set(key, entry);
       // A failure must not be replayed to later callers (their retry may succeed).
@@ -250,7 +275,7 @@ export function bffRoutes(deps: BffDeps): Router {
       return;
     }
     try {
-      answerWithUser(ctx, await deps.verifier.verify(token));
+      answerWithUser(ctx, await verifyUser(token));
     } catch {
       problem(ctx, 401, "not_authenticated", "the access token is not valid; refresh or sign in again");
     }

@@ -239,3 +239,18 @@ describe("BFF refusals", () => {
     expect(refused.headers.get("access-control-allow-origin")).toBeNull();
   });
 });
+
+// Last in this file: it spends this address's budget.
+describe("BFF token-call budget", () => {
+  it("counts /oauth/refresh per end-user address (TOKEN_RATE_LIMIT_PER_MINUTE), then 429 + Retry-After", async () => {
+    let res: Response | undefined;
+    for (let i = 0; i <= auth.config.auth.tokenRateLimitPerMinute; i++) {
+      res = await fetch(bff("refresh"), { method: "POST", headers: { ...fromDashboard, "content-type": "application/json" }, body: "{}" });
+      if (res.status === 429) break;
+      expect(res.status).toBe(401); // no refresh cookie
+    }
+    expect(res?.status).toBe(429);
+    expect(Number(res?.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(await res?.json()).toMatchObject({ type: expect.stringContaining("rate_limited") });
+  });
+});

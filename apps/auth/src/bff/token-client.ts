@@ -1,4 +1,5 @@
 import * as oidc from "openid-client";
+import { INTERNAL_CALLER_HEADER } from "../rate-limit/index.js";
 
 export interface TokenSet {
   accessToken: string;
@@ -24,6 +25,11 @@ export interface DashboardClientCredentials {
   clientSecret: string;
   /** Plain-HTTP issuers are allowed outside production (the dev auth server). */
   allowHttp: boolean;
+  /**
+   * Sent as INTERNAL_CALLER_HEADER on every call: the token endpoint's per-client limit skips the
+   * BFF, which counts each end user's address itself.
+   */
+  internalSecret?: string;
 }
 
 function tokenSetOf(res: oidc.TokenEndpointResponse): TokenSet {
@@ -82,6 +88,14 @@ export class DashboardTokenClient {
         oidc.ClientSecretBasic(this.creds.clientSecret),
         this.creds.allowHttp ? { execute: [oidc.allowInsecureRequests] } : undefined,
       )
+      .then((config) => {
+        const secret = this.creds.internalSecret;
+        if (secret !== undefined) {
+          config[oidc.customFetch] = (url, options) =>
+            fetch(url, { ...options, headers: { ...Object.fromEntries(new Headers(options.headers)), [INTERNAL_CALLER_HEADER]: secret } });
+        }
+        return config;
+      })
       .catch((e: unknown) => {
         this.configuration = undefined;
         throw wrap(e);

@@ -22,9 +22,10 @@ import { findUserByPublicId } from "../provider/accounts.js";
 import { loginProviders } from "../social/index.js";
 import { isFirstParty } from "../provider/configuration.js";
 import { issueCsrfToken, readForm, verifyCsrfToken } from "../security/index.js";
+import { isApiScope } from "@altalune/resources";
 import {
-  API_ACCESS,
   codePage,
+  describeApiScope,
   consentPage,
   errorPage,
   loggedOutPage,
@@ -238,14 +239,17 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       const client = await deps.provider().Client.find(String(interaction.params["client_id"] ?? ""));
       // The first-party dashboard never asks.
       if (isFirstParty(client)) return finishConsent(ctx, interaction);
-      const requested = String(interaction.params["scope"] ?? "openid").split(" ").filter(Boolean);
+      const requested = [...new Set(String(interaction.params["scope"] ?? "openid").split(" ").filter(Boolean))];
+      // Every API scope asked for (the provider already refused those the client may not ask),
+      // in our words; the token will carry each only if the user holds it too.
       sendPage(
         ctx,
         consentPage({
           brand,
           ...nonceOf(ctx),
           clientName: client?.clientName ?? "An application",
-          scopes: [...requested.map((name) => ({ name })), API_ACCESS],
+          scopes: requested.filter((name) => !isApiScope(name)).map((name) => ({ name })),
+          apiScopes: requested.filter(isApiScope).map(describeApiScope),
           csrfToken: csrf(interaction.uid),
           action: paths(interaction.uid).consent,
         }),

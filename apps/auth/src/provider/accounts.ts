@@ -1,4 +1,7 @@
 import type { Sql } from "@altalune/db";
+import { isApiScope } from "@altalune/resources";
+
+const ROOT_PERMISSION = "root";
 
 /**
  * Users as the authorization server sees them, read fresh from the IAM tables at every use: the
@@ -84,6 +87,17 @@ export async function loadAuthorization(sql: Sql, userPublicId: string): Promise
   return { perms: perms.map((r) => r.name), memberships: Object.fromEntries(members.map((m) => [m.project, m.role])) };
 }
 
+/**
+ * A third-party client's ceiling: the API scopes granted in this consent (the token's scope) that
+ * the user holds now (a user holding root holds every permission). Memberships are untouched:
+ * project-scoped rules still require them. First-party clients skip this and carry everything.
+ */
+export function withinScopes(authz: Authorization, granted: ReadonlySet<string>): Authorization {
+  const held = new Set(authz.perms);
+  const root = held.has(ROOT_PERMISSION);
+  return { ...authz, perms: [...granted].filter((s) => isApiScope(s) && (root || held.has(s))).sort() };
+}
+
 export const fullName = (a: AccountRecord): string => `${a.firstName} ${a.lastName}`.trim();
 
 /** OIDC standard claims of a user, by scope (ID token and userinfo). */
@@ -103,12 +117,13 @@ export function standardClaims(a: AccountRecord, scopes: ReadonlySet<string>): R
 }
 
 /**
- * The claims the Resources API reads from an access token, besides iss/aud/sub/exp/iat/jti/
- * client_id/scope: perms, memberships, email_verified (always), email (email scope), name
- * (profile scope).
+ * The claims the Resources API reads from a user's access token, besides iss/aud/sub/exp/iat/jti/
+ * client_id/scope: principal ("user"), perms, memberships, email_verified (always), email (email
+ * scope), name (profile scope). A machine client's token: machine-clients.ts.
  */
 export function accessTokenClaims(a: AccountRecord, authz: Authorization, scopes: ReadonlySet<string>): Record<string, unknown> {
   return {
+    principal: "user",
     perms: authz.perms,
     memberships: authz.memberships,
     email_verified: a.emailVerified,

@@ -1,15 +1,23 @@
 import type { Config, Logger } from "@altalune/core";
 import type { Sql } from "@altalune/db";
 import Provider, { errors, type Configuration, type KoaContextWithOIDC, type UnknownObject } from "oidc-provider";
-import { accessTokenClaims, findUserByPublicId, loadAuthorization, standardClaims } from "./accounts.js";
+import { API_SCOPES } from "@altalune/resources";
+import { accessTokenClaims, findUserByPublicId, loadAuthorization, standardClaims, withinScopes } from "./accounts.js";
 import { FIRST_PARTY, PKCE_REQUIRED, type ClientStore } from "./client-store.js";
 import { cookieKeys, storedIdKey } from "./derived-secrets.js";
+import { clientTokenClaims, loadClientGrants } from "./machine-clients.js";
 import { createAdapterFactory } from "./pg-adapter.js";
 import type { KeySet } from "./signing-keys.js";
 import { StoredIdSealer } from "./stored-ids.js";
 
 /** OIDC scopes the server knows; a client may request those its allowed_scopes list. */
 export const SCOPES = ["openid", "profile", "email", "offline_access"] as const;
+/**
+ * Every scope: the OIDC ones and the Resources API's (its system permissions, from the proto
+ * rules). Listed in discovery; asking for one of them that the client's allowed_scopes lacks is
+ * `invalid_scope` (oidc-provider checks every scope of this list against the client's).
+ */
+export const ALL_SCOPES: readonly string[] = [...SCOPES, ...API_SCOPES];
 /** ID token lifetime; a retired signing key stays published at least this long. */
 export const ID_TOKEN_TTL_SECONDS = 3_600;
 const INTERACTION_TTL_SECONDS = 3_600;
@@ -66,7 +74,7 @@ export function createProvider({ sql, config, logger, clients, keys, pages }: Pr
     jwks: { keys: keys.published.map((k) => k.privateJwk) as never },
     cookies: { keys: cookieKeys(encryptionKey), long: cookie, short: cookie },
     routes: ROUTES,
-    scopes: [...SCOPES],
+    scopes: [...ALL_SCOPES],
     claims: {
       openid: ["sub"],
       email: ["email", "email_verified"],
@@ -91,12 +99,26 @@ export function createProvider({ sql, config, logger, clients, keys, pages }: Pr
         claims: (_use, scope) => standardClaims(user, scopeSet(scope)) as { sub: string },
       };
     },
-    async extraTokenClaims(_ctx, token) {
+    async extraTokenClaims(ctx, token) {
+      if (token.kind === "ClientCredentials") {
+        // Read at issuance: a client deleted or narrowed since the provider cached it gets nothing more.
+        const grants = token.clientId === undefined ? undefined : await loadClientGrants(sql, token.clientId);
+        // As the provider answers for an unknown client (its client cache may still hold this one).
+        if (!grants) throw new errors.InvalidClientAuth("the client no longer exists");
+        return clientTokenClaims(grants, scopeSet(token.scope)) as UnknownObject;
+      }
       if (token.kind !== "AccessToken" || !("accountId" in token) || typeof token.accountId !== "string") return undefined;
       const user = await findUserByPublicId(sql, token.accountId);
       if (!user || !user.isActive) throw new errors.InvalidGrant("the user is not active");
       const authz = await loadAuthorization(sql, user.publicId);
-      return accessTokenClaims(user, authz, scopeSet(token.scope)) as UnknownObject;
+      const scopes = scopeSet(token.scope);
+      // First-party clients carry the user's permissions; any other client the consented API
+      // scopes the user holds now. Evaluated at every issuance, refreshes included: the token's
+      // scope never outgrows the grant, and a lost permission is gone from the next token.
+      // Without a known client (never expected here) the narrower rule applies.
+      const client = ctx?.oidc?.client ?? (token.clientId === undefined ? undefined : await ctx?.oidc?.provider.Client.find(token.clientId));
+      const claims = isFirstParty(client) ? authz : withinScopes(authz, scopes);
+      return accessTokenClaims(user, claims, scopes) as UnknownObject;
     },
     async issueRefreshToken(_ctx, client, code) {
       if (!client.grantTypeAllowed("refresh_token")) return false;
@@ -187,7 +209,7 @@ export function createProvider({ sql, config, logger, clients, keys, pages }: Pr
         getResourceServerInfo(_ctx, resource) {
           if (resource !== auth.apiAudience) throw new errors.InvalidTarget();
           return {
-            scope: SCOPES.join(" "),
+            scope: ALL_SCOPES.join(" "),
             audience: auth.apiAudience,
             accessTokenTTL: auth.accessTokenTtlSeconds,
             accessTokenFormat: "jwt",

@@ -23,3 +23,12 @@ export function csrfSecret(encryptionKey: Buffer): Buffer {
 export function storedIdKey(encryptionKey: Buffer): Buffer {
   return derive(encryptionKey, "oidc-stored-ids");
 }
+
+/**
+ * Header value by which the BFF's own calls to the token endpoint are known: they are already
+ * counted per end-user address at /oauth/exchange|refresh (endpoint-limits.ts), not as one client
+ * on the server's own address.
+ */
+export function internalCallerSecret(encryptionKey: Buffer): string {
+  return derive(encryptionKey, "bff-internal-calls").toString("base64url");
+}

@@ -181,7 +181,8 @@ describe("registration through an upstream OpenID provider", () => {
     ]);
     // Our token speaks of our user, with the upstream's verified address.
     expect(tokens.claims()).toMatchObject({ sub, email: person.email, email_verified: true, given_name: "Ada" });
-    expect(decodeJwt(tokens.access_token)).toMatchObject({ sub, perms: ["dashboard:read"], email: person.email });
+    // A third-party app that asked for no API scope gets none, whatever the user holds (issue 14).
+    expect(decodeJwt(tokens.access_token)).toMatchObject({ sub, perms: [], email: person.email });
   });
 
   it("through the dashboard client the new user becomes a 'member' of the default project, without a consent page", async () => {

@@ -1,6 +1,6 @@
 export { escapeHtml, html, safeUrl, SafeHtml, unsafeRaw, type HtmlValue } from "./html.js";
 export { layout, type LayoutInput } from "./layout.js";
-export { API_ACCESS, describeScope, errorMessage, noticeMessage, VERIFY_EMAIL_REASONS } from "./messages.js";
+export { describeApiScope, describeScope, errorMessage, noticeMessage, VERIFY_EMAIL_REASONS, type ApiScopeText } from "./messages.js";
 export {
   codePage,
   consentPage,

@@ -57,11 +57,75 @@ const SCOPES: Record<string, string> = {
   offline_access: "Access your data while you're offline",
 };
 
-/**
- * Every access token this server issues is a token for the Resources API carrying the user's
- * permissions and memberships, whatever the scopes: the consent page says so.
+/*
+ * API scopes (the Resources API's system permissions) in the consent page's words. The words are
+ * fixed here, never taken from the permission's editable description: an administrator must not
+ * be able to make iam:write read as harmless.
  */
-export const API_ACCESS = { name: "api", description: "Use the API as you, with your permissions and project memberships" } as const;
+
+/** Entity of a scope (`<entity>:<action>`) → its heading and the noun its actions take. */
+const API_ENTITIES: Record<string, { heading: string; noun: string }> = {
+  dashboard: { heading: "Dashboard", noun: "the dashboard" },
+  project: { heading: "Projects", noun: "projects" },
+  member: { heading: "Project members", noun: "project members" },
+  employee: { heading: "Employees", noun: "employees" },
+  apikey: { heading: "Project API keys", noun: "project API keys" },
+  user: { heading: "Users", noun: "users" },
+  role: { heading: "Roles", noun: "roles" },
+  permission: { heading: "Permissions", noun: "permissions" },
+  iam: { heading: "Access control", noun: "role and permission assignments" },
+  client: { heading: "Applications (OAuth clients)", noun: "applications (OAuth clients) and their secrets" },
+  provider: { heading: "Sign-in providers", noun: "sign-in providers" },
+  chatbot: { heading: "Chatbot", noun: "chatbot settings" },
+};
+
+const API_SCOPE_TEXTS: Record<string, string> = {
+  "dashboard:read": "See the dashboard and the projects you are a member of",
+  "iam:read": "See who holds which roles and permissions",
+  "iam:write": "Change users and their roles and permissions",
+  "member:write": "Add and remove project members and change their project roles",
+};
+
+const ACTION_TEXTS: Record<string, (noun: string) => string> = {
+  read: (noun) => `Read ${noun}`,
+  write: (noun) => `Create and change ${noun}`,
+  delete: (noun) => `Delete ${noun}`,
+};
+
+/** Changing these can hand out access or take over accounts: the consent page marks it. */
+const SENSITIVE_ENTITIES = new Set(["iam", "user", "role", "permission", "member", "client", "provider"]);
+
+export interface ApiScopeText {
+  scope: string;
+  /** The group heading (the entity). */
+  heading: string;
+  text: string;
+  dangerous: boolean;
+}
+
+/** An API scope in words; a scope this table does not know yet still gets a plain, honest line. */
+export function describeApiScope(scope: string): ApiScopeText {
+  const [entity = "", action = ""] = scope.split(":", 2);
+  const known = Object.hasOwn(API_ENTITIES, entity) ? API_ENTITIES[entity] : undefined;
+  const byAction = Object.hasOwn(ACTION_TEXTS, action) ? ACTION_TEXTS[action] : undefined;
+  const text = Object.hasOwn(API_SCOPE_TEXTS, scope)
+    ? API_SCOPE_TEXTS[scope]!
+    : known !== undefined && byAction !== undefined
+      ? byAction(known.noun)
+      : `Use the API permission ${scope}`;
+  return {
+    scope,
+    heading: known?.heading ?? "Other",
+    text,
+    dangerous: (action === "write" || action === "delete") && SENSITIVE_ENTITIES.has(entity),
+  };
+}
+
+/** Whether the table above has words of its own for the scope (a test holds every API scope to it). */
+export const hasApiScopeText = (scope: string): boolean => {
+  const [entity = "", action = ""] = scope.split(":", 2);
+  return Object.hasOwn(API_SCOPE_TEXTS, scope) || (Object.hasOwn(API_ENTITIES, entity) && Object.hasOwn(ACTION_TEXTS, action));
+};
 
 /** What a scope lets the client do, in the consent page's words; unknown scopes show their name. */
 export function describeScope(name: string): string {

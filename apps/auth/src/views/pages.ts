@@ -1,6 +1,6 @@
 import { html, safeUrl, type SafeHtml } from "./html.js";
 import { layout } from "./layout.js";
-import { describeScope, errorMessage, noticeMessage, VERIFY_EMAIL_REASONS } from "./messages.js";
+import { describeScope, errorMessage, noticeMessage, VERIFY_EMAIL_REASONS, type ApiScopeText } from "./messages.js";
 
 // Server-rendered pages of the auth server. Each works without JavaScript, every form posts a
 // hidden csrf_token, and every value is escaped by html`…`. Form field names, which handlers
@@ -94,20 +94,44 @@ export interface ConsentScope {
   description?: string;
 }
 
+/** API scopes grouped under their entity's heading, in first-seen order. */
+function groupApiScopes(scopes: readonly ApiScopeText[]): Array<[heading: string, scopes: ApiScopeText[]]> {
+  const groups = new Map<string, ApiScopeText[]>();
+  for (const s of scopes) groups.set(s.heading, [...(groups.get(s.heading) ?? []), s]);
+  return [...groups];
+}
+
 export function consentPage(p: PageBase & {
   clientName: string;
   scopes: ConsentScope[];
+  /** The API scopes requested (describeApiScope); the token carries only those the user also holds. */
+  apiScopes?: ApiScopeText[];
   csrfToken: string;
   action: string;
   hiddenFields?: Record<string, string>;
 }): SafeHtml {
   // An empty request still means "know who you are".
   const scopes = p.scopes.length > 0 ? p.scopes : [{ name: "openid" }];
+  const apiScopes = p.apiScopes ?? [];
+  const dangerous = apiScopes.some((s) => s.dangerous);
   const body = html`<h1>Authorize ${p.clientName}</h1>
 <p><strong>${p.clientName}</strong> would like to:</p>
 <ul class="scopes">
 ${scopes.map((s) => html`<li data-scope="${s.name}">${s.description || describeScope(s.name)}</li>`)}
 </ul>
+${
+  apiScopes.length === 0
+    ? html`<p class="muted">It will not be able to use ${p.brand} on your behalf.</p>`
+    : html`<p>and use ${p.brand} on your behalf to:</p>
+${dangerous ? html`<div class="alert error" role="alert">Some of these permissions let the application change who can access what. Allow them only if you trust it.</div>` : ""}
+${groupApiScopes(apiScopes).map(
+  ([heading, group]) => html`<p class="muted"><strong>${heading}</strong></p>
+<ul class="scopes">
+${group.map((s) => html`<li data-scope="${s.scope}"${s.dangerous ? html` data-dangerous="true"` : ""}>${s.dangerous ? html`<strong>Sensitive:</strong> ` : ""}${s.text}</li>`)}
+</ul>`,
+)}
+<p class="muted">Only what your own account is allowed to do: the application never gets more than you have.</p>`
+}
 <form method="post" action="${safeUrl(p.action)}">
 ${csrfField(p.csrfToken)}
 ${hiddenInputs(p.hiddenFields)}

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { escapeHtml, html, safeUrl, SafeHtml, unsafeRaw } from "./html.js";
 import { layout } from "./layout.js";
-import { describeScope, errorMessage, noticeMessage } from "./messages.js";
+import { API_SCOPES } from "@altalune/resources";
+import { describeApiScope, describeScope, errorMessage, hasApiScopeText, noticeMessage } from "./messages.js";
 import {
   codePage,
   consentPage,
@@ -207,5 +208,34 @@ describe("messages", () => {
     expect(noticeMessage("toString")).toBeUndefined();
     expect(describeScope("profile")).toBe("Access your profile information (name)");
     expect(describeScope("custom:scope")).toBe("custom:scope");
+  });
+});
+
+describe("API scopes on the consent page", () => {
+  it("every API scope has words of its own, fixed in code; sensitive writes and deletes are marked", () => {
+    expect(API_SCOPES.filter((s) => !hasApiScopeText(s))).toEqual([]);
+    expect(describeApiScope("employee:read")).toEqual({ scope: "employee:read", heading: "Employees", text: "Read employees", dangerous: false });
+    expect(describeApiScope("iam:write")).toMatchObject({ text: "Change users and their roles and permissions", dangerous: true });
+    const dangerous = API_SCOPES.filter((s) => describeApiScope(s).dangerous);
+    const expected = ["iam", "user", "role", "permission", "member", "client", "provider"].flatMap((e) => [`${e}:write`, `${e}:delete`]);
+    expect(dangerous.sort()).toEqual(expected.filter((s) => API_SCOPES.includes(s)).sort());
+    expect(describeApiScope("__proto__:read").text).toBe("Use the API permission __proto__:read");
+  });
+
+  it("groups the API scopes by entity, warns once about sensitive ones, escapes everything", () => {
+    const page = consentPage({
+      ...base,
+      clientName: "Reports",
+      scopes: [{ name: "openid" }],
+      apiScopes: ["employee:read", "employee:write", "user:delete", "role:write"].map(describeApiScope),
+      csrfToken: "t0ken",
+      action: "/interaction/u1/consent",
+    }).value;
+    expect(page.match(/role="alert"/g)).toHaveLength(1);
+    expect(page).toContain("<strong>Employees</strong>");
+    expect(page).toContain('data-scope="user:delete" data-dangerous="true"><strong>Sensitive:</strong> Delete users');
+    expect(page).toContain('data-scope="employee:write">Create and change employees');
+    const none = consentPage({ ...base, clientName: "C", scopes: [], csrfToken: "t", action: "/a" }).value;
+    expect(none).toContain("It will not be able to use");
   });
 });

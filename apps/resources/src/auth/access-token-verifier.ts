@@ -2,8 +2,12 @@ import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyG
 import type { AppError } from "@altalune/core";
 import { authUnavailable, unauthenticated } from "./errors.js";
 
-/** What the Resources API takes from a verified access token. */
-export interface AccessTokenClaims {
+/** What the Resources API takes from a verified access token: a user's, or a machine client's. */
+export type AccessTokenClaims = UserTokenClaims | ClientTokenClaims;
+
+/** `principal: "user"` (or no `principal` claim: tokens issued before the claim existed, the CLI's). */
+export interface UserTokenClaims {
+  readonly principal: "user";
   readonly userPublicId: string;
   readonly clientId: string | undefined;
   readonly permissions: ReadonlySet<string>;
@@ -14,6 +18,16 @@ export interface AccessTokenClaims {
   readonly email: string | undefined;
   readonly name: string | undefined;
   /** `exp` in epoch milliseconds. */
+  readonly expiresAt: number;
+}
+
+/** `principal: "client"`: a client_credentials token; `sub` = `client_id` = the client. */
+export interface ClientTokenClaims {
+  readonly principal: "client";
+  readonly clientId: string;
+  readonly permissions: ReadonlySet<string>;
+  /** Public ids of the projects the client may act in. */
+  readonly projects: ReadonlySet<string>;
   readonly expiresAt: number;
 }
 
@@ -44,8 +58,22 @@ function isStringArray(v: unknown): v is string[] {
   return Array.isArray(v) && v.every((x) => typeof x === "string");
 }
 
+const malformed = () => unauthenticated("access token claims are malformed", "claims");
+
+function clientClaimsOf(payload: JWTPayload, sub: string, exp: number): ClientTokenClaims {
+  const perms = payload["perms"] ?? [];
+  const projects = payload["projects"] ?? [];
+  // A client token names the client twice; a mismatch is not a token this server issued.
+  if (!isStringArray(perms) || !isStringArray(projects) || payload["client_id"] !== sub) throw malformed();
+  return { principal: "client", clientId: sub, permissions: new Set(perms), projects: new Set(projects), expiresAt: exp * 1000 };
+}
+
 function claimsOf(payload: JWTPayload): AccessTokenClaims {
   const { sub, exp } = payload;
+  if (typeof sub !== "string" || sub === "" || typeof exp !== "number") throw malformed();
+  const principal = payload["principal"] ?? "user";
+  if (principal === "client") return clientClaimsOf(payload, sub, exp);
+  if (principal !== "user") throw malformed();
   const perms = payload["perms"] ?? [];
   const memberships = payload["memberships"] ?? {};
   const emailVerified = payload["email_verified"] ?? false;
@@ -56,13 +84,14 @@ function claimsOf(payload: JWTPayload): AccessTokenClaims {
     typeof memberships === "object" && memberships !== null && !Array.isArray(memberships) &&
     Object.values(memberships).every((r) => typeof r === "string");
   if (
-    typeof sub !== "string" || sub === "" || typeof exp !== "number" || !isStringArray(perms) || !membershipsOk ||
+    !isStringArray(perms) || !membershipsOk ||
     typeof emailVerified !== "boolean" || (clientId !== undefined && typeof clientId !== "string") ||
     (email !== undefined && typeof email !== "string") || (name !== undefined && typeof name !== "string")
   ) {
-    throw unauthenticated("access token claims are malformed", "claims");
+    throw malformed();
   }
   return {
+    principal: "user",
     userPublicId: sub,
     clientId,
     permissions: new Set(perms),

@@ -4,6 +4,9 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import * as api from "@altalune/proto";
 import { authRuleOf, type AuthRule } from "@altalune/rpc";
 import { startTestApi, type TestApi, type TransportName } from "../testing/api-harness.js";
+import { randomUUID } from "node:crypto";
+import { newPublicId } from "@altalune/core";
+import { API_SCOPES } from "./api-scopes.js";
 import { API_KEY_PERMISSIONS } from "./authorizer.js";
 
 // The authorization matrix: every RPC of every service in the API's descriptors, called as every
@@ -27,6 +30,9 @@ const IDENTITIES = [
   "api-key-same-project",
   "api-key-other-project",
   "api-key-deactivated",
+  "m2m-with-scope-and-project",
+  "m2m-without-scope",
+  "m2m-other-project",
 ] as const;
 type Identity = (typeof IDENTITIES)[number];
 type Outcome = "ok" | "Unauthenticated" | "PermissionDenied";
@@ -58,6 +64,14 @@ function expected(rule: AuthRule, who: Identity): Outcome {
       return rule.projectScoped && permissionsOf(rule).some((p) => API_KEY_PERMISSIONS.has(p)) ? "ok" : "PermissionDenied";
     case "api-key-other-project":
       return "PermissionDenied";
+    // Machine clients (client_credentials): their granted scopes are their permissions, their
+    // projects stand in for memberships.
+    case "m2m-with-scope-and-project":
+      return "ok";
+    case "m2m-without-scope":
+      return rule.authenticated ? "ok" : "PermissionDenied";
+    case "m2m-other-project":
+      return rule.projectScoped ? "PermissionDenied" : "ok";
   }
 }
 
@@ -75,6 +89,21 @@ let t: TestApi;
 let otherProjectId: string;
 const keys: Record<"same" | "other" | "deactivated", string> = { same: "", other: "", deactivated: "" };
 const users: Record<"member" | "outsider", string> = { member: "", outsider: "" };
+/** Machine clients as OAuthClientService stores them (the per-call client-state check reads these rows). */
+const m2m: Record<"scoped" | "unscoped" | "elsewhere", string> = { scoped: "", unscoped: "", elsewhere: "" };
+
+async function insertMachineClient(scopes: readonly string[], projectId: string): Promise<string> {
+  const clientId = randomUUID();
+  // Never opened here: the matrix signs the client's tokens itself.
+  const [row] = await t.db.sql<{ id: string }[]>`
+    insert into altalune_oauth_clients (public_id, name, client_id, client_secret_sealed, redirect_uris, allowed_scopes, confidential)
+    values (${newPublicId()}, 'matrix m2m', ${clientId}, 'v1.unused', '{https://m2m.example.test/cb}', ${[...scopes]}::text[], true)
+    returning id`;
+  await t.db.sql`
+    insert into altalune_oauth_client_projects (client_id, project_id)
+    select ${row!.id}, id from altalune_projects where public_id = ${projectId}`;
+  return clientId;
+}
 
 beforeAll(async () => {
   t = await startTestApi();
@@ -100,6 +129,10 @@ beforeAll(async () => {
   const deactivated = await mk(t.defaultProjectId, "matrix deactivated");
   await apiKeys.deactivateApiKey({ projectId: t.defaultProjectId, apiKeyId: deactivated.apiKey!.id });
   keys.deactivated = deactivated.keyValue;
+
+  m2m.scoped = await insertMachineClient(API_SCOPES, t.defaultProjectId);
+  m2m.unscoped = await insertMachineClient([], t.defaultProjectId);
+  m2m.elsewhere = await insertMachineClient(API_SCOPES, otherProjectId);
 });
 
 afterAll(async () => {
@@ -127,10 +160,18 @@ function credentialFor(who: Identity, rule: AuthRule): Promise<string | null> {
     "api-key-same-project": async () => keys.same,
     "api-key-other-project": async () => keys.other,
     "api-key-deactivated": async () => keys.deactivated,
+    "m2m-with-scope-and-project": () => clientToken(m2m.scoped, perms, t.defaultProjectId),
+    "m2m-without-scope": () => clientToken(m2m.unscoped, [], t.defaultProjectId),
+    "m2m-other-project": () => clientToken(m2m.elsewhere, perms, otherProjectId),
   };
   found = issue[who]();
   tokenCache.set(cacheKey, found);
   return found;
+}
+
+/** A client_credentials token as the auth server issues it (machine-clients.ts). */
+function clientToken(clientId: string, perms: string[], projectId: string): Promise<string> {
+  return t.token({ sub: clientId, clientId, perms, extraClaims: { principal: "client", projects: [projectId] } });
 }
 
 /** A request that names the default project (and, for self rules, a user who is not the caller). */

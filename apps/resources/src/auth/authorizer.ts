@@ -26,7 +26,7 @@ const API_KEY_REFUSALS = {
 export interface AuthorizerDeps {
   tokens: Pick<AccessTokenVerifier, "verify">;
   apiKeys: Pick<ApiKeyVerifier, "verify">;
-  users: Pick<UserStateCache, "isActive">;
+  users: Pick<UserStateCache, "isActive" | "clientGrants">;
   cookies: CookiePolicy;
 }
 
@@ -70,14 +70,37 @@ export function decide(rule: AuthRule, method: DescMethod, request: Message, p: 
   }
   if (rule.projectScoped) {
     const projectId = stringField(method, request, "project_id") ?? "";
-    const allowed = p.kind === "user" ? p.memberships.has(projectId) : p.projectPublicId === projectId;
-    if (!allowed) {
-      throw permissionDenied(
-        p.kind === "user" ? "permission denied: not a member of this project" : "permission denied: API key belongs to another project",
-        { reason: "project", project_id: projectId },
-      );
-    }
+    if (!inProject(p, projectId)) throw permissionDenied(PROJECT_REFUSALS[p.kind], { reason: "project", project_id: projectId });
   }
+}
+
+/** Project-scoped rules: a user by membership, an API key by its project, a machine client by the projects it was given. */
+function inProject(p: Principal, projectId: string): boolean {
+  switch (p.kind) {
+    case "user":
+      return p.memberships.has(projectId);
+    case "api_key":
+      return p.projectPublicId === projectId;
+    case "client":
+      return p.projects.has(projectId);
+  }
+}
+
+const PROJECT_REFUSALS: Record<Principal["kind"], string> = {
+  user: "permission denied: not a member of this project",
+  api_key: "permission denied: API key belongs to another project",
+  client: "permission denied: this client was not given this project",
+};
+
+/**
+ * A machine client's token carries the scopes and projects of its issuance; it is refused once the
+ * client no longer exists or no longer holds one of them (checked per call, within the state TTL).
+ */
+async function refuseRevokedClient(users: AuthorizerDeps["users"], clientId: string, permissions: ReadonlySet<string>, projects: ReadonlySet<string>) {
+  const grants = await users.clientGrants(clientId);
+  if (grants === undefined) throw unauthenticated("the OAuth client was deleted", "client_revoked");
+  const lost = [...permissions].some((s) => !grants.scopes.has(s)) || [...projects].some((id) => !grants.projects.has(id));
+  if (lost) throw unauthenticated("the OAuth client no longer holds what this token carries; request a new token", "client_revoked");
 }
 
 /**
@@ -98,6 +121,10 @@ export function createAuthorizer(deps: AuthorizerDeps): AuthStep {
       }
       case "access_token": {
         const claims = await deps.tokens.verify(credential.token);
+        if (claims.principal === "client") {
+          await refuseRevokedClient(deps.users, claims.clientId, claims.permissions, claims.projects);
+          return { kind: "client", clientId: claims.clientId, permissions: claims.permissions, projects: claims.projects };
+        }
         if (!(await deps.users.isActive(claims.userPublicId))) {
           throw unauthenticated("the user account is deactivated or deleted", "user_inactive");
         }

@@ -1,4 +1,5 @@
 import type { Sql } from "@altalune/db";
+import { ClientStateCache, type ClientGrants } from "./client-state.js";
 import { authUnavailable } from "./errors.js";
 
 interface Entry {
@@ -27,6 +28,11 @@ export class UserStateCache {
   private readonly ttlMs: number;
   private readonly maxEntries: number;
   private readonly now: () => number;
+  /**
+   * The same check for machine clients (client-state.ts), with the same TTL. Kept behind this
+   * object so the one per-call state dependency of the authorizer covers every kind of token.
+   */
+  private readonly clients: ClientStateCache;
 
   constructor(
     private readonly sql: Sql,
@@ -35,6 +41,16 @@ export class UserStateCache {
     this.ttlMs = opts.ttlMs ?? USER_STATE_TTL_MS;
     this.maxEntries = opts.maxEntries ?? 50_000;
     this.now = opts.now ?? Date.now;
+    this.clients = new ClientStateCache(sql, { ttlMs: this.ttlMs, now: this.now });
+  }
+
+  /** What the machine client holds now (scopes, projects), or undefined when it is gone. */
+  clientGrants(clientId: string): Promise<ClientGrants | undefined> {
+    return this.clients.grantsOf(clientId);
+  }
+
+  forgetClient(clientId: string): void {
+    this.clients.forget(clientId);
   }
 
   async isActive(userPublicId: string): Promise<boolean> {

@@ -1,4 +1,5 @@
 import { AppError, invalidArgument } from "@altalune/core";
+import { DelegationCodes } from "../iam/delegation.js";
 
 export const OAuthClientCodes = {
   NotFound: "60900",
@@ -8,6 +9,8 @@ export const OAuthClientCodes = {
   EncryptionKeyMissing: "60904",
   SecretUnreadable: "60905",
   FirstPartyRedirectUrisFixed: "60906",
+  // 60907 is reserved (an unknown project in project_ids answers the project domain's 60301).
+  PrivilegedSecret: "60908",
 } as const;
 
 export const oauthClientNotFound = (publicId: string) =>
@@ -73,3 +76,33 @@ export const invalidRedirectUri = (field: string, uri: string, rule: string) =>
   invalidArgument(`invalid redirect URI: ${uri}`, { [field]: rule });
 
 export const nothingToUpdate = () => invalidArgument("no fields to update", { "(message)": "update.no_fields" });
+
+export const unknownScope = (index: number, scope: string) =>
+  invalidArgument(
+    scope === "root" ? "root is never an OAuth scope" : `unknown scope: ${scope}`,
+    { [`allowed_scopes[${index}]`]: scope === "root" ? "scope.root" : "scope.unknown" },
+  );
+
+export const projectsNeedConfidentialClient = () =>
+  invalidArgument("only confidential clients (client_credentials) can be given projects", { project_ids: "oauth_client.projects_confidential_only" });
+
+/** Giving a client a project the caller is not a member of: the escalation rule (60013) for projects. */
+export const projectsEscalation = (missing: readonly string[]) =>
+  new AppError({
+    code: DelegationCodes.Escalation,
+    status: "permission_denied",
+    message: `permission denied: you may only give a client projects you are a member of (${missing.join(", ")})`,
+    meta: { reason: "escalation", target: "projects", missing: missing.join(",") },
+  });
+
+/**
+ * The secret of a client holding API scopes or projects is those rights: a client:read holder who
+ * could read it could act as the client. Revealing it needs client:write and everything it holds.
+ */
+export const privilegedSecretRefused = (publicId: string, missing: readonly string[]) =>
+  new AppError({
+    code: OAuthClientCodes.PrivilegedSecret,
+    status: "permission_denied",
+    message: `permission denied: revealing the secret of a client with API scopes or projects requires client:write and holding all of them (missing: ${missing.join(", ")})`,
+    meta: { reason: "privileged_secret", client_id: publicId, missing: missing.join(",") },
+  });

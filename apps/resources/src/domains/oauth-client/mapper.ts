@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { OAuthClientSchema, type OAuthClient as OAuthClientMessage } from "@altalune/proto";
-import type { OAuthClient } from "./model.js";
+import { apiScopesOf, type OAuthClient } from "./model.js";
 
 export interface OAuthClientRow {
   public_id: string;
@@ -17,7 +17,7 @@ export interface OAuthClientRow {
   updated_at: Date;
 }
 
-/** Everything but the sealed secret, which only the reveal path reads. */
+/** Everything but the sealed secret, which only the reveal path reads (projects: repo.projectsOf). */
 export const oauthClientColumns = [
   "public_id",
   "name",
@@ -32,7 +32,7 @@ export const oauthClientColumns = [
   "updated_at",
 ] as const;
 
-export function oauthClientFromRow(row: OAuthClientRow): OAuthClient {
+export function oauthClientFromRow(row: OAuthClientRow, projectIds: string[]): OAuthClient {
   return {
     publicId: row.public_id,
     name: row.name,
@@ -43,6 +43,7 @@ export function oauthClientFromRow(row: OAuthClientRow): OAuthClient {
     pkceRequired: row.pkce_required,
     isDefault: row.is_default,
     confidential: row.confidential,
+    projectIds,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -61,6 +62,8 @@ export function oauthClientToProto(c: OAuthClient): OAuthClientMessage {
     allowedScopes: c.allowedScopes,
     confidential: c.confidential,
     postLogoutRedirectUris: c.postLogoutRedirectUris,
+    apiScopes: apiScopesOf(c.allowedScopes),
+    projectIds: c.projectIds,
     createdAt: timestampFromDate(c.createdAt),
     updatedAt: timestampFromDate(c.updatedAt),
   });

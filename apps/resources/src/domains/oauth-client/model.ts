@@ -1,4 +1,6 @@
-/** Scopes a client may be allowed, in their canonical order. */
+import { API_SCOPES, isApiScope } from "../../auth/api-scopes.js";
+
+/** OIDC scopes a client may be allowed, in their canonical order (API scopes follow them, sorted). */
 export const KNOWN_SCOPES = ["openid", "profile", "email", "offline_access"] as const;
 export type OAuthScope = (typeof KNOWN_SCOPES)[number];
 
@@ -18,6 +20,8 @@ export interface OAuthClient {
   pkceRequired: boolean;
   isDefault: boolean;
   confidential: boolean;
+  /** Public ids of the projects its client_credentials tokens may act in. */
+  projectIds: string[];
   createdAt: Date;
   updatedAt: Date;
 }
@@ -32,6 +36,7 @@ export interface NewOAuthClient {
   confidential: boolean;
   /** sealSecret(...) of the secret for a confidential client, null for a public one. */
   secretSealed: string | null;
+  projectIds: string[];
 }
 
 /** An UpdateOAuthClient request: absent fields stay as they are. */
@@ -41,6 +46,7 @@ export interface OAuthClientChanges {
   postLogoutRedirectUris?: string[];
   allowedScopes?: string[];
   pkceRequired?: boolean;
+  projectIds?: string[];
 }
 
 /**
@@ -56,10 +62,20 @@ export function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
-/** Distinct scopes in canonical order (the proto already refused unknown ones). */
-export function canonicalScopes(scopes: readonly string[]): string[] {
-  return KNOWN_SCOPES.filter((s) => scopes.includes(s));
+const OIDC_SCOPES: ReadonlySet<string> = new Set(KNOWN_SCOPES);
+
+/** The index of the first scope that is neither an OIDC scope nor an API scope (root is neither). */
+export function unknownScopeIndex(scopes: readonly string[]): number {
+  return scopes.findIndex((s) => !OIDC_SCOPES.has(s) && !isApiScope(s));
 }
+
+/** Distinct scopes in canonical order: the OIDC ones, then the API scopes sorted (unknown ones refused before). */
+export function canonicalScopes(scopes: readonly string[]): string[] {
+  return [...KNOWN_SCOPES.filter((s) => scopes.includes(s)), ...API_SCOPES.filter((s) => scopes.includes(s))];
+}
+
+/** The API scopes among a client's allowed scopes. */
+export const apiScopesOf = (scopes: readonly string[]): string[] => scopes.filter(isApiScope);
 
 /**
  * Why a redirect URI is refused (a rule id), or undefined. The original system's rule — an http(s)

@@ -304,7 +304,10 @@ describe("bad input is refused identically on connect and grpc-js, and changes n
     { name: "query", call: (c) => c.createOAuthClient({ ...ok, redirectUris: ["https://ok.example.com/cb?x=1"] }), code: Code.InvalidArgument, detail: { code: "60001", meta: { "redirect_uris[0]": "redirect_uri.no_query" } } },
     { name: "no host", call: (c) => c.createOAuthClient({ ...ok, redirectUris: ["http:///cb"] }), code: Code.InvalidArgument, detail: { code: "60001", meta: { "redirect_uris[0]": "redirect_uri.host" } } },
     { name: "bad post-logout URI", call: (c) => c.createOAuthClient({ ...ok, postLogoutRedirectUris: ["https://ok.example.com/#x"] }), code: Code.InvalidArgument, detail: { code: "60001", meta: { "post_logout_redirect_uris[0]": "redirect_uri.no_fragment" } } },
-    { name: "unknown scope", call: (c) => c.createOAuthClient({ ...ok, allowedScopes: ["openid", "admin"] }), code: Code.InvalidArgument, detail: { code: "60001", meta: { "allowed_scopes[1]": "string.in" } } },
+    { name: "unknown scope", call: (c) => c.createOAuthClient({ ...ok, allowedScopes: ["openid", "admin"] }), code: Code.InvalidArgument, detail: { code: "60001", meta: { "allowed_scopes[1]": "scope.unknown" } }, message: "unknown scope: admin" },
+    { name: "root as a scope", call: (c) => c.createOAuthClient({ ...ok, allowedScopes: ["openid", "employee:read", "root"] }), code: Code.InvalidArgument, detail: { code: "60001", meta: { "allowed_scopes[2]": "scope.root" } }, message: "root is never an OAuth scope" },
+    { name: "projects for a public client", call: (c) => c.createOAuthClient({ ...ok, confidential: false, projectIds: ["zzzzzzzzzzzzzz"] }), code: Code.InvalidArgument, detail: { code: "60001", meta: { project_ids: "oauth_client.projects_confidential_only" } } },
+    { name: "unknown project", call: (c) => c.createOAuthClient({ ...ok, confidential: true, projectIds: ["zzzzzzzzzzzzzz"] }), code: Code.NotFound, detail: { code: "60301", meta: { project_id: "zzzzzzzzzzzzzz" } } },
     { name: "duplicate scope", call: (c) => c.createOAuthClient({ ...ok, allowedScopes: ["email", "email"] }), code: Code.InvalidArgument, detail: { code: "60001", meta: { allowed_scopes: "repeated.unique" } } },
     { name: "query missing", call: (c) => c.queryOAuthClients({}), code: Code.InvalidArgument, detail: { code: "60001", meta: { query: "required" } } },
     { name: "id of the wrong length", call: (c) => c.getOAuthClient({ id: "abc" }), code: Code.InvalidArgument, detail: { code: "60001", meta: { id: "string.len" } } },
@@ -320,7 +323,7 @@ describe("bad input is refused identically on connect and grpc-js, and changes n
       code: Code.InvalidArgument,
       detail: { code: "60001", meta: { "post_logout_redirect_uris.values[0]": "redirect_uri.scheme" } },
     },
-    { name: "unknown scope on update", call: (c) => c.updateOAuthClient({ id: "zzzzzzzzzzzzzz", allowedScopes: ["phone"] }), code: Code.InvalidArgument, detail: { code: "60001", meta: { "allowed_scopes[0]": "string.in" } } },
+    { name: "unknown scope on update", call: (c) => c.updateOAuthClient({ id: "zzzzzzzzzzzzzz", allowedScopes: ["phone"] }), code: Code.InvalidArgument, detail: { code: "60001", meta: { "allowed_scopes[0]": "scope.unknown" } } },
   ];
   it.each(cases)("$name", async ({ call, code, detail, message }) => {
     const snapshot = () => api.db.sql`select t::text from altalune_oauth_clients t order by id`;
@@ -570,6 +573,80 @@ describe("seedDashboardClient", () => {
       DashboardClientSeedError,
     );
     expect(await sql`select 1 from altalune_oauth_clients`).toHaveLength(0);
+  });
+});
+
+describe("API scopes and projects of a client: the escalation rule", () => {
+  const ok = { name: "Machine", redirectUris: ["https://m2m.example.com/cb"], confidential: true };
+  let otherProject: string;
+  /** A client:write holder with employee:read only, member of the default project only. */
+  let limited: string;
+  let readOnly: string;
+
+  beforeAll(async () => {
+    const [row] = await api.db.sql<{ public_id: string }[]>`
+      insert into altalune_projects (public_id, name, timezone) values ('projclients002', 'Clients other', 'UTC') returning public_id`;
+    otherProject = row!.public_id;
+    const memberships = { [api.defaultProjectId]: "member" };
+    // The superadmin's account, narrowed by the token: the rule reads what the token holds.
+    limited = await api.token({ sub: api.superadmin.publicId, perms: ["client:read", "client:write", "employee:read"], memberships });
+    readOnly = await api.token({ sub: api.superadmin.publicId, perms: ["client:read", "employee:read"], memberships });
+  });
+
+  const as = (token: string, transport: TransportName = "connect-json") => api.client(OAuthClientService, transport, { token });
+
+  it("stores API scopes after the OIDC ones and shows them and the projects", async () => {
+    const { client } = await clients().createOAuthClient({
+      ...ok,
+      allowedScopes: ["iam:write", "openid", "employee:read"],
+      projectIds: [api.defaultProjectId],
+    });
+    issuedSecrets.push("");
+    expect(client).toMatchObject({ allowedScopes: ["openid", "employee:read", "iam:write"], apiScopes: ["employee:read", "iam:write"], projectIds: [api.defaultProjectId] });
+    const got = await clients("grpc-js").getOAuthClient({ id: client!.id });
+    expect(got.client).toMatchObject({ apiScopes: ["employee:read", "iam:write"], projectIds: [api.defaultProjectId] });
+    const cleared = await clients().updateOAuthClient({ id: client!.id, projectIds: { values: [] } });
+    expect(cleared.client?.projectIds).toEqual([]);
+  });
+
+  it.each(SMOKE_TRANSPORTS)("refuses granting a scope or a project the caller lacks, over %s, and changes nothing", async (transport) => {
+    const before = await api.db.sql`select count(*)::int as n from altalune_oauth_clients`;
+    const scope = await callError(as(limited, transport).createOAuthClient({ ...ok, allowedScopes: ["openid", "employee:read", "iam:write"] }));
+    expect(scope.code).toBe(Code.PermissionDenied);
+    expect(detailOf(scope)).toEqual({ code: "60013", meta: { reason: "escalation", target: "permissions", missing: "iam:write" } });
+    const project = await callError(as(limited, transport).createOAuthClient({ ...ok, allowedScopes: ["employee:read"], projectIds: [otherProject] }));
+    expect(detailOf(project)).toEqual({ code: "60013", meta: { reason: "escalation", target: "projects", missing: otherProject } });
+    expect(await api.db.sql`select count(*)::int as n from altalune_oauth_clients`).toEqual(before);
+  });
+
+  it("lets the caller grant what it holds and edit a client that holds more, adding nothing it lacks", async () => {
+    const mine = await as(limited).createOAuthClient({ ...ok, allowedScopes: ["employee:read"], projectIds: [api.defaultProjectId] });
+    expect(mine.client?.apiScopes).toEqual(["employee:read"]);
+    const { client: big } = await clients().createOAuthClient({ ...ok, allowedScopes: ["iam:write", "employee:read"], projectIds: [otherProject] });
+    await as(limited).updateOAuthClient({ id: big!.id, name: "Renamed" });
+    // Narrowing is not granting.
+    const narrowed = await as(limited).updateOAuthClient({ id: big!.id, allowedScopes: ["openid", "iam:write"] });
+    expect(narrowed.client?.apiScopes).toEqual(["iam:write"]);
+    const adding = await callError(as(limited).updateOAuthClient({ id: big!.id, allowedScopes: ["iam:write", "user:write"] }));
+    expect(detailOf(adding)).toMatchObject({ code: "60013", meta: { missing: "user:write" } });
+    const addingProject = await callError(as(limited).updateOAuthClient({ id: big!.id, projectIds: { values: [otherProject, "projclients003"] } }));
+    expect(addingProject.code).toBe(Code.PermissionDenied);
+    expect((await clients().getOAuthClient({ id: big!.id })).client).toMatchObject({ apiScopes: ["iam:write"], projectIds: [otherProject] });
+  });
+
+  it("reveals the secret of a client with scopes or projects only to a client:write holder holding all of them", async () => {
+    const { client, clientSecret } = await clients().createOAuthClient({ ...ok, allowedScopes: ["employee:read"], projectIds: [api.defaultProjectId] });
+    issuedSecrets.push(clientSecret);
+    const byReader = await callError(as(readOnly).revealOAuthClientSecret({ id: client!.id }));
+    expect(byReader.code).toBe(Code.PermissionDenied);
+    expect(detailOf(byReader)).toEqual({ code: "60908", meta: { reason: "privileged_secret", client_id: client!.id, missing: "client:write" } });
+    expect((await as(limited, "grpc-js").revealOAuthClientSecret({ id: client!.id })).clientSecret).toBe(clientSecret);
+    const { client: elsewhere } = await clients().createOAuthClient({ ...ok, allowedScopes: ["employee:read"], projectIds: [otherProject] });
+    const notMember = await callError(as(limited).revealOAuthClientSecret({ id: elsewhere!.id }));
+    expect(detailOf(notMember)?.meta["missing"]).toBe(`project ${otherProject}`);
+    // A client without API scopes or projects: client:read suffices, as before.
+    const { client: plain } = await clients().createOAuthClient({ ...ok });
+    expect((await as(readOnly).revealOAuthClientSecret({ id: plain!.id })).clientSecret).toEqual(expect.any(String));
   });
 });
 

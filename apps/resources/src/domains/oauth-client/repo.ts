@@ -1,5 +1,6 @@
 import { newPublicId } from "@altalune/core";
-import { defineListSpec, runListQuery, type ListQuery, type ListResult, type Sql, type TransactionSql } from "@altalune/db";
+import { defineListSpec, runListQuery, type ListQuery, type ListResult, type Queryable, type Sql, type TransactionSql } from "@altalune/db";
+import { projectNotFound } from "../project/errors.js";
 import { defaultClientUndeletable, firstPartyRedirectUrisFixed, oauthClientNotFound, pkceCannotBeDisabled } from "./errors.js";
 import { oauthClientColumns, oauthClientFromRow, type OAuthClientRow } from "./mapper.js";
 import { sameList, type NewOAuthClient, type OAuthClient, type OAuthClientChanges } from "./model.js";
@@ -37,6 +38,9 @@ export interface OAuthClientSecretRow {
   clientId: string;
   confidential: boolean;
   secretSealed: string | null;
+  /** What the secret is worth: revealing it hands these over (see the service). */
+  allowedScopes: string[];
+  projectIds: string[];
 }
 
 /** An applied update: the client as written, and as it was (for the audit log). */
@@ -57,28 +61,32 @@ export class OAuthClientRepo {
 
   async query(query: ListQuery): Promise<ListResult<OAuthClient>> {
     const result = await runListQuery<OAuthClientRow>(this.sql, oauthClientListSpec, query);
-    return { ...result, rows: result.rows.map(oauthClientFromRow) };
+    const projects = await projectsOf(this.sql, result.rows.map((r) => r.public_id));
+    return { ...result, rows: result.rows.map((r) => oauthClientFromRow(r, projects.get(r.public_id) ?? [])) };
   }
 
   async getByPublicId(publicId: string): Promise<OAuthClient> {
     const [row] = await this.sql<OAuthClientRow[]>`
       select ${this.sql(oauthClientColumns)} from altalune_oauth_clients where public_id = ${publicId}`;
     if (row === undefined) throw oauthClientNotFound(publicId);
-    return oauthClientFromRow(row);
+    return oauthClientFromRow(row, (await projectsOf(this.sql, [publicId])).get(publicId) ?? []);
   }
 
   /** API-created clients are never the default one: only the seed makes that. */
   async create(c: NewOAuthClient): Promise<OAuthClient> {
-    const [row] = await this.sql<OAuthClientRow[]>`
-      insert into altalune_oauth_clients
-        (public_id, name, client_id, client_secret_sealed, redirect_uris, post_logout_redirect_uris,
-         allowed_scopes, pkce_required, is_default, confidential)
-      values (${newPublicId()}, ${c.name}, ${c.clientId}, ${c.secretSealed}, ${c.redirectUris}::text[],
-              ${c.postLogoutRedirectUris}::text[], ${c.allowedScopes}::text[], ${c.pkceRequired}, false,
-              ${c.confidential})
-      returning ${this.sql(oauthClientColumns)}`;
-    if (row === undefined) throw new Error("insert into altalune_oauth_clients returned no row");
-    return oauthClientFromRow(row);
+    return this.sql.begin(async (tx) => {
+      const [row] = await tx<(OAuthClientRow & { id: string })[]>`
+        insert into altalune_oauth_clients
+          (public_id, name, client_id, client_secret_sealed, redirect_uris, post_logout_redirect_uris,
+           allowed_scopes, pkce_required, is_default, confidential)
+        values (${newPublicId()}, ${c.name}, ${c.clientId}, ${c.secretSealed}, ${c.redirectUris}::text[],
+                ${c.postLogoutRedirectUris}::text[], ${c.allowedScopes}::text[], ${c.pkceRequired}, false,
+                ${c.confidential})
+        returning id, ${tx(oauthClientColumns)}`;
+      if (row === undefined) throw new Error("insert into altalune_oauth_clients returned no row");
+      await setProjects(tx, row.id, c.projectIds);
+      return oauthClientFromRow(row, [...c.projectIds].sort());
+    });
   }
 
   /**
@@ -87,9 +95,10 @@ export class OAuthClientRepo {
    * default dashboard client; the default client's redirect URIs are the configured ones (sending
    * the same list again is not a change and passes).
    */
-  async update(publicId: string, changes: OAuthClientChanges): Promise<UpdatedOAuthClient> {
+  async update(publicId: string, changes: OAuthClientChanges, check: (current: OAuthClient) => void = () => {}): Promise<UpdatedOAuthClient> {
     return this.sql.begin(async (tx) => {
       const current = await this.lockRow(tx, publicId);
+      check(current);
       if (current.isDefault && changes.redirectUris !== undefined && !sameList(changes.redirectUris, current.redirectUris)) {
         throw firstPartyRedirectUrisFixed(publicId);
       }
@@ -103,17 +112,19 @@ export class OAuthClientRepo {
         postLogoutRedirectUris: changes.postLogoutRedirectUris ?? current.postLogoutRedirectUris,
         allowedScopes: changes.allowedScopes ?? current.allowedScopes,
         pkceRequired: changes.pkceRequired ?? current.pkceRequired,
+        projectIds: changes.projectIds ?? current.projectIds,
       };
-      const [row] = await tx<OAuthClientRow[]>`
+      const [row] = await tx<(OAuthClientRow & { id: string })[]>`
         update altalune_oauth_clients
         set name = ${next.name}, redirect_uris = ${next.redirectUris}::text[],
             post_logout_redirect_uris = ${next.postLogoutRedirectUris}::text[],
             allowed_scopes = ${next.allowedScopes}::text[], pkce_required = ${next.pkceRequired},
             updated_at = CURRENT_TIMESTAMP
         where public_id = ${publicId}
-        returning ${tx(oauthClientColumns)}`;
+        returning id, ${tx(oauthClientColumns)}`;
       if (row === undefined) throw oauthClientNotFound(publicId);
-      return { client: oauthClientFromRow(row), previous: current };
+      if (changes.projectIds !== undefined) await setProjects(tx, row.id, changes.projectIds);
+      return { client: oauthClientFromRow(row, [...next.projectIds].sort()), previous: current };
     });
   }
 
@@ -138,16 +149,51 @@ export class OAuthClientRepo {
   }
 
   async secretOf(publicId: string): Promise<OAuthClientSecretRow> {
-    const [row] = await this.sql<{ client_id: string; confidential: boolean; client_secret_sealed: string | null }[]>`
-      select client_id, confidential, client_secret_sealed from altalune_oauth_clients where public_id = ${publicId}`;
+    const [row] = await this.sql<{ client_id: string; confidential: boolean; client_secret_sealed: string | null; allowed_scopes: string[] }[]>`
+      select client_id, confidential, client_secret_sealed, allowed_scopes from altalune_oauth_clients where public_id = ${publicId}`;
     if (row === undefined) throw oauthClientNotFound(publicId);
-    return { clientId: row.client_id, confidential: row.confidential, secretSealed: row.client_secret_sealed };
+    return {
+      clientId: row.client_id,
+      confidential: row.confidential,
+      secretSealed: row.client_secret_sealed,
+      allowedScopes: row.allowed_scopes,
+      projectIds: (await projectsOf(this.sql, [publicId])).get(publicId) ?? [],
+    };
   }
 
   private async lockRow(tx: TransactionSql, publicId: string): Promise<OAuthClient> {
     const [row] = await tx<OAuthClientRow[]>`
       select ${tx(oauthClientColumns)} from altalune_oauth_clients where public_id = ${publicId} for update`;
     if (row === undefined) throw oauthClientNotFound(publicId);
-    return oauthClientFromRow(row);
+    return oauthClientFromRow(row, (await projectsOf(tx, [publicId])).get(publicId) ?? []);
+  }
+}
+
+/** client public id → the public ids of its projects, sorted. */
+async function projectsOf(sql: Queryable, clientPublicIds: readonly string[]): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  if (clientPublicIds.length === 0) return out;
+  const rows = await sql<{ client: string; project: string }[]>`
+    select c.public_id as client, p.public_id as project
+    from altalune_oauth_client_projects cp
+    join altalune_oauth_clients c on c.id = cp.client_id
+    join altalune_projects p on p.id = cp.project_id
+    where c.public_id = any(${clientPublicIds}::text[])
+    order by p.public_id`;
+  for (const r of rows) out.set(r.client, [...(out.get(r.client) ?? []), r.project]);
+  return out;
+}
+
+/** Replaces the client's projects; an unknown project id is NotFound and changes nothing (the transaction rolls back). */
+async function setProjects(tx: TransactionSql, clientRowId: string, projectPublicIds: readonly string[]): Promise<void> {
+  const found = await tx<{ id: string; public_id: string }[]>`
+    select id, public_id from altalune_projects where public_id = any(${projectPublicIds}::text[])`;
+  const missing = projectPublicIds.find((id) => !found.some((f) => f.public_id === id));
+  if (missing !== undefined) throw projectNotFound(missing);
+  await tx`delete from altalune_oauth_client_projects where client_id = ${clientRowId}`;
+  if (found.length > 0) {
+    await tx`
+      insert into altalune_oauth_client_projects (client_id, project_id)
+      select ${clientRowId}, unnest(${found.map((f) => f.id)}::bigint[])`;
   }
 }

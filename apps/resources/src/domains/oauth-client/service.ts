@@ -13,15 +13,30 @@ import type {
 import { callInfoKey, describePrincipal, principalOf } from "@altalune/rpc";
 import { requireTrimmedName } from "../../shared/names.js";
 import { listQueryFromProto, queryMetaToProto } from "../../shared/query-mapper.js";
+import { grantorOf, refuseGrantingKeys } from "../iam/delegation.js";
 import {
   encryptionKeyMissing,
   invalidRedirectUri,
   nothingToUpdate,
+  privilegedSecretRefused,
+  projectsEscalation,
+  projectsNeedConfidentialClient,
   publicClientHasNoSecret,
   secretUnreadable,
+  unknownScope,
 } from "./errors.js";
 import { oauthClientToProto } from "./mapper.js";
-import { canonicalScopes, DEFAULT_SCOPES, redirectUriProblem, sameList, secretContext, type OAuthClientChanges } from "./model.js";
+import {
+  apiScopesOf,
+  canonicalScopes,
+  DEFAULT_SCOPES,
+  redirectUriProblem,
+  sameList,
+  secretContext,
+  unknownScopeIndex,
+  type OAuthClient,
+  type OAuthClientChanges,
+} from "./model.js";
 import type { OAuthClientRepo } from "./repo.js";
 
 /** Bytes of entropy of a generated client secret (43 base64url characters). */
@@ -41,6 +56,38 @@ export function checkRedirectUris(field: string, uris: readonly string[]): strin
   });
   return [...uris];
 }
+
+/** Known scopes only (OIDC or API scopes; never root), in canonical order. */
+function checkScopes(scopes: readonly string[]): string[] {
+  const bad = unknownScopeIndex(scopes);
+  if (bad >= 0) throw unknownScope(bad, scopes[bad] as string);
+  return canonicalScopes(scopes);
+}
+
+/** The projects the caller acts in: a user's memberships, a machine client's projects, an API key's one. */
+function callerProjects(ctx: HandlerContext): ReadonlySet<string> {
+  const p = principalOf(ctx);
+  if (p === undefined) return new Set();
+  if (p.kind === "user") return new Set(p.memberships.keys());
+  if (p.kind === "client") return p.projects;
+  return new Set([p.projectPublicId]);
+}
+
+/**
+ * The escalation rule for what a client's tokens will carry: API scopes the caller's token holds,
+ * projects the caller is a member of (root passes both). Only what this change adds is checked,
+ * so an administrator can still edit, or narrow, a client that holds more than they do.
+ */
+function refuseGranting(ctx: HandlerContext, scopes: readonly string[], projects: readonly string[]): void {
+  const grantor = grantorOf(ctx);
+  refuseGrantingKeys(grantor, scopes);
+  if (grantor.root) return;
+  const mine = callerProjects(ctx);
+  const missing = projects.filter((id) => !mine.has(id)).sort();
+  if (missing.length > 0) throw projectsEscalation(missing);
+}
+
+const added = (next: readonly string[], before: readonly string[]): string[] => next.filter((v) => !before.includes(v));
 
 export class OAuthClientService implements ServiceImpl<typeof OAuthClientServiceDesc> {
   /**
@@ -67,11 +114,13 @@ export class OAuthClientService implements ServiceImpl<typeof OAuthClientService
     };
   }
 
-  async createOAuthClient(req: CreateOAuthClientRequest) {
+  async createOAuthClient(req: CreateOAuthClientRequest, ctx: HandlerContext) {
     const name = requireTrimmedName("name", req.name);
     const redirectUris = checkRedirectUris("redirect_uris", req.redirectUris);
     const postLogoutRedirectUris = checkRedirectUris("post_logout_redirect_uris", req.postLogoutRedirectUris);
-    const allowedScopes = req.allowedScopes.length > 0 ? canonicalScopes(req.allowedScopes) : [...DEFAULT_SCOPES];
+    const allowedScopes = req.allowedScopes.length > 0 ? checkScopes(req.allowedScopes) : [...DEFAULT_SCOPES];
+    if (req.projectIds.length > 0 && !req.confidential) throw projectsNeedConfidentialClient();
+    refuseGranting(ctx, apiScopesOf(allowedScopes), req.projectIds);
     const clientId = randomUUID();
     const secret = req.confidential ? randomSecret(CLIENT_SECRET_BYTES) : "";
     const created = await this.clients.create({
@@ -84,6 +133,7 @@ export class OAuthClientService implements ServiceImpl<typeof OAuthClientService
       pkceRequired: req.confidential ? req.pkceRequired : true,
       confidential: req.confidential,
       secretSealed: req.confidential ? sealSecret(this.key(), secret, secretContext(clientId)) : null,
+      projectIds: [...req.projectIds],
     });
     return { client: oauthClientToProto(created), clientSecret: secret, message: "OAuth client created successfully" };
   }
@@ -100,10 +150,20 @@ export class OAuthClientService implements ServiceImpl<typeof OAuthClientService
     if (req.postLogoutRedirectUris !== undefined) {
       changes.postLogoutRedirectUris = checkRedirectUris("post_logout_redirect_uris.values", req.postLogoutRedirectUris.values);
     }
-    if (req.allowedScopes.length > 0) changes.allowedScopes = canonicalScopes(req.allowedScopes);
+    if (req.allowedScopes.length > 0) changes.allowedScopes = checkScopes(req.allowedScopes);
     if (req.pkceRequired !== undefined) changes.pkceRequired = req.pkceRequired;
+    if (req.projectIds !== undefined) changes.projectIds = [...req.projectIds.values];
     if (Object.keys(changes).length === 0) throw nothingToUpdate();
-    const { client, previous } = await this.clients.update(req.id, changes);
+    // Checked against the row locked for the update, so "added" means added to what is written over.
+    const check = (current: OAuthClient) => {
+      if (changes.projectIds !== undefined && changes.projectIds.length > 0 && !current.confidential) throw projectsNeedConfidentialClient();
+      refuseGranting(
+        ctx,
+        added(apiScopesOf(changes.allowedScopes ?? []), current.allowedScopes),
+        added(changes.projectIds ?? [], current.projectIds),
+      );
+    };
+    const { client, previous } = await this.clients.update(req.id, changes, check);
     // Where a client's codes go is what matters most about it: every change is audited.
     if (!sameList(previous.redirectUris, client.redirectUris)) {
       this.logger.info(
@@ -132,6 +192,7 @@ export class OAuthClientService implements ServiceImpl<typeof OAuthClientService
   async revealOAuthClientSecret(req: RevealOAuthClientSecretRequest, ctx: HandlerContext) {
     const row = await this.clients.secretOf(req.id);
     if (!row.confidential || row.secretSealed === null) throw publicClientHasNoSecret();
+    this.refusePrivilegedSecret(ctx, req.id, apiScopesOf(row.allowedScopes), row.projectIds);
     let secret: string;
     try {
       secret = openSecret(this.key(), row.secretSealed, secretContext(row.clientId));
@@ -148,6 +209,24 @@ export class OAuthClientService implements ServiceImpl<typeof OAuthClientService
       clientSecret: secret,
       message: "Client secret revealed. This action has been logged for audit purposes.",
     };
+  }
+
+  /**
+   * A secret that carries API scopes or projects is a credential with those rights: whoever reads
+   * it can act as the client. So revealing it needs client:write (the right to give those rights)
+   * and holding every one of them, exactly as granting them would (root passes).
+   */
+  private refusePrivilegedSecret(ctx: HandlerContext, publicId: string, scopes: readonly string[], projects: readonly string[]): void {
+    if (scopes.length === 0 && projects.length === 0) return;
+    const grantor = grantorOf(ctx);
+    if (grantor.root) return;
+    const mine = callerProjects(ctx);
+    const missing = [
+      ...(grantor.permissions.has("client:write") ? [] : ["client:write"]),
+      ...scopes.filter((s) => !grantor.permissions.has(s)),
+      ...projects.filter((id) => !mine.has(id)).map((id) => `project ${id}`),
+    ];
+    if (missing.length > 0) throw privilegedSecretRefused(publicId, missing);
   }
 
   /** Who made the call, for audit lines: "anonymous" until the auth step sets a principal. */

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file altalune/v1/oauth_client.proto.
  */
 export const file_altalune_v1_oauth_client: GenFile = /*@__PURE__*/
-  fileDesc("Ch5hbHRhbHVuZS92MS9vYXV0aF9jbGllbnQucHJvdG8SC2FsdGFsdW5lLnYxIsgCCgtPQXV0aENsaWVudBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRIVCg1yZWRpcmVjdF91cmlzGAQgAygJEhUKDXBrY2VfcmVxdWlyZWQYBSABKAgSEgoKaXNfZGVmYXVsdBgGIAEoCBIZChFjbGllbnRfc2VjcmV0X3NldBgHIAEoCBIWCg5hbGxvd2VkX3Njb3BlcxgIIAMoCRIUCgxjb25maWRlbnRpYWwYCSABKAgSIQoZcG9zdF9sb2dvdXRfcmVkaXJlY3RfdXJpcxgKIAMoCRIuCgpjcmVhdGVkX2F0GGIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GGMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJMChhRdWVyeU9BdXRoQ2xpZW50c1JlcXVlc3QSMAoFcXVlcnkYASABKAsyGS5hbHRhbHVuZS52MS5RdWVyeVJlcXVlc3RCBrpIA8gBASKFAQoZUXVlcnlPQXV0aENsaWVudHNSZXNwb25zZRIpCgdjbGllbnRzGAEgAygLMhguYWx0YWx1bmUudjEuT0F1dGhDbGllbnQSLAoEbWV0YRgCIAEoCzIeLmFsdGFsdW5lLnYxLlF1ZXJ5TWV0YVJlc3BvbnNlEg8KB21lc3NhZ2UYAyABKAkisAIKGENyZWF0ZU9BdXRoQ2xpZW50UmVxdWVzdBIvCgRuYW1lGAEgASgJQiG6SB7IAQFyGRABGGQyE15bYS16QS1aMC05XHNcLV9dKyQSLQoNcmVkaXJlY3RfdXJpcxgCIAMoCUIWukgTkgEQCAEQChgBIghyBhj0A4gBARIVCg1wa2NlX3JlcXVpcmVkGAMgASgIEk4KDmFsbG93ZWRfc2NvcGVzGAQgAygJQja6SDOSATAQBBgBIipyKFIGb3BlbmlkUgdwcm9maWxlUgVlbWFpbFIOb2ZmbGluZV9hY2Nlc3MSFAoMY29uZmlkZW50aWFsGAUgASgIEjcKGXBvc3RfbG9nb3V0X3JlZGlyZWN0X3VyaXMYBiADKAlCFLpIEZIBDhAKGAEiCHIGGPQDiAEBIm0KGUNyZWF0ZU9BdXRoQ2xpZW50UmVzcG9uc2USKAoGY2xpZW50GAEgASgLMhguYWx0YWx1bmUudjEuT0F1dGhDbGllbnQSFQoNY2xpZW50X3NlY3JldBgCIAEoCRIPCgdtZXNzYWdlGAMgASgJIjAKFUdldE9BdXRoQ2xpZW50UmVxdWVzdBIXCgJpZBgBIAEoCUILukgIyAEBcgOYAQ4iUwoWR2V0T0F1dGhDbGllbnRSZXNwb25zZRIoCgZjbGllbnQYASABKAsyGC5hbHRhbHVuZS52MS5PQXV0aENsaWVudBIPCgdtZXNzYWdlGAIgASgJIjoKEk9BdXRoQ2xpZW50VXJpTGlzdBIkCgZ2YWx1ZXMYASADKAlCFLpIEZIBDhAKGAEiCHIGGPQDiAEBIt4CChhVcGRhdGVPQXV0aENsaWVudFJlcXVlc3QSFwoCaWQYASABKAlCC7pICMgBAXIDmAEOEjEKBG5hbWUYAiABKAlCHrpIG3IZEAEYZDITXlthLXpBLVowLTlcc1wtX10rJEgAiAEBEisKDXJlZGlyZWN0X3VyaXMYAyADKAlCFLpIEZIBDhAKGAEiCHIGGPQDiAEBEhoKDXBrY2VfcmVxdWlyZWQYBCABKAhIAYgBARJOCg5hbGxvd2VkX3Njb3BlcxgFIAMoCUI2ukgzkgEwEAQYASIqcihSBm9wZW5pZFIHcHJvZmlsZVIFZW1haWxSDm9mZmxpbmVfYWNjZXNzEkIKGXBvc3RfbG9nb3V0X3JlZGlyZWN0X3VyaXMYBiABKAsyHy5hbHRhbHVuZS52MS5PQXV0aENsaWVudFVyaUxpc3RCBwoFX25hbWVCEAoOX3BrY2VfcmVxdWlyZWQiVgoZVXBkYXRlT0F1dGhDbGllbnRSZXNwb25zZRIoCgZjbGllbnQYASABKAsyGC5hbHRhbHVuZS52MS5PQXV0aENsaWVudBIPCgdtZXNzYWdlGAIgASgJIjMKGERlbGV0ZU9BdXRoQ2xpZW50UmVxdWVzdBIXCgJpZBgBIAEoCUILukgIyAEBcgOYAQ4iLAoZRGVsZXRlT0F1dGhDbGllbnRSZXNwb25zZRIPCgdtZXNzYWdlGAEgASgJIjkKHlJldmVhbE9BdXRoQ2xpZW50U2VjcmV0UmVxdWVzdBIXCgJpZBgBIAEoCUILukgIyAEBcgOYAQ4iSQofUmV2ZWFsT0F1dGhDbGllbnRTZWNyZXRSZXNwb25zZRIVCg1jbGllbnRfc2VjcmV0GAEgASgJEg8KB21lc3NhZ2UYAiABKAky7AUKEk9BdXRoQ2xpZW50U2VydmljZRJ2ChFDcmVhdGVPQXV0aENsaWVudBIlLmFsdGFsdW5lLnYxLkNyZWF0ZU9BdXRoQ2xpZW50UmVxdWVzdBomLmFsdGFsdW5lLnYxLkNyZWF0ZU9BdXRoQ2xpZW50UmVzcG9uc2UiEoq1GA4aDGNsaWVudDp3cml0ZRJ1ChFRdWVyeU9BdXRoQ2xpZW50cxIlLmFsdGFsdW5lLnYxLlF1ZXJ5T0F1dGhDbGllbnRzUmVxdWVzdBomLmFsdGFsdW5lLnYxLlF1ZXJ5T0F1dGhDbGllbnRzUmVzcG9uc2UiEYq1GA0aC2NsaWVudDpyZWFkEmwKDkdldE9BdXRoQ2xpZW50EiIuYWx0YWx1bmUudjEuR2V0T0F1dGhDbGllbnRSZXF1ZXN0GiMuYWx0YWx1bmUudjEuR2V0T0F1dGhDbGllbnRSZXNwb25zZSIRirUYDRoLY2xpZW50OnJlYWQSdgoRVXBkYXRlT0F1dGhDbGllbnQSJS5hbHRhbHVuZS52MS5VcGRhdGVPQXV0aENsaWVudFJlcXVlc3QaJi5hbHRhbHVuZS52MS5VcGRhdGVPQXV0aENsaWVudFJlc3BvbnNlIhKKtRgOGgxjbGllbnQ6d3JpdGUSdwoRRGVsZXRlT0F1dGhDbGllbnQSJS5hbHRhbHVuZS52MS5EZWxldGVPQXV0aENsaWVudFJlcXVlc3QaJi5hbHRhbHVuZS52MS5EZWxldGVPQXV0aENsaWVudFJlc3BvbnNlIhOKtRgPGg1jbGllbnQ6ZGVsZXRlEocBChdSZXZlYWxPQXV0aENsaWVudFNlY3JldBIrLmFsdGFsdW5lLnYxLlJldmVhbE9BdXRoQ2xpZW50U2VjcmV0UmVxdWVzdBosLmFsdGFsdW5lLnYxLlJldmVhbE9BdXRoQ2xpZW50U2VjcmV0UmVzcG9uc2UiEYq1GA0aC2NsaWVudDpyZWFkYgZwcm90bzM", [file_altalune_v1_common, file_altalune_v1_options, file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("Ch5hbHRhbHVuZS92MS9vYXV0aF9jbGllbnQucHJvdG8SC2FsdGFsdW5lLnYxIvECCgtPQXV0aENsaWVudBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhEKCWNsaWVudF9pZBgDIAEoCRIVCg1yZWRpcmVjdF91cmlzGAQgAygJEhUKDXBrY2VfcmVxdWlyZWQYBSABKAgSEgoKaXNfZGVmYXVsdBgGIAEoCBIZChFjbGllbnRfc2VjcmV0X3NldBgHIAEoCBIWCg5hbGxvd2VkX3Njb3BlcxgIIAMoCRIUCgxjb25maWRlbnRpYWwYCSABKAgSIQoZcG9zdF9sb2dvdXRfcmVkaXJlY3RfdXJpcxgKIAMoCRISCgphcGlfc2NvcGVzGAsgAygJEhMKC3Byb2plY3RfaWRzGAwgAygJEi4KCmNyZWF0ZWRfYXQYYiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYYyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkwKGFF1ZXJ5T0F1dGhDbGllbnRzUmVxdWVzdBIwCgVxdWVyeRgBIAEoCzIZLmFsdGFsdW5lLnYxLlF1ZXJ5UmVxdWVzdEIGukgDyAEBIoUBChlRdWVyeU9BdXRoQ2xpZW50c1Jlc3BvbnNlEikKB2NsaWVudHMYASADKAsyGC5hbHRhbHVuZS52MS5PQXV0aENsaWVudBIsCgRtZXRhGAIgASgLMh4uYWx0YWx1bmUudjEuUXVlcnlNZXRhUmVzcG9uc2USDwoHbWVzc2FnZRgDIAEoCSK0AgoYQ3JlYXRlT0F1dGhDbGllbnRSZXF1ZXN0Ei8KBG5hbWUYASABKAlCIbpIHsgBAXIZEAEYZDITXlthLXpBLVowLTlcc1wtX10rJBItCg1yZWRpcmVjdF91cmlzGAIgAygJQha6SBOSARAIARAKGAEiCHIGGPQDiAEBEhUKDXBrY2VfcmVxdWlyZWQYAyABKAgSKgoOYWxsb3dlZF9zY29wZXMYBCADKAlCErpID5IBDBBAGAEiBnIEEAEYQBIUCgxjb25maWRlbnRpYWwYBSABKAgSNwoZcG9zdF9sb2dvdXRfcmVkaXJlY3RfdXJpcxgGIAMoCUIUukgRkgEOEAoYASIIcgYY9AOIAQESJgoLcHJvamVjdF9pZHMYByADKAlCEbpIDpIBCxBkGAEiBXIDmAEOIm0KGUNyZWF0ZU9BdXRoQ2xpZW50UmVzcG9uc2USKAoGY2xpZW50GAEgASgLMhguYWx0YWx1bmUudjEuT0F1dGhDbGllbnQSFQoNY2xpZW50X3NlY3JldBgCIAEoCRIPCgdtZXNzYWdlGAMgASgJIjAKFUdldE9BdXRoQ2xpZW50UmVxdWVzdBIXCgJpZBgBIAEoCUILukgIyAEBcgOYAQ4iUwoWR2V0T0F1dGhDbGllbnRSZXNwb25zZRIoCgZjbGllbnQYASABKAsyGC5hbHRhbHVuZS52MS5PQXV0aENsaWVudBIPCgdtZXNzYWdlGAIgASgJIjoKEk9BdXRoQ2xpZW50VXJpTGlzdBIkCgZ2YWx1ZXMYASADKAlCFLpIEZIBDhAKGAEiCHIGGPQDiAEBIvQCChhVcGRhdGVPQXV0aENsaWVudFJlcXVlc3QSFwoCaWQYASABKAlCC7pICMgBAXIDmAEOEjEKBG5hbWUYAiABKAlCHrpIG3IZEAEYZDITXlthLXpBLVowLTlcc1wtX10rJEgAiAEBEisKDXJlZGlyZWN0X3VyaXMYAyADKAlCFLpIEZIBDhAKGAEiCHIGGPQDiAEBEhoKDXBrY2VfcmVxdWlyZWQYBCABKAhIAYgBARIqCg5hbGxvd2VkX3Njb3BlcxgFIAMoCUISukgPkgEMEEAYASIGcgQQARhAEkIKGXBvc3RfbG9nb3V0X3JlZGlyZWN0X3VyaXMYBiABKAsyHy5hbHRhbHVuZS52MS5PQXV0aENsaWVudFVyaUxpc3QSOAoLcHJvamVjdF9pZHMYByABKAsyIy5hbHRhbHVuZS52MS5PQXV0aENsaWVudFByb2plY3RMaXN0QgcKBV9uYW1lQhAKDl9wa2NlX3JlcXVpcmVkIjsKFk9BdXRoQ2xpZW50UHJvamVjdExpc3QSIQoGdmFsdWVzGAEgAygJQhG6SA6SAQsQZBgBIgVyA5gBDiJWChlVcGRhdGVPQXV0aENsaWVudFJlc3BvbnNlEigKBmNsaWVudBgBIAEoCzIYLmFsdGFsdW5lLnYxLk9BdXRoQ2xpZW50Eg8KB21lc3NhZ2UYAiABKAkiMwoYRGVsZXRlT0F1dGhDbGllbnRSZXF1ZXN0EhcKAmlkGAEgASgJQgu6SAjIAQFyA5gBDiIsChlEZWxldGVPQXV0aENsaWVudFJlc3BvbnNlEg8KB21lc3NhZ2UYASABKAkiOQoeUmV2ZWFsT0F1dGhDbGllbnRTZWNyZXRSZXF1ZXN0EhcKAmlkGAEgASgJQgu6SAjIAQFyA5gBDiJJCh9SZXZlYWxPQXV0aENsaWVudFNlY3JldFJlc3BvbnNlEhUKDWNsaWVudF9zZWNyZXQYASABKAkSDwoHbWVzc2FnZRgCIAEoCTLsBQoST0F1dGhDbGllbnRTZXJ2aWNlEnYKEUNyZWF0ZU9BdXRoQ2xpZW50EiUuYWx0YWx1bmUudjEuQ3JlYXRlT0F1dGhDbGllbnRSZXF1ZXN0GiYuYWx0YWx1bmUudjEuQ3JlYXRlT0F1dGhDbGllbnRSZXNwb25zZSISirUYDhoMY2xpZW50OndyaXRlEnUKEVF1ZXJ5T0F1dGhDbGllbnRzEiUuYWx0YWx1bmUudjEuUXVlcnlPQXV0aENsaWVudHNSZXF1ZXN0GiYuYWx0YWx1bmUudjEuUXVlcnlPQXV0aENsaWVudHNSZXNwb25zZSIRirUYDRoLY2xpZW50OnJlYWQSbAoOR2V0T0F1dGhDbGllbnQSIi5hbHRhbHVuZS52MS5HZXRPQXV0aENsaWVudFJlcXVlc3QaIy5hbHRhbHVuZS52MS5HZXRPQXV0aENsaWVudFJlc3BvbnNlIhGKtRgNGgtjbGllbnQ6cmVhZBJ2ChFVcGRhdGVPQXV0aENsaWVudBIlLmFsdGFsdW5lLnYxLlVwZGF0ZU9BdXRoQ2xpZW50UmVxdWVzdBomLmFsdGFsdW5lLnYxLlVwZGF0ZU9BdXRoQ2xpZW50UmVzcG9uc2UiEoq1GA4aDGNsaWVudDp3cml0ZRJ3ChFEZWxldGVPQXV0aENsaWVudBIlLmFsdGFsdW5lLnYxLkRlbGV0ZU9BdXRoQ2xpZW50UmVxdWVzdBomLmFsdGFsdW5lLnYxLkRlbGV0ZU9BdXRoQ2xpZW50UmVzcG9uc2UiE4q1GA8aDWNsaWVudDpkZWxldGUShwEKF1JldmVhbE9BdXRoQ2xpZW50U2VjcmV0EisuYWx0YWx1bmUudjEuUmV2ZWFsT0F1dGhDbGllbnRTZWNyZXRSZXF1ZXN0GiwuYWx0YWx1bmUudjEuUmV2ZWFsT0F1dGhDbGllbnRTZWNyZXRSZXNwb25zZSIRirUYDRoLY2xpZW50OnJlYWRiBnByb3RvMw", [file_altalune_v1_common, file_altalune_v1_options, file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message altalune.v1.OAuthClient
@@ -83,6 +83,21 @@ export type OAuthClient = Message<"altalune.v1.OAuthClient"> & {
    * @generated from field: repeated string post_logout_redirect_uris = 10;
    */
   postLogoutRedirectUris: string[];
+
+  /**
+   * The API scopes among allowed_scopes (system permissions), sorted.
+   *
+   * @generated from field: repeated string api_scopes = 11;
+   */
+  apiScopes: string[];
+
+  /**
+   * Projects (public ids) whose project-scoped RPCs the client's client_credentials tokens may
+   * call; empty = none.
+   *
+   * @generated from field: repeated string project_ids = 12;
+   */
+  projectIds: string[];
 
   /**
    * @generated from field: google.protobuf.Timestamp created_at = 98;
@@ -176,7 +191,11 @@ export type CreateOAuthClientRequest = Message<"altalune.v1.CreateOAuthClientReq
   pkceRequired: boolean;
 
   /**
-   * Empty: openid, profile, email. offline_access is what allows refresh tokens.
+   * Empty: openid, profile, email. offline_access is what allows refresh tokens. May also hold API
+   * scopes (the system permissions, e.g. employee:read; never root): the ceiling of what a
+   * third-party client may ask a user for, and what a confidential client gets through the
+   * client_credentials grant. An unknown scope is InvalidArgument (60001, meta
+   * allowed_scopes[i]); an API scope the caller does not hold is 60013.
    *
    * @generated from field: repeated string allowed_scopes = 4;
    */
@@ -195,6 +214,14 @@ export type CreateOAuthClientRequest = Message<"altalune.v1.CreateOAuthClientReq
    * @generated from field: repeated string post_logout_redirect_uris = 6;
    */
   postLogoutRedirectUris: string[];
+
+  /**
+   * Projects (public ids) the client's client_credentials tokens may act in. Only for confidential
+   * clients; the caller must be a member of each (or hold root), else 60013. Unknown: 60301.
+   *
+   * @generated from field: repeated string project_ids = 7;
+   */
+  projectIds: string[];
 };
 
 /**
@@ -318,7 +345,8 @@ export type UpdateOAuthClientRequest = Message<"altalune.v1.UpdateOAuthClientReq
   pkceRequired?: boolean | undefined;
 
   /**
-   * Empty: unchanged. Otherwise replaces the list.
+   * Empty: unchanged. Otherwise replaces the list (same rules as on create; only API scopes added
+   * by this change must be held by the caller).
    *
    * @generated from field: repeated string allowed_scopes = 5;
    */
@@ -330,6 +358,14 @@ export type UpdateOAuthClientRequest = Message<"altalune.v1.UpdateOAuthClientReq
    * @generated from field: altalune.v1.OAuthClientUriList post_logout_redirect_uris = 6;
    */
   postLogoutRedirectUris?: OAuthClientUriList | undefined;
+
+  /**
+   * Absent: unchanged. Present: replaces the client's projects; an empty list clears them. Only
+   * projects added by this change need the caller's membership.
+   *
+   * @generated from field: altalune.v1.OAuthClientProjectList project_ids = 7;
+   */
+  projectIds?: OAuthClientProjectList | undefined;
 };
 
 /**
@@ -338,6 +374,25 @@ export type UpdateOAuthClientRequest = Message<"altalune.v1.UpdateOAuthClientReq
  */
 export const UpdateOAuthClientRequestSchema: GenMessage<UpdateOAuthClientRequest> = /*@__PURE__*/
   messageDesc(file_altalune_v1_oauth_client, 8);
+
+/**
+ * A list of project public ids that can be set to empty.
+ *
+ * @generated from message altalune.v1.OAuthClientProjectList
+ */
+export type OAuthClientProjectList = Message<"altalune.v1.OAuthClientProjectList"> & {
+  /**
+   * @generated from field: repeated string values = 1;
+   */
+  values: string[];
+};
+
+/**
+ * Describes the message altalune.v1.OAuthClientProjectList.
+ * Use `create(OAuthClientProjectListSchema)` to create a new message.
+ */
+export const OAuthClientProjectListSchema: GenMessage<OAuthClientProjectList> = /*@__PURE__*/
+  messageDesc(file_altalune_v1_oauth_client, 9);
 
 /**
  * @generated from message altalune.v1.UpdateOAuthClientResponse
@@ -359,7 +414,7 @@ export type UpdateOAuthClientResponse = Message<"altalune.v1.UpdateOAuthClientRe
  * Use `create(UpdateOAuthClientResponseSchema)` to create a new message.
  */
 export const UpdateOAuthClientResponseSchema: GenMessage<UpdateOAuthClientResponse> = /*@__PURE__*/
-  messageDesc(file_altalune_v1_oauth_client, 9);
+  messageDesc(file_altalune_v1_oauth_client, 10);
 
 /**
  * @generated from message altalune.v1.DeleteOAuthClientRequest
@@ -376,7 +431,7 @@ export type DeleteOAuthClientRequest = Message<"altalune.v1.DeleteOAuthClientReq
  * Use `create(DeleteOAuthClientRequestSchema)` to create a new message.
  */
 export const DeleteOAuthClientRequestSchema: GenMessage<DeleteOAuthClientRequest> = /*@__PURE__*/
-  messageDesc(file_altalune_v1_oauth_client, 10);
+  messageDesc(file_altalune_v1_oauth_client, 11);
 
 /**
  * @generated from message altalune.v1.DeleteOAuthClientResponse
@@ -393,7 +448,7 @@ export type DeleteOAuthClientResponse = Message<"altalune.v1.DeleteOAuthClientRe
  * Use `create(DeleteOAuthClientResponseSchema)` to create a new message.
  */
 export const DeleteOAuthClientResponseSchema: GenMessage<DeleteOAuthClientResponse> = /*@__PURE__*/
-  messageDesc(file_altalune_v1_oauth_client, 11);
+  messageDesc(file_altalune_v1_oauth_client, 12);
 
 /**
  * @generated from message altalune.v1.RevealOAuthClientSecretRequest
@@ -410,7 +465,7 @@ export type RevealOAuthClientSecretRequest = Message<"altalune.v1.RevealOAuthCli
  * Use `create(RevealOAuthClientSecretRequestSchema)` to create a new message.
  */
 export const RevealOAuthClientSecretRequestSchema: GenMessage<RevealOAuthClientSecretRequest> = /*@__PURE__*/
-  messageDesc(file_altalune_v1_oauth_client, 12);
+  messageDesc(file_altalune_v1_oauth_client, 13);
 
 /**
  * @generated from message altalune.v1.RevealOAuthClientSecretResponse
@@ -432,7 +487,7 @@ export type RevealOAuthClientSecretResponse = Message<"altalune.v1.RevealOAuthCl
  * Use `create(RevealOAuthClientSecretResponseSchema)` to create a new message.
  */
 export const RevealOAuthClientSecretResponseSchema: GenMessage<RevealOAuthClientSecretResponse> = /*@__PURE__*/
-  messageDesc(file_altalune_v1_oauth_client, 13);
+  messageDesc(file_altalune_v1_oauth_client, 14);
 
 /**
  * OAuth clients ("applications") of the authorization server. Global, not project-scoped. A
@@ -496,7 +551,10 @@ export const OAuthClientService: GenService<{
   },
   /**
    * The confidential client's secret in plaintext; every call is written to the audit log with
-   * the caller. Public clients have no secret (60001).
+   * the caller. Public clients have no secret (60001). The secret of a client holding API scopes
+   * or projects is a credential with those rights: revealing it also requires client:write and
+   * holding every one of its scopes and being a member of each of its projects (or root), else
+   * 60908.
    *
    * @generated from rpc altalune.v1.OAuthClientService.RevealOAuthClientSecret
    */
