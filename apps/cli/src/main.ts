@@ -28,6 +28,13 @@ import {
 } from "@altalune/auth";
 import { seed, startResourcesServer, type ResourcesServer } from "@altalune/resources";
 
+/**
+ * How long a new key is published before it signs: longer than every auth replica's key poll
+ * (5 s), so each publishes it first, and than the Resources API's JWKS refetch cooldown (30 s),
+ * so no API replica that fetched the keys just before the rotation refuses the new key's tokens.
+ */
+const DEFAULT_ROTATION_DELAY_SECONDS = Math.max((2 * DEFAULT_KEY_POLL_MS) / 1000, 30) + 5;
+
 const USAGE = `usage: altalune <command>
 
 commands:
@@ -36,7 +43,7 @@ commands:
   serve                   serve the Resources API (Connect :RESOURCES_PORT, gRPC :GRPC_PORT)
   serve-auth              serve the OAuth 2.0 / OpenID Connect server (:AUTH_PORT, issuer AUTH_ISSUER)
   keys rotate [--delay-seconds N]
-                          add a signing key; it signs after N seconds (default ${DEFAULT_KEY_POLL_MS / 500},
+                          add a signing key; it signs after N seconds (default ${DEFAULT_ROTATION_DELAY_SECONDS},
                           time for every replica to publish it); older keys stay in the JWKS
                           until the tokens they signed have expired
   token issue --email <address> [--ttl 15m]
@@ -263,7 +270,7 @@ async function keys(rt: Runtime, sub: string | undefined, delayText: string | un
     process.stderr.write(`keys needs rotate\n\n${USAGE}`);
     return 2;
   }
-  const delay = delayText === undefined ? DEFAULT_KEY_POLL_MS / 500 : Number(delayText);
+  const delay = delayText === undefined ? DEFAULT_ROTATION_DELAY_SECONDS : Number(delayText);
   if (!Number.isInteger(delay) || delay < 0) {
     process.stderr.write(`--delay-seconds must be a non-negative integer, got ${delayText}\n`);
     return 2;

@@ -11,6 +11,7 @@ export const OAuthClientCodes = {
   FirstPartyRedirectUrisFixed: "60906",
   // 60907 is reserved (an unknown project in project_ids answers the project domain's 60301).
   PrivilegedSecret: "60908",
+  DefaultClientSecret: "60909",
 } as const;
 
 export const oauthClientNotFound = (publicId: string) =>
@@ -50,6 +51,14 @@ export const firstPartyRedirectUrisFixed = (publicId: string) =>
     status: "failed_precondition",
     message: "the redirect URIs of the default dashboard client come from DASHBOARD_REDIRECT_URIS and cannot be changed through the API",
     meta: { client_id: publicId, field: "redirect_uris" },
+  });
+
+export const defaultClientSecretNotRevealed = (publicId: string) =>
+  new AppError({
+    code: OAuthClientCodes.DefaultClientSecret,
+    status: "failed_precondition",
+    message: "the default dashboard client's secret comes from DASHBOARD_CLIENT_SECRET and is not revealed through the API",
+    meta: { client_id: publicId },
   });
 
 /** The server has no ENCRYPTION_KEY: a configuration gap, not the caller's mistake. */

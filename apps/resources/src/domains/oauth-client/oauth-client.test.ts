@@ -242,7 +242,12 @@ describe("the seeded default dashboard client", () => {
       allowedScopes: ["openid", "profile", "email", "offline_access"],
       redirectUris: ["http://localhost:3000/auth/callback", "http://127.0.0.1:3000/auth/callback"],
     });
-    expect((await clients().revealOAuthClientSecret({ id: dashboard.id })).clientSecret).toBe(TEST_ENV.DASHBOARD_CLIENT_SECRET);
+    // Its secret is the operator's (DASHBOARD_CLIENT_SECRET): not revealed through the API, to root neither.
+    const refused = await callError(clients().revealOAuthClientSecret({ id: dashboard.id }));
+    expect(refused.code).toBe(Code.FailedPrecondition);
+    expect(detailOf(refused)).toEqual({ code: "60909", meta: { client_id: dashboard.id } });
+    const [row] = await api.db.sql<{ client_secret_sealed: string }[]>`select client_secret_sealed from altalune_oauth_clients where is_default`;
+    expect(row?.client_secret_sealed).toMatch(/^v1\./);
   });
 
   // Issue 11: it skips consent and the BFF exchanges its codes, so a redirect URI added through
@@ -381,13 +386,40 @@ describe("RevealOAuthClientSecret is audited", () => {
         requestId: "audit-redirect-1",
         before: ["https://r.example.com/cb"],
         after: ["https://r.example.com/cb", "https://attacker.example.net/cb"],
-        msg: "OAuth client redirect URIs changed",
+        revokedRows: 0,
+        msg: "OAuth client redirect URIs changed; its consents, codes and tokens are revoked",
       }),
     ]);
     from = logLines.length;
     await c.updateOAuthClient({ id: created.id, name: "Rewired 2" });
     await c.updateOAuthClient({ id: created.id, redirectUris: ["https://r.example.com/cb", "https://attacker.example.net/cb"] });
     expect(auditLines(from)).toEqual([]);
+  });
+
+  // Issue 11 review: re-pointing a third-party client would send the codes of every user who
+  // consented to it to the caller's URI, without asking them again.
+  it("re-pointing a client revokes its consents, codes and tokens, and needs everything the client carries", async () => {
+    const sql = api.db.sql;
+    const c = clients("connect-json");
+    const target = (
+      await c.createOAuthClient({ name: "Consented", redirectUris: ["https://c.example.com/cb"], confidential: true, allowedScopes: ["openid", "employee:read"] })
+    ).client!;
+    await sql`insert into altalune_oidc_models (model, id, payload, client_id)
+              values ('Grant', ${`${target.id}-grant`}, '{}', ${target.clientId}),
+                     ('RefreshToken', ${`${target.id}-rt`}, '{}', ${target.clientId})`;
+    const writer = api.client(OAuthClientService, "grpc-js", {
+      token: await api.token({ sub: api.superadmin.publicId, perms: ["client:write", "dashboard:read"] }),
+    });
+    // Renaming is fine; re-pointing a client that carries employee:read needs employee:read.
+    await writer.updateOAuthClient({ id: target.id, name: "Consented 2" });
+    const refused = await callError(writer.updateOAuthClient({ id: target.id, redirectUris: ["https://attacker.example.net/cb"] }));
+    expect(detailOf(refused)?.meta).toMatchObject({ reason: "escalation", missing: "employee:read" });
+    const [kept] = await sql<{ n: number }[]>`select count(*)::int as n from altalune_oidc_models where client_id = ${target.clientId}`;
+    expect(kept?.n).toBe(2);
+
+    await c.updateOAuthClient({ id: target.id, redirectUris: ["https://moved.example.com/cb"] });
+    const [left] = await sql<{ n: number }[]>`select count(*)::int as n from altalune_oidc_models where client_id = ${target.clientId}`;
+    expect(left?.n).toBe(0);
   });
 
   it("follows the client:* permissions", async () => {

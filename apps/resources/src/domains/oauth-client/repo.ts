@@ -38,6 +38,8 @@ export interface OAuthClientSecretRow {
   clientId: string;
   confidential: boolean;
   secretSealed: string | null;
+  /** The dashboard client: its secret comes from DASHBOARD_CLIENT_SECRET, never from the API. */
+  isDefault: boolean;
   /** What the secret is worth: revealing it hands these over (see the service). */
   allowedScopes: string[];
   projectIds: string[];
@@ -47,6 +49,8 @@ export interface OAuthClientSecretRow {
 export interface UpdatedOAuthClient {
   client: OAuthClient;
   previous: OAuthClient;
+  /** Grants, codes and tokens deleted because the redirect URIs changed (0 otherwise). */
+  revokedRows: number;
 }
 
 /** What a deletion removed, for the log. */
@@ -124,7 +128,13 @@ export class OAuthClientRepo {
         returning id, ${tx(oauthClientColumns)}`;
       if (row === undefined) throw oauthClientNotFound(publicId);
       if (changes.projectIds !== undefined) await setProjects(tx, row.id, changes.projectIds);
-      return { client: oauthClientFromRow(row, [...next.projectIds].sort()), previous: current };
+      // New destinations for the client's codes: every consent given for the old ones, and every
+      // code and token issued under them, ends here (users are asked again). Otherwise a re-pointed
+      // client would silently receive codes of users who consented to where it used to send them.
+      const revoked = sameList(current.redirectUris, next.redirectUris)
+        ? { count: 0 }
+        : await tx`delete from altalune_oidc_models where client_id = ${current.clientId}`;
+      return { client: oauthClientFromRow(row, [...next.projectIds].sort()), previous: current, revokedRows: revoked.count };
     });
   }
 
@@ -149,13 +159,14 @@ export class OAuthClientRepo {
   }
 
   async secretOf(publicId: string): Promise<OAuthClientSecretRow> {
-    const [row] = await this.sql<{ client_id: string; confidential: boolean; client_secret_sealed: string | null; allowed_scopes: string[] }[]>`
-      select client_id, confidential, client_secret_sealed, allowed_scopes from altalune_oauth_clients where public_id = ${publicId}`;
+    const [row] = await this.sql<{ client_id: string; confidential: boolean; client_secret_sealed: string | null; allowed_scopes: string[]; is_default: boolean }[]>`
+      select client_id, confidential, client_secret_sealed, allowed_scopes, is_default from altalune_oauth_clients where public_id = ${publicId}`;
     if (row === undefined) throw oauthClientNotFound(publicId);
     return {
       clientId: row.client_id,
       confidential: row.confidential,
       secretSealed: row.client_secret_sealed,
+      isDefault: row.is_default,
       allowedScopes: row.allowed_scopes,
       projectIds: (await projectsOf(this.sql, [publicId])).get(publicId) ?? [],
     };

@@ -21,6 +21,7 @@ import {
   privilegedSecretRefused,
   projectsEscalation,
   projectsNeedConfidentialClient,
+  defaultClientSecretNotRevealed,
   publicClientHasNoSecret,
   secretUnreadable,
   unknownScope,
@@ -157,13 +158,20 @@ export class OAuthClientService implements ServiceImpl<typeof OAuthClientService
     // Checked against the row locked for the update, so "added" means added to what is written over.
     const check = (current: OAuthClient) => {
       if (changes.projectIds !== undefined && changes.projectIds.length > 0 && !current.confidential) throw projectsNeedConfidentialClient();
+      const repointed = changes.redirectUris !== undefined && !sameList(changes.redirectUris, current.redirectUris);
+      if (repointed) {
+        // Re-pointing hands the new destination every token the client's users will get: the
+        // caller must hold everything the client carries, as if granting it anew.
+        refuseGranting(ctx, apiScopesOf(changes.allowedScopes ?? current.allowedScopes), changes.projectIds ?? current.projectIds);
+        return;
+      }
       refuseGranting(
         ctx,
         added(apiScopesOf(changes.allowedScopes ?? []), current.allowedScopes),
         added(changes.projectIds ?? [], current.projectIds),
       );
     };
-    const { client, previous } = await this.clients.update(req.id, changes, check);
+    const { client, previous, revokedRows } = await this.clients.update(req.id, changes, check);
     // Where a client's codes go is what matters most about it: every change is audited.
     if (!sameList(previous.redirectUris, client.redirectUris)) {
       this.logger.info(
@@ -173,8 +181,9 @@ export class OAuthClientService implements ServiceImpl<typeof OAuthClientService
           ...this.callerOf(ctx),
           before: previous.redirectUris,
           after: client.redirectUris,
+          revokedRows,
         },
-        "OAuth client redirect URIs changed",
+        "OAuth client redirect URIs changed; its consents, codes and tokens are revoked",
       );
     }
     return { client: oauthClientToProto(client), message: "OAuth client updated successfully" };
@@ -192,6 +201,9 @@ export class OAuthClientService implements ServiceImpl<typeof OAuthClientService
   async revealOAuthClientSecret(req: RevealOAuthClientSecretRequest, ctx: HandlerContext) {
     const row = await this.clients.secretOf(req.id);
     if (!row.confidential || row.secretSealed === null) throw publicClientHasNoSecret();
+    // The dashboard client's secret is the operator's (DASHBOARD_CLIENT_SECRET): with it anyone
+    // could introspect or revoke every dashboard token, and it is never needed through the API.
+    if (row.isDefault) throw defaultClientSecretNotRevealed(req.id);
     this.refusePrivilegedSecret(ctx, req.id, apiScopesOf(row.allowedScopes), row.projectIds);
     let secret: string;
     try {
