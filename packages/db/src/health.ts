@@ -5,7 +5,10 @@ export interface DatabaseHealthOptions {
   intervalMs?: number;
   /** Probe period while it does not: how soon recovery is noticed. Default 100 ms. */
   downIntervalMs?: number;
-  /** A probe without an answer within this long counts as a failure. Default 500 ms. */
+  /**
+   * A probe without an answer within this long counts as a failure — unless the pool's own
+   * queries were answered meanwhile (a loaded machine, not a dead database). Default 1000 ms.
+   */
   timeoutMs?: number;
 }
 
@@ -17,6 +20,8 @@ export interface DatabaseHealthOptions {
  */
 export class DatabaseHealth {
   private up = true;
+  /** When a pool query last succeeded (performance.now()). */
+  private lastSuccessAt = 0;
   private probeSql: postgres.Sql | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -31,7 +36,7 @@ export class DatabaseHealth {
   ) {
     this.intervalMs = opts.intervalMs ?? 500;
     this.downIntervalMs = opts.downIntervalMs ?? 100;
-    this.timeoutMs = opts.timeoutMs ?? 500;
+    this.timeoutMs = opts.timeoutMs ?? 1000;
     this.schedule(0);
   }
 
@@ -51,7 +56,8 @@ export class DatabaseHealth {
   }
 
   reportSuccess(): void {
-    this.set(true);
+    this.lastSuccessAt = performance.now();
+    if (!this.up) this.set(true);
   }
 
   async stop(): Promise<void> {
@@ -79,17 +85,21 @@ export class DatabaseHealth {
 
   private async probe(): Promise<void> {
     const sql = (this.probeSql ??= this.connect());
+    const started = performance.now();
     let timer: NodeJS.Timeout | undefined;
-    const ok = await Promise.race([
+    const answer = await Promise.race([
       sql`select 1`.then(
-        () => true,
-        () => false,
+        () => "ok" as const,
+        () => "error" as const,
       ),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), this.timeoutMs))),
+      new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), this.timeoutMs))),
     ]);
     clearTimeout(timer);
     if (this.stopped) return;
-    if (!ok) {
+    // A slow probe while the pool's queries are being answered is a busy machine (CI, a load
+    // spike), not an outage: flipping to "down" then would refuse every call.
+    const ok = answer === "ok" || (answer === "timeout" && this.lastSuccessAt >= started);
+    if (answer !== "ok") {
       // A connection stuck on a dead peer answers nothing more: start over with a fresh one.
       this.probeSql = undefined;
       void sql.end({ timeout: 0 }).catch(() => {});
