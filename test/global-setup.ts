@@ -108,7 +108,35 @@ async function dropRunDatabases(admin: Sql, template: string): Promise<void> {
   }
 }
 
+interface RunDatabase {
+  adminUrl: string;
+  template: string;
+  serverVersion: number;
+  teardown(): Promise<void>;
+}
+
+/**
+ * vitest runs a global setup once for the root and once per project (vitest.config.ts has a
+ * `main` and a `faults` project): all of them share one server and one template, started by the
+ * first and torn down by the last.
+ */
+const shared = globalThis as typeof globalThis & { altaluneRunDatabase?: { db: Promise<RunDatabase>; users: number } };
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const entry = (shared.altaluneRunDatabase ??= { db: startRunDatabase(), users: 0 });
+  entry.users++;
+  const db = await entry.db;
+  project.provide("altaluneDbAdminUrl", db.adminUrl);
+  project.provide("altaluneDbTemplate", db.template);
+  project.provide("altaluneDbServerVersion", db.serverVersion);
+  return async () => {
+    if (--entry.users > 0) return;
+    shared.altaluneRunDatabase = undefined;
+    await db.teardown();
+  };
+}
+
+async function startRunDatabase(): Promise<RunDatabase> {
   const started = performance.now();
   let adminUrl = process.env["DATABASE_URL"];
   let stopServer = async (): Promise<void> => {};
@@ -164,8 +192,5 @@ export default async function setup(project: TestProject): Promise<() => Promise
     throw e;
   }
 
-  project.provide("altaluneDbAdminUrl", adminUrl);
-  project.provide("altaluneDbTemplate", template);
-  project.provide("altaluneDbServerVersion", serverVersion);
-  return teardown;
+  return { adminUrl, template, serverVersion, teardown };
 }
