@@ -2,10 +2,11 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import Koa from "koa";
 import type { Config, Logger } from "@altalune/core";
-import type { Sql } from "@altalune/db";
+import { databaseCallGuard, databaseHealth, type Sql } from "@altalune/db";
 import { AccessTokenVerifier } from "@altalune/resources";
 import { accountRoutes, endLoginSession, signedIn } from "./account/index.js";
-import { bffRoutes, DashboardTokenClient } from "./bff/index.js";
+import { availability } from "./availability/index.js";
+import { BFF_PATH, BFF_ROUTES, bffRoutes, DashboardTokenClient } from "./bff/index.js";
 import { EmailVerification, emailChangeRoutes, verificationUserEvents } from "./email-verification/index.js";
 import { interactionRoutes, providerPages, rememberCspNonce } from "./interactions/routes.js";
 import { KnownDevices, LoginCodes, deriveKnownDeviceKey, deriveLoginCodeKey, type LoginCodesDeps } from "./login-codes/index.js";
@@ -104,6 +105,30 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
     ctx.set("cache-control", "no-store");
     ctx.body = { status: "ok" };
   });
+  // Database outages and overload are answered 503 + Retry-After (never 500, never a hang), and
+  // /readyz follows the database's health and turns 503 as soon as shutdown begins.
+  const health = databaseHealth(sql);
+  let draining = false;
+  app.use(
+    availability({
+      maxInFlight: config.maxCallsInFlight,
+      guard: databaseCallGuard(health, config.dbUnavailableTimeoutMs),
+      databaseAvailable: () => health.available,
+      draining: () => draining,
+      oauthJsonPaths: new Set([
+        ROUTES.token,
+        ROUTES.introspection,
+        ROUTES.revocation,
+        ROUTES.userinfo,
+        ROUTES.pushed_authorization_request,
+        ROUTES.jwks,
+        "/.well-known/openid-configuration",
+      ]),
+      bffPaths: new Set(BFF_ROUTES.map((path) => `${BFF_PATH}${path}`)),
+      brand,
+      logger: log,
+    }),
+  );
   const router = interactionRoutes({
     provider: () => host.current,
     sql,
@@ -170,6 +195,8 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
   );
   // Everything else is oidc-provider's: the OAuth endpoints, discovery, JWKS, logout.
   app.use(async (ctx) => {
+    // A request already answered 503 (its database wait ran out) is not handed on.
+    if (ctx.res.writableEnded) return;
     ctx.respond = false;
     await host.handle(ctx.req, ctx.res);
   });
@@ -212,12 +239,17 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
     refreshKeys: () => host.refresh(),
     close() {
       closing ??= (async () => {
+        // Readiness first, so load balancers stop sending new requests while the port still
+        // accepts them; then the listener closes and requests in flight finish.
+        draining = true;
+        const drainMs = Math.min(config.shutdownDrainMs, Math.floor(config.shutdownTimeoutMs / 2));
+        if (drainMs > 0) await new Promise((resolve) => setTimeout(resolve, drainMs));
         clearInterval(purgeTimer);
         clearInterval(emailChangeTimer);
         host.stop();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
-        const grace = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
+        const grace = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs - drainMs);
         await closed;
         clearTimeout(grace);
         await loginCodes.drain();

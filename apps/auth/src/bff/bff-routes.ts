@@ -6,10 +6,13 @@ import type { AccessTokenClaims, UserTokenClaims } from "@altalune/resources";
 import { contentTypeOf, readBody } from "../security/index.js";
 import type { RateLimitResult } from "../rate-limit/index.js";
 import { problem } from "./problem.js";
-import { TokenEndpointError, type TokenSet } from "./token-client.js";
+import { RETRY_AFTER_SECONDS } from "../availability/unavailable.js";
+import { isTemporaryTokenFailure, TokenEndpointError, type TokenSet } from "./token-client.js";
 
 /** Where the BFF lives; the refresh cookie is sent only here. */
 export const BFF_PATH = "/oauth";
+/** The BFF's routes under BFF_PATH (the other /oauth/* paths are oidc-provider's). */
+export const BFF_ROUTES = ["/exchange", "/refresh", "/me", "/logout"] as const;
 const JSON_MAX_BYTES = 8 * 1024;
 // A refresh answered moments ago is handed to requests that arrive late with the same (now
 // rotated) refresh token: several tabs refreshing at once all end up with the same new cookies.
@@ -143,7 +146,7 @@ export function bffRoutes(deps: BffDeps): Router {
 
   // Preflights reach the CORS middleware above only through a matching route; a preflight from
   // an origin it did not answer is refused here.
-  for (const path of ["/exchange", "/refresh", "/me", "/logout"]) {
+  for (const path of BFF_ROUTES) {
     router.options(path, (ctx) => {
       ctx.status = 403;
     });
@@ -179,6 +182,11 @@ export function bffRoutes(deps: BffDeps): Router {
       return undefined;
     }
     return parsed as Record<string, unknown>;
+  };
+
+  const temporarilyUnavailable = (ctx: Context) => {
+    ctx.set("retry-after", String(RETRY_AFTER_SECONDS));
+    problem(ctx, 503, "temporarily_unavailable", "the token endpoint is temporarily unavailable; retry shortly");
   };
 
   const requireTokens = (ctx: Context): BffTokenClient | undefined => {
@@ -220,11 +228,13 @@ export function bffRoutes(deps: BffDeps): Router {
     try {
       set = await tokens.exchangeCode(body["code"] as string, body["code_verifier"] as string, body["redirect_uri"] as string);
     } catch (e) {
-      if (e instanceof TokenEndpointError && e.oauthError !== undefined) {
+      if (isTemporaryTokenFailure(e)) {
+        logger.warn({ err: e }, "BFF token exchange: the token endpoint is unavailable");
+        temporarilyUnavailable(ctx);
+      } else if (e instanceof TokenEndpointError && e.oauthError !== undefined) {
         problem(ctx, 400, "token_exchange_failed", `the authorization code was refused (${e.oauthError})`);
       } else {
-        logger.warn({ err: e }, "BFF token exchange failed");
-        problem(ctx, 502, "upstream_unavailable", "the token endpoint cannot be reached");
+        throw e;
       }
       return;
     }
@@ -258,11 +268,19 @@ export function bffRoutes(deps: BffDeps): Router {
       setTokenCookies(ctx, set);
       answerWithUser(ctx, claims);
     } catch (e) {
-      clearTokenCookies(ctx);
-      if (e instanceof TokenEndpointError && e.oauthError === undefined) {
-        logger.warn({ err: e }, "BFF refresh could not reach the token endpoint");
-        problem(ctx, 502, "upstream_unavailable", "the token endpoint cannot be reached");
+      // Only a definite refusal of the refresh token ends the session. A token endpoint that
+      // cannot answer for now (database outage, overload, unreachable) has not judged it: a
+      // blip must not sign every web user out, so the cookies stay and the browser retries.
+      if (isTemporaryTokenFailure(e)) {
+        logger.warn({ err: e }, "BFF refresh: the token endpoint is unavailable; session kept");
+        temporarilyUnavailable(ctx);
+      } else if (e instanceof TokenEndpointError && e.oauthError !== undefined && e.oauthError !== "invalid_grant") {
+        // The dashboard client itself was refused (invalid_client, unauthorized_client…): a
+        // misconfiguration of this server, not the end of the user's session.
+        logger.error({ err: e }, "BFF refresh refused for the dashboard client; session kept");
+        problem(ctx, 502, "upstream_error", `the token endpoint refused the dashboard client (${e.oauthError})`);
       } else {
+        clearTokenCookies(ctx);
         problem(ctx, 401, "refresh_failed", "the session has ended; sign in again");
       }
     }

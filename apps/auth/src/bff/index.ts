@@ -1,2 +1,2 @@
-export { BFF_PATH, bffRoutes, type BffDeps, type BffTokenClient, type BffUser } from "./bff-routes.js";
+export { BFF_PATH, BFF_ROUTES, bffRoutes, type BffDeps, type BffTokenClient, type BffUser } from "./bff-routes.js";
 export { DashboardTokenClient, TokenEndpointError, type TokenSet } from "./token-client.js";

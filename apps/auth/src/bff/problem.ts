@@ -12,7 +12,8 @@ export type ProblemType =
   | "not_authenticated"
   | "refresh_failed"
   | "not_configured"
-  | "upstream_unavailable"
+  | "temporarily_unavailable"
+  | "upstream_error"
   | "rate_limited";
 
 export function problem(ctx: Context, status: number, type: ProblemType, detail: string): void {

@@ -13,6 +13,8 @@ export class TokenEndpointError extends Error {
     /** The OAuth error code (invalid_grant, …) when the auth server answered one; else unreachable. */
     readonly oauthError: string | undefined,
     options?: ErrorOptions,
+    /** The HTTP status of that answer (undefined when unreachable). */
+    readonly httpStatus?: number,
   ) {
     super(message, options);
     this.name = "TokenEndpointError";
@@ -32,12 +34,22 @@ export interface DashboardClientCredentials {
   internalSecret?: string;
 }
 
+/**
+ * Whether the token endpoint could not answer for now (unreachable, `temporarily_unavailable`,
+ * `server_error`, any 5xx): the refresh token was not judged, so the session must be kept.
+ */
+export function isTemporaryTokenFailure(e: unknown): boolean {
+  if (!(e instanceof TokenEndpointError)) return false;
+  if (e.oauthError === undefined) return true;
+  return e.oauthError === "temporarily_unavailable" || e.oauthError === "server_error" || (e.httpStatus !== undefined && e.httpStatus >= 500);
+}
+
 function tokenSetOf(res: oidc.TokenEndpointResponse): TokenSet {
   return { accessToken: res.access_token, refreshToken: res.refresh_token, expiresIn: res.expires_in ?? 0 };
 }
 
 function wrap(e: unknown): TokenEndpointError {
-  if (e instanceof oidc.ResponseBodyError) return new TokenEndpointError(`${e.error}: ${e.error_description ?? ""}`.trim(), e.error, { cause: e });
+  if (e instanceof oidc.ResponseBodyError) return new TokenEndpointError(`${e.error}: ${e.error_description ?? ""}`.trim(), e.error, { cause: e }, e.status);
   return new TokenEndpointError("the token endpoint cannot be reached", undefined, { cause: e });
 }
 

@@ -32,6 +32,7 @@ import {
   loginPage,
   logoutConfirmPage,
   pendingActivationPage,
+  unavailablePage,
   verifyEmailResultPage,
 } from "../views/index.js";
 
@@ -382,6 +383,12 @@ export function providerPages(deps: { brand: string; csrfSecret: Buffer }) {
   return {
     error(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string | undefined }) {
       ctx.type = "html";
+      if (out.error === "temporarily_unavailable") {
+        // The database or capacity is away for a moment: "try again", not an error (status 503
+        // and Retry-After are set by the provider's error handler and middleware).
+        ctx.body = String(unavailablePage({ brand, ...nonceOf(ctx), ...(ctx.method === "GET" ? { retryHref: ctx.originalUrl } : {}) }));
+        return;
+      }
       ctx.body = String(errorPage({ brand, ...nonceOf(ctx), title: out.error, message: out.error_description ?? "The request cannot be completed." }));
     },
     logout(ctx: KoaContextWithOIDC, _form: string) {

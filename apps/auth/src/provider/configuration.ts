@@ -2,6 +2,7 @@ import type { Config, Logger } from "@altalune/core";
 import type { Sql } from "@altalune/db";
 import Provider, { errors, type Configuration, type KoaContextWithOIDC, type UnknownObject } from "oidc-provider";
 import { API_SCOPES } from "@altalune/resources";
+import { isDatabaseUnavailable, oidcCallback, RETRY_AFTER_SECONDS, UNAVAILABLE_DESCRIPTIONS } from "../availability/unavailable.js";
 import { accessTokenClaims, findUserByPublicId, loadAuthorization, standardClaims, withinScopes } from "./accounts.js";
 import { FIRST_PARTY, PKCE_REQUIRED, type ClientStore } from "./client-store.js";
 import { cookieKeys, storedIdKey } from "./derived-secrets.js";
@@ -68,6 +69,50 @@ export function createProvider({ sql, config, logger, clients, keys, pages }: Pr
   const introspectors = new Set(auth.introspectionClientIds);
   const cookie = { httpOnly: true, sameSite: "lax" as const, secure: config.production, signed: true };
 
+  const extraTokenClaims: NonNullable<Configuration["extraTokenClaims"]> = async (ctx, token) => {
+    if (token.kind === "ClientCredentials") {
+      // Read at issuance: a client deleted or narrowed since the provider cached it gets nothing more.
+      const grants = token.clientId === undefined ? undefined : await loadClientGrants(sql, token.clientId);
+      // As the provider answers for an unknown client (its client cache may still hold this one).
+      if (!grants) throw new errors.InvalidClientAuth("the client no longer exists");
+      return clientTokenClaims(grants, scopeSet(token.scope)) as UnknownObject;
+    }
+    if (token.kind !== "AccessToken" || !("accountId" in token) || typeof token.accountId !== "string") return undefined;
+    const user = await findUserByPublicId(sql, token.accountId);
+    if (!user || !user.isActive) throw new errors.InvalidGrant("the user is not active");
+    const authz = await loadAuthorization(sql, user.publicId);
+    const scopes = scopeSet(token.scope);
+    // First-party clients carry the user's permissions; any other client the consented API
+    // scopes the user holds now. Evaluated at every issuance, refreshes included: the token's
+    // scope never outgrows the grant, and a lost permission is gone from the next token.
+    // Without a known client (never expected here) the narrower rule applies.
+    const client = ctx?.oidc?.client ?? (token.clientId === undefined ? undefined : await ctx?.oidc?.provider.Client.find(token.clientId));
+    const claims = isFirstParty(client) ? authz : withinScopes(authz, scopes);
+    return accessTokenClaims(user, claims, scopes) as UnknownObject;
+  };
+  const loadExistingGrant: NonNullable<Configuration["loadExistingGrant"]> = async (ctx) => {
+    const { oidc } = ctx;
+    const client = oidc.client;
+    const session = oidc.session;
+    if (!client || !session) return undefined;
+    const grantId = oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
+    if (grantId) return oidc.provider.Grant.find(grantId);
+    // Consent is remembered per user and client across sessions: a new login copies what the
+    // latest grant of this user to this client already covers.
+    if (!session.accountId) return undefined;
+    const [row] = await sql<{ payload: { openid?: { scope?: string }; resources?: Record<string, string> } }[]>`
+      select payload from altalune_oidc_models
+      where model = 'Grant' and account_id = ${session.accountId} and client_id = ${client.clientId}
+        and (expires_at is null or expires_at > CURRENT_TIMESTAMP)
+      order by created_at desc limit 1`;
+    if (!row) return undefined;
+    const grant = new oidc.provider.Grant({ accountId: session.accountId, clientId: client.clientId });
+    if (row.payload.openid?.scope) grant.addOIDCScope(row.payload.openid.scope);
+    for (const [resource, scope] of Object.entries(row.payload.resources ?? {})) grant.addResourceScope(resource, scope);
+    await grant.save();
+    return grant;
+  };
+
   const configuration: Configuration = {
     adapter: createAdapterFactory(sql, clients, new StoredIdSealer(storedIdKey(encryptionKey))),
     clients: [],
@@ -90,8 +135,10 @@ export function createProvider({ sql, config, logger, clients, keys, pages }: Pr
     extraClientMetadata: { properties: [FIRST_PARTY, PKCE_REQUIRED] },
     // S256 is the only method oidc-provider 9 implements; `plain` is refused.
     pkce: { required: (_ctx, client) => (client as unknown as Record<string, unknown>)[PKCE_REQUIRED] !== false },
+    // The callbacks that read the database pass its unavailability on as `temporarily_unavailable`
+    // (oidcCallback), as the adapter does; see availability/unavailable.ts.
     async findAccount(_ctx, sub) {
-      const user = await findUserByPublicId(sql, sub);
+      const user = await oidcCallback(() => findUserByPublicId(sql, sub));
       // Inactive or deleted: no ID token, no userinfo, and a refresh fails with invalid_grant.
       if (!user || !user.isActive) return undefined;
       return {
@@ -99,54 +146,13 @@ export function createProvider({ sql, config, logger, clients, keys, pages }: Pr
         claims: (_use, scope) => standardClaims(user, scopeSet(scope)) as { sub: string },
       };
     },
-    async extraTokenClaims(ctx, token) {
-      if (token.kind === "ClientCredentials") {
-        // Read at issuance: a client deleted or narrowed since the provider cached it gets nothing more.
-        const grants = token.clientId === undefined ? undefined : await loadClientGrants(sql, token.clientId);
-        // As the provider answers for an unknown client (its client cache may still hold this one).
-        if (!grants) throw new errors.InvalidClientAuth("the client no longer exists");
-        return clientTokenClaims(grants, scopeSet(token.scope)) as UnknownObject;
-      }
-      if (token.kind !== "AccessToken" || !("accountId" in token) || typeof token.accountId !== "string") return undefined;
-      const user = await findUserByPublicId(sql, token.accountId);
-      if (!user || !user.isActive) throw new errors.InvalidGrant("the user is not active");
-      const authz = await loadAuthorization(sql, user.publicId);
-      const scopes = scopeSet(token.scope);
-      // First-party clients carry the user's permissions; any other client the consented API
-      // scopes the user holds now. Evaluated at every issuance, refreshes included: the token's
-      // scope never outgrows the grant, and a lost permission is gone from the next token.
-      // Without a known client (never expected here) the narrower rule applies.
-      const client = ctx?.oidc?.client ?? (token.clientId === undefined ? undefined : await ctx?.oidc?.provider.Client.find(token.clientId));
-      const claims = isFirstParty(client) ? authz : withinScopes(authz, scopes);
-      return accessTokenClaims(user, claims, scopes) as UnknownObject;
-    },
+    extraTokenClaims: (ctx, token) => oidcCallback(async () => extraTokenClaims(ctx, token)),
     async issueRefreshToken(_ctx, client, code) {
       if (!client.grantTypeAllowed("refresh_token")) return false;
       return code.scopes.has("offline_access") || isFirstParty(client);
     },
     rotateRefreshToken: true,
-    async loadExistingGrant(ctx) {
-      const { oidc } = ctx;
-      const client = oidc.client;
-      const session = oidc.session;
-      if (!client || !session) return undefined;
-      const grantId = oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
-      if (grantId) return oidc.provider.Grant.find(grantId);
-      // Consent is remembered per user and client across sessions: a new login copies what the
-      // latest grant of this user to this client already covers.
-      if (!session.accountId) return undefined;
-      const [row] = await sql<{ payload: { openid?: { scope?: string }; resources?: Record<string, string> } }[]>`
-        select payload from altalune_oidc_models
-        where model = 'Grant' and account_id = ${session.accountId} and client_id = ${client.clientId}
-          and (expires_at is null or expires_at > CURRENT_TIMESTAMP)
-        order by created_at desc limit 1`;
-      if (!row) return undefined;
-      const grant = new oidc.provider.Grant({ accountId: session.accountId, clientId: client.clientId });
-      if (row.payload.openid?.scope) grant.addOIDCScope(row.payload.openid.scope);
-      for (const [resource, scope] of Object.entries(row.payload.resources ?? {})) grant.addResourceScope(resource, scope);
-      await grant.save();
-      return grant;
-    },
+    loadExistingGrant: (ctx) => oidcCallback(async () => loadExistingGrant(ctx)),
     ttl: {
       AccessToken: auth.accessTokenTtlSeconds,
       ClientCredentials: auth.accessTokenTtlSeconds,
@@ -225,7 +231,22 @@ export function createProvider({ sql, config, logger, clients, keys, pages }: Pr
   // address only from the entries those proxies appended (as for the server around it).
   provider.proxy = config.trustedProxyHops > 0;
   provider.maxIpsCount = config.trustedProxyHops;
-  provider.on("server_error", (_ctx, err) => logger.error({ err }, "oidc-provider server error"));
+  // oidc-provider's own 503s (temporarily_unavailable) carry Retry-After like the server's others.
+  provider.use(async (ctx, next) => {
+    await next();
+    if (ctx.status === 503) ctx.set("retry-after", String(RETRY_AFTER_SECONDS));
+  });
+  provider.on("server_error", (ctx, err) => {
+    if (!isDatabaseUnavailable(err)) return logger.error({ err }, "oidc-provider server error");
+    // The net for a database failure that reached oidc-provider through a path not wrapped in
+    // oidcCallback: the error handler has just rendered server_error (500) and emits this before
+    // the response is sent, so the answer is still ours to change.
+    logger.warn({ path: ctx.path }, "database unavailable; answered 503");
+    const out = { error: "temporarily_unavailable", error_description: UNAVAILABLE_DESCRIPTIONS.database };
+    ctx.status = 503;
+    if (ctx.response.is("html")) pages.error(ctx, out);
+    else ctx.body = out;
+  });
   provider.on("grant.revoked", (_ctx, grantId) => logger.info({ grant: grantId.slice(0, 6) }, "grant revoked"));
   return provider;
 }

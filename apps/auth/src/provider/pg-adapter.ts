@@ -1,6 +1,7 @@
 import { sha256Hex } from "@altalune/core";
 import type { Sql } from "@altalune/db";
 import { errors, type Adapter, type AdapterFactory, type AdapterPayload } from "oidc-provider";
+import { oidcCallback } from "../availability/unavailable.js";
 import type { ClientStore } from "./client-store.js";
 import { UnreadableStoredId, type StoredIdSealer } from "./stored-ids.js";
 
@@ -189,12 +190,28 @@ class ClientAdapter implements Adapter {
   }
 }
 
+/**
+ * Every adapter call with database unavailability turned into the OAuth error oidc-provider
+ * answers 503 `temporarily_unavailable` (instead of its 500 `server_error`); see availability/.
+ */
+function unavailabilityAware(adapter: Adapter): Adapter {
+  return {
+    upsert: (id, payload, expiresIn) => oidcCallback(() => adapter.upsert(id, payload, expiresIn)),
+    find: (id) => oidcCallback(async () => adapter.find(id)),
+    findByUid: (uid) => oidcCallback(async () => adapter.findByUid(uid)),
+    findByUserCode: (userCode) => oidcCallback(async () => adapter.findByUserCode(userCode)),
+    consume: (id) => oidcCallback(() => adapter.consume(id)),
+    destroy: (id) => oidcCallback(() => adapter.destroy(id)),
+    revokeByGrantId: (grantId) => oidcCallback(() => adapter.revokeByGrantId(grantId)),
+  };
+}
+
 export function createAdapterFactory(sql: Sql, clients: ClientStore, sealer: StoredIdSealer): AdapterFactory {
   const adapters = new Map<string, Adapter>();
   return (name: string) => {
     let adapter = adapters.get(name);
     if (!adapter) {
-      adapter = name === "Client" ? new ClientAdapter(clients) : new PgAdapter(sql, name, sealer);
+      adapter = unavailabilityAware(name === "Client" ? new ClientAdapter(clients) : new PgAdapter(sql, name, sealer));
       adapters.set(name, adapter);
     }
     return adapter;
@@ -205,26 +222,26 @@ export const PURGE_LOCK_KEY = "altalune_oidc_models:purge";
 
 /**
  * Deletes expired rows, in batches so a large backlog never holds long locks. One replica at a
- * time: the others skip the round when the advisory lock is taken. Returns the rows deleted.
+ * time: each batch runs in a transaction that first takes a transaction-scoped advisory lock
+ * (pg_try_advisory_xact_lock), and a purger that finds it taken stops — the other is at work.
+ * A transaction-scoped lock is released with its transaction on whichever server connection ran
+ * it, so it also works through a transaction-pooling PgBouncer, where a session-level lock would
+ * stay behind on a pooled server connection (docs/operations.md "PgBouncer"). Returns the rows
+ * deleted.
  */
 export async function purgeExpired(sql: Sql, batchSize = 5_000): Promise<number> {
-  const reserved = await sql.reserve();
-  try {
-    const [lock] = await reserved<{ ok: boolean }[]>`select pg_try_advisory_lock(hashtext(${PURGE_LOCK_KEY})) as ok`;
-    if (!lock?.ok) return 0;
-    try {
-      let total = 0;
-      for (;;) {
-        const deleted = await reserved`
-          delete from altalune_oidc_models where ctid = any(array(
-            select ctid from altalune_oidc_models where expires_at < CURRENT_TIMESTAMP limit ${batchSize}))`;
-        total += deleted.count;
-        if (deleted.count < batchSize) return total;
-      }
-    } finally {
-      await reserved`select pg_advisory_unlock(hashtext(${PURGE_LOCK_KEY}))`;
-    }
-  } finally {
-    reserved.release();
+  let total = 0;
+  for (;;) {
+    const deleted = await sql.begin(async (tx) => {
+      const [lock] = await tx<{ ok: boolean }[]>`select pg_try_advisory_xact_lock(hashtext(${PURGE_LOCK_KEY})) as ok`;
+      if (!lock?.ok) return undefined;
+      const result = await tx`
+        delete from altalune_oidc_models where ctid = any(array(
+          select ctid from altalune_oidc_models where expires_at < CURRENT_TIMESTAMP limit ${batchSize}))`;
+      return result.count;
+    });
+    if (deleted === undefined) return total;
+    total += deleted;
+    if (deleted < batchSize) return total;
   }
 }

@@ -26,6 +26,8 @@ export function testAuthConfig(port: number, extra: Record<string, string> = {})
     NODE_ENV: "test",
     LOG_LEVEL: "silent",
     SHUTDOWN_TIMEOUT_MS: "2000",
+    // Tests close their servers without a load balancer to drain.
+    SHUTDOWN_DRAIN_MS: "0",
     ENCRYPTION_KEY: TEST_ENCRYPTION_KEY.toString("base64"),
     AUTH_PORT: String(port),
     AUTH_ISSUER: `http://127.0.0.1:${port}`,

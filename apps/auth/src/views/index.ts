@@ -9,6 +9,7 @@ export {
   loginPage,
   logoutConfirmPage,
   pendingActivationPage,
+  unavailablePage,
   verifyEmailResultPage,
   type ConsentScope,
   type LoginProviderLink,

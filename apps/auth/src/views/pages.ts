@@ -209,3 +209,15 @@ export function errorPage(p: PageBase & { title: string; message: string; reques
 ${p.requestId ? html`<p class="request-id">Request ID: ${p.requestId}</p>` : ""}`;
   return layout({ brand: p.brand, title: p.title, body, nonce: p.nonce });
 }
+
+/**
+ * The database or the server's capacity is unavailable for a moment (HTTP 503 with Retry-After):
+ * nothing the user did was wrong and nothing is lost, so the page says to wait and try again,
+ * never "error". `retryHref` (the same page, for GETs) gives a one-click retry.
+ */
+export function unavailablePage(p: PageBase & { retryHref?: string }): SafeHtml {
+  const body = html`<h1>Temporarily unavailable</h1>
+<p>Sign-in is temporarily unavailable. Nothing is wrong with your account; please wait a moment and try again.</p>
+${p.retryHref === undefined ? html`<p class="muted">Go back and submit the form again in a few seconds.</p>` : html`<a class="button" href="${safeUrl(p.retryHref)}">Try again</a>`}`;
+  return layout({ brand: p.brand, title: "Temporarily unavailable", body, nonce: p.nonce });
+}
