@@ -152,13 +152,20 @@ export function bffRoutes(deps: BffDeps): Router {
     });
   }
 
-  /** State-changing calls: a JSON body from an allowed origin (a cross-site form can send neither). */
-  const guardStateChange = (ctx: Context): boolean => {
+  /**
+   * State-changing calls come from an allowed origin (verified with the standard header, as OWASP
+   * recommends; browsers send Origin on every POST) and, when they have a body, it is JSON (a
+   * cross-site form can send neither). Refresh and logout need no body: a frontend written for
+   * the original posts them empty, so `bodyless` accepts an empty request from an allowed origin.
+   */
+  const guardStateChange = (ctx: Context, opts: { bodyless?: boolean } = {}): boolean => {
     const origin = ctx.get("origin");
     if (origin === "" || !allowedOrigins.has(origin)) {
       problem(ctx, 403, "forbidden_origin", origin === "" ? "an Origin header is required" : `origin ${origin} is not allowed`);
       return false;
     }
+    const hasBody = (ctx.request.length ?? 0) > 0 || ctx.get("transfer-encoding") !== "";
+    if (opts.bodyless === true && !hasBody) return true;
     if (contentTypeOf(ctx) !== "application/json") {
       problem(ctx, 415, "unsupported_media_type", "send application/json");
       return false;
@@ -244,7 +251,7 @@ export function bffRoutes(deps: BffDeps): Router {
   });
 
   router.post("/refresh", async (ctx) => {
-    if (!guardStateChange(ctx)) return;
+    if (!guardStateChange(ctx, { bodyless: true })) return;
     const tokens = requireTokens(ctx);
     if (tokens === undefined) return;
     if (!(await withinTokenLimit(ctx))) return;
@@ -300,7 +307,7 @@ export function bffRoutes(deps: BffDeps): Router {
   });
 
   router.post("/logout", async (ctx) => {
-    if (!guardStateChange(ctx)) return;
+    if (!guardStateChange(ctx, { bodyless: true })) return;
     const refresh = ctx.cookies.get(refreshCookie);
     if (refresh !== undefined && refresh !== "" && deps.tokens !== undefined) {
       // Revoking the refresh token ends its grant: every token issued from it stops refreshing.

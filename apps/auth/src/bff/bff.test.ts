@@ -139,6 +139,8 @@ describe("BFF cycle", () => {
 describe("BFF refusals", () => {
   it.each([
     ["a foreign Origin", { origin: "https://evil.example" }, "application/json", 403, "forbidden_origin"],
+    // Same-site (localhost, another port) but not allowed: a browser would send it Lax cookies.
+    ["a same-site Origin that is not allowed", { origin: "http://localhost:9" }, "application/json", 403, "forbidden_origin"],
     ["no Origin", {}, "application/json", 403, "forbidden_origin"],
     ["a form content type", fromDashboard, "application/x-www-form-urlencoded", 415, "unsupported_media_type"],
     ["text/plain", fromDashboard, "text/plain", 415, "unsupported_media_type"],
@@ -149,6 +151,22 @@ describe("BFF refusals", () => {
       expect(res.headers.get("content-type")).toBe("application/problem+json");
       expect(await res.json()).toMatchObject({ type: `urn:altalune:bff:${type}`, status });
     }
+  });
+
+  it("refresh and logout accept an empty POST from an allowed origin, as the original's frontend sends them", async () => {
+    // Before sign-in: no cookie is 401 (never 415).
+    const anonymous = await fetch(bff("refresh"), { method: "POST", headers: fromDashboard });
+    expect(anonymous.status).toBe(401);
+    expect(await anonymous.json()).toMatchObject({ type: "urn:altalune:bff:not_authenticated" });
+    // A body must still be JSON, and an empty POST from a same-site origin that is not allowed is refused.
+    const form = await fetch(bff("refresh"), { method: "POST", headers: { ...fromDashboard, "content-type": "text/plain" }, body: "x" });
+    expect(form.status).toBe(415);
+    const sameSite = await fetch(bff("logout"), { method: "POST", headers: { origin: "http://localhost:9" } });
+    expect(sameSite.status).toBe(403);
+    const noOrigin = await fetch(bff("logout"), { method: "POST" });
+    expect(noOrigin.status).toBe(403);
+    const out = await fetch(bff("logout"), { method: "POST", headers: fromDashboard });
+    expect(out.status).toBe(204);
   });
 
   it.each([
