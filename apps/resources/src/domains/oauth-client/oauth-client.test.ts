@@ -276,6 +276,23 @@ describe("the seeded default dashboard client", () => {
     const same = await writer.updateOAuthClient({ id: dashboard.id, redirectUris: dashboard.redirectUris, name: dashboard.name });
     expect(same.client).toMatchObject({ redirectUris: dashboard.redirectUris, name: dashboard.name });
   });
+
+  // Issue 16: the original dashboard's clients page always sends every field of its edit form.
+  it("the original dashboard's edit form resent unchanged (name, redirect URIs, PKCE, scopes) is accepted on every transport", async () => {
+    const dashboard = await defaultClient();
+    const before = await api.db.sql`select redirect_uris, allowed_scopes, pkce_required, name from altalune_oauth_clients where is_default`;
+    for (const transport of ["connect-json", "grpc-js"] as const) {
+      const resent = await clients(transport).updateOAuthClient({
+        id: dashboard.id,
+        name: dashboard.name,
+        redirectUris: [...dashboard.redirectUris],
+        pkceRequired: dashboard.pkceRequired,
+        allowedScopes: [...dashboard.allowedScopes],
+      });
+      expect(resent.client).toMatchObject({ redirectUris: dashboard.redirectUris, allowedScopes: dashboard.allowedScopes, pkceRequired: dashboard.pkceRequired });
+    }
+    expect(await api.db.sql`select redirect_uris, allowed_scopes, pkce_required, name from altalune_oauth_clients where is_default`).toEqual(before);
+  });
 });
 
 describe("bad input is refused identically on connect and grpc-js, and changes nothing", () => {

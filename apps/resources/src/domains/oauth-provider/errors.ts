@@ -61,5 +61,3 @@ export const secretUnreadable = (publicId: string) =>
 
 /** A domain input rule (60001, field → rule id), like a proto violation. */
 export const invalidField = (field: string, rule: string, message: string) => invalidArgument(message, { [field]: rule });
-
-export const nothingToUpdate = () => invalidArgument("no fields to update", { "(message)": "update.no_fields" });

@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { OAuthProviderSchema, ProviderType as ProtoProviderType, type OAuthProvider as OAuthProviderMessage } from "@altalune/proto";
 import { callbackUrl, providerTypeOfRow, type OAuthProvider, type ProviderType } from "./model.js";
+import { formatScopes } from "./scopes.js";
 
 export interface OAuthProviderRow {
   public_id: string;
@@ -77,7 +78,7 @@ export function oauthProviderToProto(p: OAuthProvider, authIssuer: string): OAut
     clientId: p.clientId,
     clientSecretSet: true,
     redirectUrl: callbackUrl(authIssuer, p.slug),
-    scopes: p.scopes,
+    scopes: formatScopes(p.scopes),
     enabled: p.enabled,
     slug: p.slug,
     displayName: p.displayName,

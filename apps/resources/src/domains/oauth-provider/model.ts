@@ -20,16 +20,18 @@ export function providerTypeOfRow(value: string): ProviderType {
   return value;
 }
 
-export const DEFAULT_SCOPES: Readonly<Record<ProviderType, readonly string[]>> = {
+/**
+ * Scopes sign-in always asks for, whatever the provider's `scopes` add: openid for the ID token
+ * (how the auth server learns who signed in), email for the verified address, the profile for the
+ * names; GitHub's user and verified e-mails; Apple's name and email.
+ */
+export const BASE_SCOPES: Readonly<Record<ProviderType, readonly string[]>> = {
   google: ["openid", "email", "profile"],
   microsoft: ["openid", "email", "profile"],
   oidc: ["openid", "email", "profile"],
   github: ["read:user", "user:email"],
   apple: ["name", "email"],
 };
-
-/** Without openid there is no ID token, which is how the auth server learns who signed in. */
-export const OPENID_REQUIRED: ReadonlySet<ProviderType> = new Set(["google", "microsoft", "oidc"]);
 
 export const DEFAULT_ISSUERS: Readonly<Record<Exclude<OidcProviderType, "oidc">, string>> = {
   google: "https://accounts.google.com",

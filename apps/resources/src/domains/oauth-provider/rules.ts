@@ -3,7 +3,6 @@ import { requireTrimmedName } from "../../shared/names.js";
 import { invalidField } from "./errors.js";
 import {
   DEFAULT_DISPLAY_NAMES,
-  OPENID_REQUIRED,
   providerUrlProblem,
   RESERVED_SLUGS,
   SLUG_MAX_LENGTH,
@@ -50,6 +49,22 @@ export function urlOverride(key: EndpointField, value: string, outbound: Outboun
 
 export const requiredText = (field: string, value: string): string => requireTrimmedName(field, value);
 
+/**
+ * The callback the server uses for a provider. The original stored a free-form redirect URL; here
+ * it is derived, so a request may send it empty or equal to that URL (the original's edit form
+ * sends back what it read). A different one is refused rather than ignored, so an operator never
+ * registers a URL upstream that this server will not serve.
+ */
+export function checkRedirectUrl(sent: string, expected: string): void {
+  const url = sent.trim();
+  if (url === "" || url === expected) return;
+  throw invalidField(
+    "redirect_url",
+    "redirect_url.mismatch",
+    `redirect_url must be ${expected}: this server serves the provider's callback there (register that URL with the provider), not at ${url}`,
+  );
+}
+
 /** The slug of a new provider: the type itself for a fixed type, a chosen one for oidc. */
 export function slugFor(providerType: ProviderType, requested: string): string {
   const slug = requested.trim();
@@ -75,10 +90,10 @@ export function displayNameFor(providerType: ProviderType, slug: string, request
 /**
  * The rules that depend on the type, checked on the state about to be written (a new provider, or
  * the stored one with an update's changes applied): an oidc provider has an issuer, GitHub has
- * endpoints but no issuer, the others an issuer but no endpoints, and OpenID Connect logins ask
- * for the openid scope.
+ * endpoints but no issuer, the others an issuer but no endpoints. (The scopes sign-in needs are
+ * always added: scopes.ts.)
  */
-export function checkProviderState(p: Pick<OAuthProvider, "providerType" | "scopes" | EndpointField>): void {
+export function checkProviderState(p: Pick<OAuthProvider, "providerType" | EndpointField>): void {
   if (p.providerType === "oidc" && p.issuerUrl === null) {
     throw invalidField("issuer_url", "issuer_url.required", "an oidc provider needs an issuer_url");
   }
@@ -86,8 +101,5 @@ export function checkProviderState(p: Pick<OAuthProvider, "providerType" | "scop
     if (p[key] === null) continue;
     const applies = p.providerType === "github" ? key !== "issuerUrl" : key === "issuerUrl";
     if (!applies) throw invalidField(field, "field.not_applicable", `${field} does not apply to ${p.providerType} providers`);
-  }
-  if (OPENID_REQUIRED.has(p.providerType) && !p.scopes.includes("openid")) {
-    throw invalidField("scopes", "scopes.openid_required", `${p.providerType} providers need the openid scope`);
   }
 }

@@ -11,11 +11,12 @@ import type {
 } from "@altalune/proto";
 import { callInfoKey, describePrincipal, principalOf } from "@altalune/rpc";
 import { listQueryFromProto, queryMetaToProto } from "../../shared/query-mapper.js";
-import { encryptionKeyMissing, nothingToUpdate, secretSealFailed, secretUnreadable } from "./errors.js";
+import { encryptionKeyMissing, secretSealFailed, secretUnreadable } from "./errors.js";
 import { oauthProviderToProto, providerTypeFromProto } from "./mapper.js";
-import { DEFAULT_SCOPES, secretContext, type EndpointField, type OAuthProviderChanges } from "./model.js";
+import { callbackUrl, secretContext, type EndpointField, type OAuthProviderChanges } from "./model.js";
 import type { OAuthProviderRepo } from "./repo.js";
-import { checkProviderState, displayNameFor, requiredText, slugFor, urlOverride } from "./rules.js";
+import { checkProviderState, checkRedirectUrl, displayNameFor, requiredText, slugFor, urlOverride } from "./rules.js";
+import { parseScopes, requestedScopes } from "./scopes.js";
 
 /** The part of the logger the service uses (tests pass a recorder or a pino on a stream). */
 export interface OAuthProviderServiceLogger {
@@ -46,9 +47,10 @@ export class OAuthProviderService implements ServiceImpl<typeof OAuthProviderSer
   async createOAuthProvider(req: CreateOAuthProviderRequest) {
     const providerType = providerTypeFromProto(req.providerType);
     const slug = slugFor(providerType, req.slug);
+    checkRedirectUrl(req.redirectUrl, callbackUrl(this.authIssuer, slug));
     const state = {
       providerType,
-      scopes: req.scopes.length > 0 ? [...req.scopes] : [...DEFAULT_SCOPES[providerType]],
+      scopes: requestedScopes(providerType, req.scopes),
       issuerUrl: urlOverride("issuerUrl", req.issuerUrl, this.outbound),
       authorizationEndpoint: urlOverride("authorizationEndpoint", req.authorizationEndpoint, this.outbound),
       tokenEndpoint: urlOverride("tokenEndpoint", req.tokenEndpoint, this.outbound),
@@ -75,12 +77,13 @@ export class OAuthProviderService implements ServiceImpl<typeof OAuthProviderSer
   }
 
   async updateOAuthProvider(req: UpdateOAuthProviderRequest) {
-    // Type-independent rules first, before touching the database.
-    const changes: OAuthProviderChanges = {};
-    if (req.clientId !== undefined) changes.clientId = requiredText("client_id", req.clientId);
+    // Type-independent rules first, before touching the database. client_id, scopes and enabled
+    // are the original's fields and always set (proto3 JSON omits `enabled: false`, so "absent"
+    // cannot mean "unchanged" for them); the fields it did not have change only when present.
+    // A malformed scope string is refused here; the type's base scopes are added on the locked row.
+    parseScopes(req.scopes);
+    const changes: OAuthProviderChanges = { clientId: requiredText("client_id", req.clientId), enabled: req.enabled };
     if (req.displayName !== undefined) changes.displayName = requiredText("display_name", req.displayName);
-    if (req.scopes.length > 0) changes.scopes = [...req.scopes];
-    if (req.enabled !== undefined) changes.enabled = req.enabled;
     const overrides: Array<[EndpointField, string | undefined]> = [
       ["issuerUrl", req.issuerUrl],
       ["authorizationEndpoint", req.authorizationEndpoint],
@@ -91,18 +94,18 @@ export class OAuthProviderService implements ServiceImpl<typeof OAuthProviderSer
     // An empty (or blank) secret keeps the stored one, as in the original.
     const secret = req.clientSecret.trim();
     if (secret !== "") changes.secretSealed = this.seal(req.id, secret);
-    if (Object.keys(changes).length === 0) throw nothingToUpdate();
 
     const updated = await this.providers.update(req.id, (current) => {
+      // The type and the slug are the stored ones: the base scopes and the callback follow them.
+      checkRedirectUrl(req.redirectUrl, callbackUrl(this.authIssuer, current.slug));
       checkProviderState({
         providerType: current.providerType,
-        scopes: changes.scopes ?? current.scopes,
         issuerUrl: changes.issuerUrl === undefined ? current.issuerUrl : changes.issuerUrl,
         authorizationEndpoint: changes.authorizationEndpoint === undefined ? current.authorizationEndpoint : changes.authorizationEndpoint,
         tokenEndpoint: changes.tokenEndpoint === undefined ? current.tokenEndpoint : changes.tokenEndpoint,
         userinfoEndpoint: changes.userinfoEndpoint === undefined ? current.userinfoEndpoint : changes.userinfoEndpoint,
       });
-      return changes;
+      return { ...changes, scopes: requestedScopes(current.providerType, req.scopes) };
     });
     return { provider: this.toProto(updated), message: "OAuth provider updated successfully" };
   }

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file altalune/v1/oauth_provider.proto.
  */
 export const file_altalune_v1_oauth_provider: GenFile = /*@__PURE__*/
-  fileDesc("CiBhbHRhbHVuZS92MS9vYXV0aF9wcm92aWRlci5wcm90bxILYWx0YWx1bmUudjEinQMKDU9BdXRoUHJvdmlkZXISCgoCaWQYASABKAkSMAoNcHJvdmlkZXJfdHlwZRgCIAEoDjIZLmFsdGFsdW5lLnYxLlByb3ZpZGVyVHlwZRIRCgljbGllbnRfaWQYAyABKAkSGQoRY2xpZW50X3NlY3JldF9zZXQYBCABKAgSFAoMcmVkaXJlY3RfdXJsGAUgASgJEg4KBnNjb3BlcxgGIAMoCRIPCgdlbmFibGVkGAcgASgIEgwKBHNsdWcYCCABKAkSFAoMZGlzcGxheV9uYW1lGAkgASgJEhIKCmlzc3Vlcl91cmwYCiABKAkSHgoWYXV0aG9yaXphdGlvbl9lbmRwb2ludBgLIAEoCRIWCg50b2tlbl9lbmRwb2ludBgMIAEoCRIZChF1c2VyaW5mb19lbmRwb2ludBgNIAEoCRIuCgpjcmVhdGVkX2F0GGIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GGMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJGChpRdWVyeU9BdXRoUHJvdmlkZXJzUmVxdWVzdBIoCgVxdWVyeRgBIAEoCzIZLmFsdGFsdW5lLnYxLlF1ZXJ5UmVxdWVzdCJ1ChtRdWVyeU9BdXRoUHJvdmlkZXJzUmVzcG9uc2USKAoEZGF0YRgBIAMoCzIaLmFsdGFsdW5lLnYxLk9BdXRoUHJvdmlkZXISLAoEbWV0YRgCIAEoCzIeLmFsdGFsdW5lLnYxLlF1ZXJ5TWV0YVJlc3BvbnNlIvMDChpDcmVhdGVPQXV0aFByb3ZpZGVyUmVxdWVzdBI9Cg1wcm92aWRlcl90eXBlGAEgASgOMhkuYWx0YWx1bmUudjEuUHJvdmlkZXJUeXBlQgu6SAjIAQGCAQIQARIgCgljbGllbnRfaWQYAiABKAlCDbpICsgBAXIFEAEY9AMSJAoNY2xpZW50X3NlY3JldBgDIAEoCUINukgKyAEBcgUQARiAEBIyCgZzY29wZXMYBSADKAlCIrpIH5IBHBAUGAEiFnIUEAEYZDIOXlshIy1cW1xdLX5dKyQSDwoHZW5hYmxlZBgGIAEoCBI5CgRzbHVnGAcgASgJQiu6SChyJhgoMiJeJHxeW2EtejAtOV0oW2EtejAtOS1dKlthLXowLTldKT8kEisKDGRpc3BsYXlfbmFtZRgIIAEoCUIVukgSchAYZDIMXlteXHB7Q2N9XSokEhwKCmlzc3Vlcl91cmwYCSABKAlCCLpIBXIDGPQDEigKFmF1dGhvcml6YXRpb25fZW5kcG9pbnQYCiABKAlCCLpIBXIDGPQDEiAKDnRva2VuX2VuZHBvaW50GAsgASgJQgi6SAVyAxj0AxIjChF1c2VyaW5mb19lbmRwb2ludBgMIAEoCUIIukgFcgMY9ANKBAgEEAVSDHJlZGlyZWN0X3VybCJcChtDcmVhdGVPQXV0aFByb3ZpZGVyUmVzcG9uc2USLAoIcHJvdmlkZXIYASABKAsyGi5hbHRhbHVuZS52MS5PQXV0aFByb3ZpZGVyEg8KB21lc3NhZ2UYAiABKAkiMwoXR2V0T0F1dGhQcm92aWRlclJlcXVlc3QSGAoCaWQYASABKAlCDLpICcgBAXIEEA4YFCJIChhHZXRPQXV0aFByb3ZpZGVyUmVzcG9uc2USLAoIcHJvdmlkZXIYASABKAsyGi5hbHRhbHVuZS52MS5PQXV0aFByb3ZpZGVyIrQEChpVcGRhdGVPQXV0aFByb3ZpZGVyUmVxdWVzdBIYCgJpZBgBIAEoCUIMukgJyAEBcgQQDhgUEiIKCWNsaWVudF9pZBgCIAEoCUIKukgHcgUQARj0A0gAiAEBEh8KDWNsaWVudF9zZWNyZXQYAyABKAlCCLpIBXIDGIAQEjIKBnNjb3BlcxgFIAMoCUIiukgfkgEcEBQYASIWchQQARhkMg5eWyEjLVxbXF0tfl0rJBIUCgdlbmFibGVkGAYgASgISAGIAQESMgoMZGlzcGxheV9uYW1lGAggASgJQhe6SBRyEhABGGQyDF5bXlxwe0NjfV0qJEgCiAEBEiEKCmlzc3Vlcl91cmwYCSABKAlCCLpIBXIDGPQDSAOIAQESLQoWYXV0aG9yaXphdGlvbl9lbmRwb2ludBgKIAEoCUIIukgFcgMY9ANIBIgBARIlCg50b2tlbl9lbmRwb2ludBgLIAEoCUIIukgFcgMY9ANIBYgBARIoChF1c2VyaW5mb19lbmRwb2ludBgMIAEoCUIIukgFcgMY9ANIBogBAUIMCgpfY2xpZW50X2lkQgoKCF9lbmFibGVkQg8KDV9kaXNwbGF5X25hbWVCDQoLX2lzc3Vlcl91cmxCGQoXX2F1dGhvcml6YXRpb25fZW5kcG9pbnRCEQoPX3Rva2VuX2VuZHBvaW50QhQKEl91c2VyaW5mb19lbmRwb2ludEoECAQQBUoECAcQCFIMcmVkaXJlY3RfdXJsIlwKG1VwZGF0ZU9BdXRoUHJvdmlkZXJSZXNwb25zZRIsCghwcm92aWRlchgBIAEoCzIaLmFsdGFsdW5lLnYxLk9BdXRoUHJvdmlkZXISDwoHbWVzc2FnZRgCIAEoCSI2ChpEZWxldGVPQXV0aFByb3ZpZGVyUmVxdWVzdBIYCgJpZBgBIAEoCUIMukgJyAEBcgQQDhgUIi4KG0RlbGV0ZU9BdXRoUHJvdmlkZXJSZXNwb25zZRIPCgdtZXNzYWdlGAEgASgJIjUKGVJldmVhbENsaWVudFNlY3JldFJlcXVlc3QSGAoCaWQYASABKAlCDLpICcgBAXIEEA4YFCJEChpSZXZlYWxDbGllbnRTZWNyZXRSZXNwb25zZRIVCg1jbGllbnRfc2VjcmV0GAEgASgJEg8KB21lc3NhZ2UYAiABKAkqrwEKDFByb3ZpZGVyVHlwZRIdChlQUk9WSURFUl9UWVBFX1VOU1BFQ0lGSUVEEAASGAoUUFJPVklERVJfVFlQRV9HT09HTEUQARIYChRQUk9WSURFUl9UWVBFX0dJVEhVQhACEhsKF1BST1ZJREVSX1RZUEVfTUlDUk9TT0ZUEAMSFwoTUFJPVklERVJfVFlQRV9BUFBMRRAEEhYKElBST1ZJREVSX1RZUEVfT0lEQxAFMogGChRPQXV0aFByb3ZpZGVyU2VydmljZRJ9ChNRdWVyeU9BdXRoUHJvdmlkZXJzEicuYWx0YWx1bmUudjEuUXVlcnlPQXV0aFByb3ZpZGVyc1JlcXVlc3QaKC5hbHRhbHVuZS52MS5RdWVyeU9BdXRoUHJvdmlkZXJzUmVzcG9uc2UiE4q1GA8aDXByb3ZpZGVyOnJlYWQSfgoTQ3JlYXRlT0F1dGhQcm92aWRlchInLmFsdGFsdW5lLnYxLkNyZWF0ZU9BdXRoUHJvdmlkZXJSZXF1ZXN0GiguYWx0YWx1bmUudjEuQ3JlYXRlT0F1dGhQcm92aWRlclJlc3BvbnNlIhSKtRgQGg5wcm92aWRlcjp3cml0ZRJ0ChBHZXRPQXV0aFByb3ZpZGVyEiQuYWx0YWx1bmUudjEuR2V0T0F1dGhQcm92aWRlclJlcXVlc3QaJS5hbHRhbHVuZS52MS5HZXRPQXV0aFByb3ZpZGVyUmVzcG9uc2UiE4q1GA8aDXByb3ZpZGVyOnJlYWQSfgoTVXBkYXRlT0F1dGhQcm92aWRlchInLmFsdGFsdW5lLnYxLlVwZGF0ZU9BdXRoUHJvdmlkZXJSZXF1ZXN0GiguYWx0YWx1bmUudjEuVXBkYXRlT0F1dGhQcm92aWRlclJlc3BvbnNlIhSKtRgQGg5wcm92aWRlcjp3cml0ZRJ/ChNEZWxldGVPQXV0aFByb3ZpZGVyEicuYWx0YWx1bmUudjEuRGVsZXRlT0F1dGhQcm92aWRlclJlcXVlc3QaKC5hbHRhbHVuZS52MS5EZWxldGVPQXV0aFByb3ZpZGVyUmVzcG9uc2UiFYq1GBEaD3Byb3ZpZGVyOmRlbGV0ZRJ6ChJSZXZlYWxDbGllbnRTZWNyZXQSJi5hbHRhbHVuZS52MS5SZXZlYWxDbGllbnRTZWNyZXRSZXF1ZXN0GicuYWx0YWx1bmUudjEuUmV2ZWFsQ2xpZW50U2VjcmV0UmVzcG9uc2UiE4q1GA8aDXByb3ZpZGVyOnJlYWRiBnByb3RvMw", [file_altalune_v1_common, file_altalune_v1_options, file_buf_validate_validate, file_google_protobuf_timestamp]);
+  fileDesc("CiBhbHRhbHVuZS92MS9vYXV0aF9wcm92aWRlci5wcm90bxILYWx0YWx1bmUudjEinQMKDU9BdXRoUHJvdmlkZXISCgoCaWQYASABKAkSMAoNcHJvdmlkZXJfdHlwZRgCIAEoDjIZLmFsdGFsdW5lLnYxLlByb3ZpZGVyVHlwZRIRCgljbGllbnRfaWQYAyABKAkSGQoRY2xpZW50X3NlY3JldF9zZXQYBCABKAgSFAoMcmVkaXJlY3RfdXJsGAUgASgJEg4KBnNjb3BlcxgGIAEoCRIPCgdlbmFibGVkGAcgASgIEgwKBHNsdWcYCCABKAkSFAoMZGlzcGxheV9uYW1lGAkgASgJEhIKCmlzc3Vlcl91cmwYCiABKAkSHgoWYXV0aG9yaXphdGlvbl9lbmRwb2ludBgLIAEoCRIWCg50b2tlbl9lbmRwb2ludBgMIAEoCRIZChF1c2VyaW5mb19lbmRwb2ludBgNIAEoCRIuCgpjcmVhdGVkX2F0GGIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GGMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJGChpRdWVyeU9BdXRoUHJvdmlkZXJzUmVxdWVzdBIoCgVxdWVyeRgBIAEoCzIZLmFsdGFsdW5lLnYxLlF1ZXJ5UmVxdWVzdCJ1ChtRdWVyeU9BdXRoUHJvdmlkZXJzUmVzcG9uc2USKAoEZGF0YRgBIAMoCzIaLmFsdGFsdW5lLnYxLk9BdXRoUHJvdmlkZXISLAoEbWV0YRgCIAEoCzIeLmFsdGFsdW5lLnYxLlF1ZXJ5TWV0YVJlc3BvbnNlIuUDChpDcmVhdGVPQXV0aFByb3ZpZGVyUmVxdWVzdBI9Cg1wcm92aWRlcl90eXBlGAEgASgOMhkuYWx0YWx1bmUudjEuUHJvdmlkZXJUeXBlQgu6SAjIAQGCAQIQARIgCgljbGllbnRfaWQYAiABKAlCDbpICsgBAXIFEAEY9AMSJAoNY2xpZW50X3NlY3JldBgDIAEoCUINukgKyAEBcgUQARiAEBIeCgxyZWRpcmVjdF91cmwYBCABKAlCCLpIBXIDGPQDEhgKBnNjb3BlcxgFIAEoCUIIukgFcgMY6AcSDwoHZW5hYmxlZBgGIAEoCBI5CgRzbHVnGAcgASgJQiu6SChyJhgoMiJeJHxeW2EtejAtOV0oW2EtejAtOS1dKlthLXowLTldKT8kEisKDGRpc3BsYXlfbmFtZRgIIAEoCUIVukgSchAYZDIMXlteXHB7Q2N9XSokEhwKCmlzc3Vlcl91cmwYCSABKAlCCLpIBXIDGPQDEigKFmF1dGhvcml6YXRpb25fZW5kcG9pbnQYCiABKAlCCLpIBXIDGPQDEiAKDnRva2VuX2VuZHBvaW50GAsgASgJQgi6SAVyAxj0AxIjChF1c2VyaW5mb19lbmRwb2ludBgMIAEoCUIIukgFcgMY9AMiXAobQ3JlYXRlT0F1dGhQcm92aWRlclJlc3BvbnNlEiwKCHByb3ZpZGVyGAEgASgLMhouYWx0YWx1bmUudjEuT0F1dGhQcm92aWRlchIPCgdtZXNzYWdlGAIgASgJIjMKF0dldE9BdXRoUHJvdmlkZXJSZXF1ZXN0EhgKAmlkGAEgASgJQgy6SAnIAQFyBBAOGBQiSAoYR2V0T0F1dGhQcm92aWRlclJlc3BvbnNlEiwKCHByb3ZpZGVyGAEgASgLMhouYWx0YWx1bmUudjEuT0F1dGhQcm92aWRlciKFBAoaVXBkYXRlT0F1dGhQcm92aWRlclJlcXVlc3QSGAoCaWQYASABKAlCDLpICcgBAXIEEA4YFBIgCgljbGllbnRfaWQYAiABKAlCDbpICsgBAXIFEAEY9AMSHwoNY2xpZW50X3NlY3JldBgDIAEoCUIIukgFcgMYgBASHgoMcmVkaXJlY3RfdXJsGAQgASgJQgi6SAVyAxj0AxIYCgZzY29wZXMYBSABKAlCCLpIBXIDGOgHEg8KB2VuYWJsZWQYBiABKAgSMgoMZGlzcGxheV9uYW1lGAggASgJQhe6SBRyEhABGGQyDF5bXlxwe0NjfV0qJEgAiAEBEiEKCmlzc3Vlcl91cmwYCSABKAlCCLpIBXIDGPQDSAGIAQESLQoWYXV0aG9yaXphdGlvbl9lbmRwb2ludBgKIAEoCUIIukgFcgMY9ANIAogBARIlCg50b2tlbl9lbmRwb2ludBgLIAEoCUIIukgFcgMY9ANIA4gBARIoChF1c2VyaW5mb19lbmRwb2ludBgMIAEoCUIIukgFcgMY9ANIBIgBAUIPCg1fZGlzcGxheV9uYW1lQg0KC19pc3N1ZXJfdXJsQhkKF19hdXRob3JpemF0aW9uX2VuZHBvaW50QhEKD190b2tlbl9lbmRwb2ludEIUChJfdXNlcmluZm9fZW5kcG9pbnRKBAgHEAgiXAobVXBkYXRlT0F1dGhQcm92aWRlclJlc3BvbnNlEiwKCHByb3ZpZGVyGAEgASgLMhouYWx0YWx1bmUudjEuT0F1dGhQcm92aWRlchIPCgdtZXNzYWdlGAIgASgJIjYKGkRlbGV0ZU9BdXRoUHJvdmlkZXJSZXF1ZXN0EhgKAmlkGAEgASgJQgy6SAnIAQFyBBAOGBQiLgobRGVsZXRlT0F1dGhQcm92aWRlclJlc3BvbnNlEg8KB21lc3NhZ2UYASABKAkiNQoZUmV2ZWFsQ2xpZW50U2VjcmV0UmVxdWVzdBIYCgJpZBgBIAEoCUIMukgJyAEBcgQQDhgUIkQKGlJldmVhbENsaWVudFNlY3JldFJlc3BvbnNlEhUKDWNsaWVudF9zZWNyZXQYASABKAkSDwoHbWVzc2FnZRgCIAEoCSqvAQoMUHJvdmlkZXJUeXBlEh0KGVBST1ZJREVSX1RZUEVfVU5TUEVDSUZJRUQQABIYChRQUk9WSURFUl9UWVBFX0dPT0dMRRABEhgKFFBST1ZJREVSX1RZUEVfR0lUSFVCEAISGwoXUFJPVklERVJfVFlQRV9NSUNST1NPRlQQAxIXChNQUk9WSURFUl9UWVBFX0FQUExFEAQSFgoSUFJPVklERVJfVFlQRV9PSURDEAUyiAYKFE9BdXRoUHJvdmlkZXJTZXJ2aWNlEn0KE1F1ZXJ5T0F1dGhQcm92aWRlcnMSJy5hbHRhbHVuZS52MS5RdWVyeU9BdXRoUHJvdmlkZXJzUmVxdWVzdBooLmFsdGFsdW5lLnYxLlF1ZXJ5T0F1dGhQcm92aWRlcnNSZXNwb25zZSITirUYDxoNcHJvdmlkZXI6cmVhZBJ+ChNDcmVhdGVPQXV0aFByb3ZpZGVyEicuYWx0YWx1bmUudjEuQ3JlYXRlT0F1dGhQcm92aWRlclJlcXVlc3QaKC5hbHRhbHVuZS52MS5DcmVhdGVPQXV0aFByb3ZpZGVyUmVzcG9uc2UiFIq1GBAaDnByb3ZpZGVyOndyaXRlEnQKEEdldE9BdXRoUHJvdmlkZXISJC5hbHRhbHVuZS52MS5HZXRPQXV0aFByb3ZpZGVyUmVxdWVzdBolLmFsdGFsdW5lLnYxLkdldE9BdXRoUHJvdmlkZXJSZXNwb25zZSITirUYDxoNcHJvdmlkZXI6cmVhZBJ+ChNVcGRhdGVPQXV0aFByb3ZpZGVyEicuYWx0YWx1bmUudjEuVXBkYXRlT0F1dGhQcm92aWRlclJlcXVlc3QaKC5hbHRhbHVuZS52MS5VcGRhdGVPQXV0aFByb3ZpZGVyUmVzcG9uc2UiFIq1GBAaDnByb3ZpZGVyOndyaXRlEn8KE0RlbGV0ZU9BdXRoUHJvdmlkZXISJy5hbHRhbHVuZS52MS5EZWxldGVPQXV0aFByb3ZpZGVyUmVxdWVzdBooLmFsdGFsdW5lLnYxLkRlbGV0ZU9BdXRoUHJvdmlkZXJSZXNwb25zZSIVirUYERoPcHJvdmlkZXI6ZGVsZXRlEnoKElJldmVhbENsaWVudFNlY3JldBImLmFsdGFsdW5lLnYxLlJldmVhbENsaWVudFNlY3JldFJlcXVlc3QaJy5hbHRhbHVuZS52MS5SZXZlYWxDbGllbnRTZWNyZXRSZXNwb25zZSITirUYDxoNcHJvdmlkZXI6cmVhZGIGcHJvdG8z", [file_altalune_v1_common, file_altalune_v1_options, file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message altalune.v1.OAuthProvider
@@ -45,7 +45,7 @@ export type OAuthProvider = Message<"altalune.v1.OAuthProvider"> & {
   clientSecretSet: boolean;
 
   /**
-   * Read-only: the callback URL to register with the upstream provider,
+   * The callback URL to register with the upstream provider, computed by the server:
    * `<AUTH_ISSUER>/login/<slug>/callback` (the original stored a free-form URL here).
    *
    * @generated from field: string redirect_url = 5;
@@ -53,11 +53,12 @@ export type OAuthProvider = Message<"altalune.v1.OAuthProvider"> & {
   redirectUrl: string;
 
   /**
-   * OAuth scopes requested from the provider (the original stored one comma-separated string).
+   * Extra scopes requested from the provider, comma-separated as in the original
+   * ("read:org,repo"); empty: none. Sign-in always asks for the type's base scopes as well.
    *
-   * @generated from field: repeated string scopes = 6;
+   * @generated from field: string scopes = 6;
    */
-  scopes: string[];
+  scopes: string;
 
   /**
    * Only enabled providers are offered on the login page.
@@ -190,12 +191,22 @@ export type CreateOAuthProviderRequest = Message<"altalune.v1.CreateOAuthProvide
   clientSecret: string;
 
   /**
-   * Empty: the type's defaults (google, microsoft, oidc: openid email profile; github: read:user
-   * user:email; apple: name email). google, microsoft and oidc need openid.
+   * The server derives the callback URL from the slug (OAuthProvider.redirect_url). Empty, or
+   * exactly that URL (surrounding white space ignored); anything else is refused, naming it.
    *
-   * @generated from field: repeated string scopes = 5;
+   * @generated from field: string redirect_url = 4;
    */
-  scopes: string[];
+  redirectUrl: string;
+
+  /**
+   * Extra scopes, comma-separated (surrounding white space and empty items ignored): at most 20
+   * distinct scope tokens of 1-100 characters (RFC 6749, no comma). Empty: none. Sign-in always
+   * asks for the type's base scopes too (google, microsoft, oidc: openid email profile; github:
+   * read:user user:email; apple: name email).
+   *
+   * @generated from field: string scopes = 5;
+   */
+  scopes: string;
 
   /**
    * As in the original, a request that does not say true creates a disabled provider.
@@ -319,9 +330,11 @@ export type UpdateOAuthProviderRequest = Message<"altalune.v1.UpdateOAuthProvide
   id: string;
 
   /**
-   * @generated from field: optional string client_id = 2;
+   * Required, as in the original: the update sets it.
+   *
+   * @generated from field: string client_id = 2;
    */
-  clientId?: string | undefined;
+  clientId: string;
 
   /**
    * Empty: the stored secret is kept. Otherwise replaces it (sealed again).
@@ -331,16 +344,25 @@ export type UpdateOAuthProviderRequest = Message<"altalune.v1.UpdateOAuthProvide
   clientSecret: string;
 
   /**
-   * Empty: unchanged. Otherwise replaces the list (same rules as on create).
+   * Empty, or exactly OAuthProvider.redirect_url (it cannot be changed); anything else is refused.
    *
-   * @generated from field: repeated string scopes = 5;
+   * @generated from field: string redirect_url = 4;
    */
-  scopes: string[];
+  redirectUrl: string;
 
   /**
-   * @generated from field: optional bool enabled = 6;
+   * Set to what is sent (same format and rules as on create); empty: no extra scopes.
+   *
+   * @generated from field: string scopes = 5;
    */
-  enabled?: boolean | undefined;
+  scopes: string;
+
+  /**
+   * Set to what is sent, as in the original: false disables the provider.
+   *
+   * @generated from field: bool enabled = 6;
+   */
+  enabled: boolean;
 
   /**
    * @generated from field: optional string display_name = 8;
@@ -559,8 +581,9 @@ export const OAuthProviderService: GenService<{
     output: typeof GetOAuthProviderResponseSchema;
   },
   /**
-   * Partial: only the fields sent change. provider_type and slug cannot change. An empty
-   * client_secret keeps the stored one.
+   * As in the original, client_id, scopes and enabled are set to what is sent; the fields the
+   * original did not have are optional (absent: unchanged). provider_type and slug cannot change.
+   * An empty client_secret keeps the stored one.
    *
    * @generated from rpc altalune.v1.OAuthProviderService.UpdateOAuthProvider
    */
