@@ -31,7 +31,7 @@ describe("overload", () => {
   for (const transport of ["connect-json", "grpc-js"] as const) {
     it(`${transport}: a burst of 16 against a limit of 4 — some refused at once, the admitted ones succeed`, async () => {
       const client = api.client(ProjectService, transport);
-      proxy.setDelay(150);
+      proxy.setDelay(300);
       try {
         const results = await Promise.all(
           Array.from({ length: 16 }, async () => {
@@ -50,11 +50,13 @@ describe("overload", () => {
         expect(refused.length).toBeGreaterThan(0);
         expect(ok.length).toBeGreaterThan(0);
         expect(ok.length + refused.length).toBe(16);
-        for (const r of refused) {
-          expect(r).toMatchObject({ detail: "60016" });
-          // Refused without waiting for the database (each database round trip takes ≥ 300 ms here).
-          expect(r.ms).toBeLessThan(290);
-        }
+        for (const r of refused) expect(r).toMatchObject({ detail: "60016" });
+        // Refused without waiting for the database: every refusal is answered before the first
+        // admitted call, which waits for its delayed round trips (a relative bound, so a loaded
+        // machine's slower connection setup cannot fail it).
+        const slowestRefusal = Math.max(...refused.map((r) => r.ms));
+        const fastestAdmitted = Math.min(...ok.map((r) => r.ms));
+        expect(slowestRefusal).toBeLessThan(fastestAdmitted);
       } finally {
         proxy.setDelay(0);
       }
