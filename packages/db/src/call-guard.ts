@@ -1,4 +1,4 @@
-import { runInDbCallScope } from "./call-scope.js";
+import { AbandonableCallScope, runInDbCallScope } from "./call-scope.js";
 import type { DatabaseHealth } from "./health.js";
 import { DatabaseUnavailableError } from "./unavailable.js";
 
@@ -11,7 +11,7 @@ import { DatabaseUnavailableError } from "./unavailable.js";
  */
 export function databaseCallGuard(health: DatabaseHealth, timeoutMs: number) {
   return <T>(fn: () => Promise<T>): Promise<T> => {
-    const abandon = new AbortController();
+    const scope = new AbandonableCallScope();
     return new Promise<T>((resolve, reject) => {
       let settled = false;
       let unsubscribe: (() => void) | undefined;
@@ -23,14 +23,14 @@ export function databaseCallGuard(health: DatabaseHealth, timeoutMs: number) {
       const giveUp = () => {
         if (settled) return;
         finish();
-        abandon.abort();
+        scope.abandon();
         reject(new DatabaseUnavailableError("timeout"));
       };
       const timer = setTimeout(() => {
         if (!health.available) giveUp();
         else unsubscribe = health.onChange((up) => up || giveUp());
       }, timeoutMs);
-      runInDbCallScope({ signal: abandon.signal }, fn).then(
+      runInDbCallScope(scope, fn).then(
         (value) => {
           if (settled) return;
           finish();

@@ -1,3 +1,4 @@
+import { isAbandoned, type DbCallScope } from "./call-scope.js";
 import { DatabaseUnavailableError } from "./unavailable.js";
 
 /**
@@ -23,12 +24,14 @@ export class Gate {
     return this.waiters.length;
   }
 
-  acquire(signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted) return Promise.reject(new DatabaseUnavailableError("timeout"));
+  /** `scope`: the call the permit is for; a waiter gives up when that call is abandoned. */
+  acquire(scope?: DbCallScope): Promise<void> {
+    if (scope !== undefined && isAbandoned(scope)) return Promise.reject(new DatabaseUnavailableError("timeout"));
     if (this.used < this.permits) {
       this.used++;
       return Promise.resolve();
     }
+    const signal = scope?.signal;
     return new Promise<void>((resolve, reject) => {
       const waiter = {
         grant: () => {

@@ -126,7 +126,10 @@ export async function startConnectServer(opts: ConnectServerOptions, port: numbe
 
   const sockets = new Set<net.Socket>();
   const handedOver = new WeakSet<net.Socket>();
-  const listener = net.createServer((socket) => {
+  // The listener accepts the sockets, so its options are theirs: node:http's own listener turns
+  // Nagle's algorithm off (noDelay) for every connection, and this one must too, or a response
+  // written in more than one piece waits for the client's delayed ACK.
+  const listener = net.createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     // Nothing sent at all within the idle bound: drop it before it costs a server slot.

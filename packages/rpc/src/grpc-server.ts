@@ -1,9 +1,9 @@
 import * as grpc from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
-import { create, fromBinary, toBinary, type DescFile, type DescMessage, type DescService, type Message } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, type DescFile, type DescMessage, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createContextValues, createHandlerContext, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, createContextValues, type HandlerContext } from "@connectrpc/connect";
 import { grpcStatusFromConnectError, toClientError } from "./errors.js";
 import { MAX_MESSAGE_BYTES, type RunningServer, type ServiceRegistration } from "./connect-server.js";
 import { healthFileDescriptor } from "./health-descriptor.js";
@@ -16,8 +16,11 @@ class MalformedRequest {
 
 type UnaryHandler = (request: Message, ctx: HandlerContext) => Promise<unknown>;
 
-const serializer = (schema: DescMessage) => (value: unknown) =>
-  Buffer.from(toBinary(schema, create(schema, value as Parameters<typeof create>[1])));
+const serializer = (schema: DescMessage) => (value: unknown) => {
+  const bytes = toBinary(schema, create(schema, value as Parameters<typeof create>[1]));
+  // A view of the encoded bytes, not a copy of them.
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+};
 
 const deserializer = (schema: DescMessage) => (bytes: Buffer) => {
   try {
@@ -69,6 +72,64 @@ function timeoutOf(call: grpc.ServerUnaryCall<unknown, unknown>): number | undef
   return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
 }
 
+/**
+ * The HandlerContext of a call on the grpc-js port. connect's createHandlerContext builds three
+ * linked AbortControllers, a deadline timer and copies of the headers for every call; almost no
+ * handler reads the signal, so here it is made on first read: aborted at once if the call was
+ * already cancelled or past its deadline, else armed then. Until it is read, a cancellation only
+ * records its reason.
+ */
+class GrpcJsCallContext implements HandlerContext {
+  readonly protocolName = "grpc-js";
+  readonly requestMethod = "POST";
+  readonly responseHeader = new Headers();
+  readonly responseTrailer = new Headers();
+  readonly values = createContextValues();
+  readonly timeoutMs: () => number | undefined;
+  private controller: AbortController | undefined;
+  private reason: ConnectError | undefined;
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private readonly deadlineAt: number | undefined;
+
+  constructor(
+    readonly service: DescService,
+    readonly method: DescMethod,
+    readonly url: string,
+    readonly requestHeader: Headers,
+    timeoutMs: number | undefined,
+  ) {
+    const deadlineAt = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+    this.deadlineAt = deadlineAt;
+    this.timeoutMs = deadlineAt === undefined ? () => undefined : () => deadlineAt - Date.now();
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      const controller = (this.controller = new AbortController());
+      if (this.reason !== undefined) controller.abort(this.reason);
+      else if (this.deadlineAt !== undefined) {
+        const left = this.deadlineAt - Date.now();
+        const expire = () => this.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
+        if (left <= 0) expire();
+        else this.deadlineTimer = setTimeout(expire, left);
+      }
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: ConnectError): void {
+    if (this.reason !== undefined) return;
+    this.reason = reason;
+    clearTimeout(this.deadlineTimer);
+    this.controller?.abort(reason);
+  }
+
+  /** The call was answered: nothing is left to abort. */
+  finish(): void {
+    clearTimeout(this.deadlineTimer);
+  }
+}
+
 function unaryHandler(
   service: DescService,
   methodName: string,
@@ -79,19 +140,13 @@ function unaryHandler(
   if (method === undefined) throw new Error(`${service.typeName} has no method ${methodName}`);
   const path = `/${service.typeName}/${method.name}`;
   return (call, callback) => {
-    const abort = new AbortController();
-    call.once("cancelled", () => abort.abort(new ConnectError("call cancelled by the client", Code.Canceled)));
     const timeoutMs = timeoutOf(call);
-    const ctx = createHandlerContext({
-      service,
-      method,
-      protocolName: "grpc-js",
-      requestMethod: "POST",
-      url: path,
-      timeoutMs,
-      requestSignal: abort.signal,
-      requestHeader: headersOf(call.metadata),
-      contextValues: createContextValues(),
+    const ctx = new GrpcJsCallContext(service, method, path, headersOf(call.metadata), timeoutMs);
+    // grpc-js emits "cancelled" on every call whose stream closes, answered or not; only a call
+    // still running was cancelled by its client (the error, with its stack, is built only then).
+    let answered = false;
+    call.once("cancelled", () => {
+      if (!answered) ctx.abort(new ConnectError("call cancelled by the client", Code.Canceled));
     });
     const run = async () => {
       // Same contract as the Connect port: a deadline beyond the limit is refused, not clamped.
@@ -106,10 +161,14 @@ function unaryHandler(
     };
     run().then(
       (response) => {
+        answered = true;
+        ctx.finish();
         call.sendMetadata(metadataOf(ctx.responseHeader));
         callback(null, response);
       },
       (e: unknown) => {
+        answered = true;
+        ctx.finish();
         // The pipeline already mapped service errors; this also covers the checks above.
         const { error } = toClientError(e, ctx.responseHeader.get("x-request-id") ?? "");
         callback(grpcStatusFromConnectError(error, ctx.responseHeader));
@@ -149,6 +208,9 @@ export async function startGrpcServer(opts: GrpcServerOptions, port: number, hos
     "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
     "grpc.keepalive_time_ms": 60_000,
     "grpc.max_connection_idle_ms": 300_000,
+    // channelz (grpc-js' introspection service) is not served here; its per-call bookkeeping
+    // (call counters, timestamps, a wrapper around each stream) would be paid for nothing.
+    "grpc.enable_channelz": 0,
   });
   for (const { service, impl } of opts.services) {
     const wrapped = opts.pipeline.wrap(service, impl) as unknown as Record<string, UnaryHandler>;

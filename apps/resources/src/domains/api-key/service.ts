@@ -25,7 +25,7 @@ import type { ApiKeyRepo } from "./repo.js";
 export class ApiKeyService implements ServiceImpl<typeof ApiKeyServiceDesc> {
   constructor(
     private readonly keys: ApiKeyRepo,
-    private readonly projects: Pick<ProjectRepo, "resolve">,
+    private readonly projects: Pick<ProjectRepo, "within">,
     private readonly clock: Clock,
   ) {}
 
@@ -39,9 +39,12 @@ export class ApiKeyService implements ServiceImpl<typeof ApiKeyServiceDesc> {
   }
 
   async queryApiKeys(req: QueryApiKeysRequest) {
-    const project = await this.projects.resolve(req.projectId);
     const now = this.clock();
-    const result = await this.keys.query(project, listQueryFromProto(req.query), now);
+    const result = await this.projects.within(
+      req.projectId,
+      (project) => this.keys.query(project, listQueryFromProto(req.query), now),
+      (r) => r.rows.length > 0,
+    );
     return { data: result.rows.map((k) => apiKeyToProto(k, now)), meta: queryMetaToProto(result) };
   }
 
@@ -49,49 +52,52 @@ export class ApiKeyService implements ServiceImpl<typeof ApiKeyServiceDesc> {
   // grants them, so only a caller holding them may (delegation.ts).
   async createApiKey(req: CreateApiKeyRequest, ctx: HandlerContext) {
     refuseGrantingKeys(grantorOf(ctx), API_KEY_PERMISSIONS);
-    const project = await this.projects.resolve(req.projectId);
-    const now = this.clock();
-    const input = this.inputOf(req, now);
-    const publicId = newPublicId();
-    const key = generateApiKey(project.publicId, publicId);
-    const created = await this.keys.create(project, publicId, input, key.secretHash);
-    return { apiKey: apiKeyToProto(created, now), keyValue: key.value, message: "API key created successfully" };
+    return this.projects.within(req.projectId, async (project) => {
+      const now = this.clock();
+      const input = this.inputOf(req, now);
+      const publicId = newPublicId();
+      const key = generateApiKey(project.publicId, publicId);
+      const created = await this.keys.create(project, publicId, input, key.secretHash);
+      return { apiKey: apiKeyToProto(created, now), keyValue: key.value, message: "API key created successfully" };
+    });
   }
 
   async getApiKey(req: GetApiKeyRequest) {
-    const project = await this.projects.resolve(req.projectId);
-    return { apiKey: apiKeyToProto(await this.keys.get(project, req.apiKeyId), this.clock()) };
+    const key = await this.projects.within(req.projectId, (project) => this.keys.get(project, req.apiKeyId));
+    return { apiKey: apiKeyToProto(key, this.clock()) };
   }
 
   async updateApiKey(req: UpdateApiKeyRequest, ctx: HandlerContext) {
     refuseGrantingKeys(grantorOf(ctx), API_KEY_PERMISSIONS);
-    const project = await this.projects.resolve(req.projectId);
-    const now = this.clock();
-    const updated = await this.keys.update(project, req.apiKeyId, this.inputOf(req, now));
-    return { apiKey: apiKeyToProto(updated, now), message: "API key updated successfully" };
+    return this.projects.within(req.projectId, async (project) => {
+      const now = this.clock();
+      const updated = await this.keys.update(project, req.apiKeyId, this.inputOf(req, now));
+      return { apiKey: apiKeyToProto(updated, now), message: "API key updated successfully" };
+    });
   }
 
   async deleteApiKey(req: DeleteApiKeyRequest) {
-    const project = await this.projects.resolve(req.projectId);
-    await this.keys.delete(project, req.apiKeyId);
+    await this.projects.within(req.projectId, (project) => this.keys.delete(project, req.apiKeyId));
     return { message: "API key deleted successfully" };
   }
 
   async activateApiKey(req: ActivateApiKeyRequest, ctx: HandlerContext) {
     refuseGrantingKeys(grantorOf(ctx), API_KEY_PERMISSIONS);
-    const project = await this.projects.resolve(req.projectId);
-    const now = this.clock();
-    const activated = await this.keys.setActive(project, req.apiKeyId, true, now);
-    if (activated === undefined) throw apiKeyExpired(req.apiKeyId);
-    return { apiKey: apiKeyToProto(activated, now), message: "API key activated successfully" };
+    return this.projects.within(req.projectId, async (project) => {
+      const now = this.clock();
+      const activated = await this.keys.setActive(project, req.apiKeyId, true, now);
+      if (activated === undefined) throw apiKeyExpired(req.apiKeyId);
+      return { apiKey: apiKeyToProto(activated, now), message: "API key activated successfully" };
+    });
   }
 
   /** Keeps the expiration (the original overwrote it with 1970), so reactivation restores the key as it was. */
   async deactivateApiKey(req: DeactivateApiKeyRequest) {
-    const project = await this.projects.resolve(req.projectId);
-    const now = this.clock();
-    const deactivated = await this.keys.setActive(project, req.apiKeyId, false, now);
-    if (deactivated === undefined) throw new Error("deactivation cannot be refused");
-    return { apiKey: apiKeyToProto(deactivated, now), message: "API key deactivated successfully" };
+    return this.projects.within(req.projectId, async (project) => {
+      const now = this.clock();
+      const deactivated = await this.keys.setActive(project, req.apiKeyId, false, now);
+      if (deactivated === undefined) throw new Error("deactivation cannot be refused");
+      return { apiKey: apiKeyToProto(deactivated, now), message: "API key deactivated successfully" };
+    });
   }
 }

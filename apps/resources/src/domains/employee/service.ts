@@ -27,35 +27,35 @@ function inputOf(req: CreateEmployeeRequest | UpdateEmployeeRequest): EmployeeIn
 export class EmployeeService implements ServiceImpl<typeof EmployeeServiceDesc> {
   constructor(
     private readonly employees: EmployeeRepo,
-    private readonly projects: Pick<ProjectRepo, "resolve">,
+    private readonly projects: Pick<ProjectRepo, "within">,
   ) {}
 
   async queryEmployees(req: QueryEmployeesRequest) {
-    const project = await this.projects.resolve(req.projectId);
-    const result = await this.employees.query(project, listQueryFromProto(req.query));
+    const result = await this.projects.within(
+      req.projectId,
+      (project) => this.employees.query(project, listQueryFromProto(req.query)),
+      (r) => r.rows.length > 0,
+    );
     return { data: result.rows.map(employeeToProto), meta: queryMetaToProto(result) };
   }
 
   async createEmployee(req: CreateEmployeeRequest) {
-    const project = await this.projects.resolve(req.projectId);
-    const employee = await this.employees.create(project, inputOf(req));
+    const employee = await this.projects.within(req.projectId, (project) => this.employees.create(project, inputOf(req)));
     return { employee: employeeToProto(employee), message: "Employee created successfully" };
   }
 
   async getEmployee(req: GetEmployeeRequest) {
-    const project = await this.projects.resolve(req.projectId);
-    return { employee: employeeToProto(await this.employees.get(project, req.employeeId)) };
+    const employee = await this.projects.within(req.projectId, (project) => this.employees.get(project, req.employeeId));
+    return { employee: employeeToProto(employee) };
   }
 
   async updateEmployee(req: UpdateEmployeeRequest) {
-    const project = await this.projects.resolve(req.projectId);
-    const employee = await this.employees.update(project, req.employeeId, inputOf(req));
+    const employee = await this.projects.within(req.projectId, (project) => this.employees.update(project, req.employeeId, inputOf(req)));
     return { employee: employeeToProto(employee), message: "Employee updated successfully" };
   }
 
   async deleteEmployee(req: DeleteEmployeeRequest) {
-    const project = await this.projects.resolve(req.projectId);
-    await this.employees.delete(project, req.employeeId);
+    await this.projects.within(req.projectId, (project) => this.employees.delete(project, req.employeeId));
     return { message: "Employee deleted successfully" };
   }
 }

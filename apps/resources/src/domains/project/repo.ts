@@ -57,8 +57,46 @@ async function lockProjectsForPartitionDdl(tx: TransactionSql): Promise<void> {
   await tx`lock table altalune_projects in share row exclusive mode`;
 }
 
+/**
+ * Public id → row id of projects, for project-scoped calls (ProjectRepo.within). An entry can only
+ * go stale by its project being deleted: neither id of a project ever changes, and neither is
+ * reused (row ids come from a sequence, public ids are random and unique). A statement run with
+ * a deleted project's row id finds nothing (its partitions were dropped in the deleting
+ * transaction) or fails (no partition, foreign key), so `within` re-resolves the project from the
+ * database whenever a call ends without proof that the project exists — and then answers NotFound
+ * like an uncached lookup, and forgets the entry. Bounded: the oldest entry goes first.
+ */
+export class ProjectIdCache {
+  private readonly ids = new Map<string, string>();
+
+  constructor(private readonly maxEntries = 10_000) {}
+
+  get(publicId: string): string | undefined {
+    return this.ids.get(publicId);
+  }
+
+  set(publicId: string, id: string): void {
+    if (this.ids.size >= this.maxEntries && !this.ids.has(publicId)) {
+      const oldest = this.ids.keys().next();
+      if (!oldest.done) this.ids.delete(oldest.value);
+    }
+    this.ids.set(publicId, id);
+  }
+
+  delete(publicId: string): void {
+    this.ids.delete(publicId);
+  }
+}
+
 export class ProjectRepo {
-  constructor(private readonly sql: Sql) {}
+  private readonly knownIds: ProjectIdCache;
+
+  constructor(
+    private readonly sql: Sql,
+    opts: { maxCachedIds?: number } = {},
+  ) {
+    this.knownIds = new ProjectIdCache(opts.maxCachedIds);
+  }
 
   /** `visiblePublicIds`, when given, restricts the list (rows, total, catalog) to those projects. */
   async query(query: ListQuery, visiblePublicIds?: readonly string[]): Promise<ListResult<Project>> {
@@ -81,8 +119,39 @@ export class ProjectRepo {
   /** Resolves a project-scoped request's project_id; an unknown project is NotFound (60301). */
   async resolve(publicId: string): Promise<ProjectRef> {
     const [row] = await this.sql<{ id: string }[]>`select id from altalune_projects where public_id = ${publicId}`;
-    if (row === undefined) throw projectNotFound(publicId);
+    if (row === undefined) {
+      this.knownIds.delete(publicId);
+      throw projectNotFound(publicId);
+    }
     return { id: row.id, publicId };
+  }
+
+  /**
+   * Runs a project-scoped operation with its project resolved, answering exactly as `resolve`
+   * followed by `run` would (an unknown or deleted project is NotFound 60301, whatever `run` would
+   * have said), but without the lookup on every call: the public id → row id mapping of projects
+   * seen before is remembered (bounded, see ProjectIdCache for why it stays correct).
+   * `proves` tells whether a successful result shows the project exists (a row of it was read or
+   * written); default: every success does. Queries pass "some row came back".
+   */
+  async within<T>(publicId: string, run: (project: ProjectRef) => Promise<T>, proves: (result: T) => boolean = () => true): Promise<T> {
+    const id = this.knownIds.get(publicId);
+    if (id === undefined) {
+      const project = await this.resolve(publicId);
+      this.knownIds.set(publicId, project.id);
+      return run(project);
+    }
+    const project = { id, publicId };
+    let result: T;
+    try {
+      result = await run(project);
+    } catch (e) {
+      // The project may have been deleted since it was remembered: then that is the answer.
+      await this.resolve(publicId);
+      throw e;
+    }
+    if (!proves(result)) await this.resolve(publicId);
+    return result;
   }
 
   async findDefault(): Promise<Project | undefined> {
@@ -150,5 +219,7 @@ export class ProjectRepo {
       await dropProjectPartitions(tx, row.id);
       await tx`delete from altalune_projects where id = ${row.id}`;
     });
+    // This process forgets at once; other replicas on the next call that finds nothing.
+    this.knownIds.delete(publicId);
   }
 }
