@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import Koa from "koa";
-import type { Config, Logger } from "@altalune/core";
+import { startMetricsServer, type Config, type Logger, type MetricsPort, type MetricsServer } from "@altalune/core";
 import { databaseCallGuard, databaseHealth, type Sql } from "@altalune/db";
 import { AccessTokenVerifier } from "@altalune/resources";
 import { accountRoutes, endLoginSession, signedIn } from "./account/index.js";
@@ -9,6 +9,7 @@ import { availability } from "./availability/index.js";
 import { BFF_PATH, BFF_ROUTES, bffRoutes, DashboardTokenClient } from "./bff/index.js";
 import { EmailVerification, emailChangeRoutes, verificationUserEvents } from "./email-verification/index.js";
 import { interactionRoutes, providerPages, rememberCspNonce } from "./interactions/routes.js";
+import { AuthMetrics } from "./metrics.js";
 import { KnownDevices, LoginCodes, deriveKnownDeviceKey, deriveLoginCodeKey, type LoginCodesDeps } from "./login-codes/index.js";
 import { createMailer, type Mailer } from "./mail/index.js";
 import { ClientStore, CLIENT_CACHE_TTL_MS } from "./provider/client-store.js";
@@ -27,6 +28,8 @@ export interface AuthServer {
   readonly port: number;
   /** Where this process listens (the issuer may be a public URL in front of it). */
   readonly url: string;
+  /** Where /metrics is served (AUTH_METRICS_PORT); undefined when it is off. */
+  readonly metricsPort: number | undefined;
   /** Re-reads the signing keys now instead of at the next poll (tests, `keys rotate` in-process). */
   refreshKeys(): Promise<void>;
   close(): Promise<void>;
@@ -38,6 +41,8 @@ export interface StartAuthServerOptions {
   logger: Logger;
   /** Listening port; default config.auth.port (0 = ephemeral). */
   port?: number;
+  /** The /metrics port; default config.auth.metricsPort. */
+  metricsPort?: MetricsPort;
   /** Default: SMTP from SMTP_URL, or the dev mail log. */
   mailer?: Mailer;
   /** How often signing keys are re-read (rotation reaches running servers within this). */
@@ -67,7 +72,8 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
   await ensureSigningKey(sql, encryptionKey);
   const clients = new ClientStore(sql, encryptionKey, log, CLIENT_CACHE_TTL_MS);
   const mailer = opts.mailer ?? createMailer(config, log);
-  const limiter = new RateLimiter(sql);
+  const metrics = new AuthMetrics();
+  const limiter = new RateLimiter(sql, undefined, metrics.rateLimited);
   const brand = config.branding.authServerName;
   const clock = opts.clock;
   const loginCodes = new LoginCodes({
@@ -87,14 +93,18 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
     sql,
     encryptionKey,
     retentionSeconds: keyRetentionSeconds(config),
-    build: (keys) => createProvider({ sql, config, logger: log, clients, keys, pages }),
+    build: (keys) => metrics.watchProvider(createProvider({ sql, config, logger: log, clients, keys, pages })),
     logger: log,
     pollMs: opts.keyPollMs ?? DEFAULT_KEY_POLL_MS,
   });
 
   // Client addresses (per-IP limits) come from X-Forwarded-For only through trusted proxies, and
   // only the entries they appended: a client can prepend anything it likes.
+  metrics.readSignerFrom(() => host.keySet.signer.activatesAt);
+
   const app = new Koa({ proxy: config.trustedProxyHops > 0, maxIpsCount: config.trustedProxyHops });
+  // First, so every answer is counted, the 503s and security refusals of later middleware too.
+  app.use(metrics.httpMiddleware());
   app.use(securityHeaders({ production: config.production }));
   app.use(async (ctx, next) => {
     rememberCspNonce(ctx);
@@ -140,11 +150,12 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
     verification,
     logger: log,
     formMaxBytes: FORM_MAX_BYTES,
+    events: metrics,
   });
   app.use(router.routes());
   app.use(router.allowedMethods());
   app.use(emailChangeRoutes({ emailChanges: verification.emailChanges, brand, formMaxBytes: FORM_MAX_BYTES }).routes());
-  app.use(accountRoutes({ provider: () => host.current, sql, clients, config, csrfSecret: csrfSecret(encryptionKey), verification, logger: log, formMaxBytes: FORM_MAX_BYTES }).routes());
+  app.use(accountRoutes({ provider: () => host.current, sql, clients, config, csrfSecret: csrfSecret(encryptionKey), verification, logger: log, formMaxBytes: FORM_MAX_BYTES, events: metrics }).routes());
   const social = socialLoginRoutes({
     provider: () => host.current,
     sql,
@@ -154,6 +165,7 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
     brand,
     csrfSecret: csrfSecret(encryptionKey),
     userCreated: verificationUserEvents(verification, log),
+    events: metrics,
   });
   app.use(social.routes());
   const dashboard = config.dashboardClient;
@@ -211,6 +223,15 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
     });
   });
   const { port } = server.address() as AddressInfo;
+  // Its own port, bound like the app's (HOST), never the public one.
+  let metricsServer: MetricsServer | undefined;
+  try {
+    metricsServer = await startMetricsServer(metrics.registry, opts.metricsPort ?? config.auth.metricsPort, config.host);
+  } catch (e) {
+    host.stop();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    throw e;
+  }
   const shownHost = config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
 
   const purge = async () => {
@@ -236,6 +257,7 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
   return {
     port,
     url: `http://${shownHost}:${port}`,
+    metricsPort: metricsServer?.port,
     refreshKeys: () => host.refresh(),
     close() {
       closing ??= (async () => {
@@ -252,6 +274,7 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
         const grace = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs - drainMs);
         await closed;
         clearTimeout(grace);
+        await metricsServer?.close();
         await loginCodes.drain();
         await verification.emailChanges.drain();
         await mailer.close?.();

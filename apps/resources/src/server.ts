@@ -1,4 +1,4 @@
-import { accessTokenCookieName, type Config, type Logger } from "@altalune/core";
+import { accessTokenCookieName, startMetricsServer, type Config, type Logger, type MetricsPort, type MetricsServer } from "@altalune/core";
 import { databaseCallGuard, databaseHealth, type Sql } from "@altalune/db";
 import {
   ApiKeyService,
@@ -26,10 +26,13 @@ import { UserStateCache } from "./auth/user-state.js";
 import { createContainer } from "./container.js";
 import type { Clock } from "./domains/api-key/model.js";
 import type { UserEvents } from "./domains/user/events.js";
+import { ResourcesMetrics } from "./metrics.js";
 
 export interface ResourcesServer {
   readonly connectPort: number;
   readonly grpcPort: number;
+  /** Where /metrics is served (METRICS_PORT); undefined when it is off. */
+  readonly metricsPort: number | undefined;
   /** Stops both ports, letting in-flight calls finish within the configured bound. */
   close(): Promise<void>;
 }
@@ -39,7 +42,7 @@ export interface StartOptions {
   config: Config;
   logger: Logger;
   /** Ports override (tests pass 0 for ephemeral ports). */
-  ports?: { connect: number; grpc: number };
+  ports?: { connect: number; grpc: number; metrics?: MetricsPort };
   clock?: Clock;
   /** Listeners of user life-cycle events (the auth server's verification mail). */
   userEvents?: UserEvents;
@@ -57,7 +60,11 @@ function json(status: number, body: unknown): HttpRoute {
 
 export async function startResourcesServer(opts: StartOptions): Promise<ResourcesServer> {
   const { sql, config, logger } = opts;
-  const userState = new UserStateCache(sql, opts.auth?.userStateTtlMs === undefined ? {} : { ttlMs: opts.auth.userStateTtlMs });
+  const metrics = new ResourcesMetrics();
+  const userState = new UserStateCache(sql, {
+    onLookup: metrics.userStateLookup,
+    ...(opts.auth?.userStateTtlMs === undefined ? {} : { ttlMs: opts.auth.userStateTtlMs }),
+  });
   const given = opts.userEvents;
   const userEvents: UserEvents = {
     userCreated: (user) => given?.userCreated(user) ?? Promise.resolve(),
@@ -83,17 +90,18 @@ export async function startResourcesServer(opts: StartOptions): Promise<Resource
   ];
   // Every method's rule is read from the proto and checked at start-up (a method without one is
   // never served); this step enforces it for both ports.
-  const authorize = createAuthorizer({
+  const authorize = metrics.countRefusals(createAuthorizer({
     tokens: new AccessTokenVerifier({
       issuer: config.auth.issuer,
       audience: config.auth.apiAudience,
       jwksUrl: config.auth.jwksUrl,
+      onJwksFetch: metrics.jwksFetched,
       ...opts.auth?.tokens,
     }),
     apiKeys: auth.apiKeys,
     users: userState,
     cookies: { allowedOrigins: new Set(config.allowedOrigins), cookieName: accessTokenCookieName(config.production) },
-  });
+  }));
   // Database outages are answered Unavailable within DB_UNAVAILABLE_TIMEOUT_MS (never a hang);
   // readiness follows the same health, and turns 503 as soon as shutdown begins.
   const health = databaseHealth(sql);
@@ -104,7 +112,10 @@ export async function startResourcesServer(opts: StartOptions): Promise<Resource
     authorize,
     maxCallsInFlight: config.maxCallsInFlight,
     around: databaseCallGuard(health, config.dbUnavailableTimeoutMs),
+    observe: metrics.observeCall,
   });
+  metrics.readFrom({ callsInFlight: () => pipeline.activeCalls });
+  metrics.watchPool(sql);
 
   const routes: Record<string, HttpRoute> = {
     "/healthz": json(200, { status: "ok" }),
@@ -128,12 +139,23 @@ export async function startResourcesServer(opts: StartOptions): Promise<Resource
     );
   } catch (e) {
     await connect.close(0);
+    metrics.close();
+    throw e;
+  }
+  // Its own port, bound like the others (HOST), never on the public ones.
+  let metricsServer: MetricsServer | undefined;
+  try {
+    metricsServer = await startMetricsServer(metrics.registry, opts.ports?.metrics ?? config.metricsPort, config.host);
+  } catch (e) {
+    await Promise.all([connect.close(0), grpc.close(0)]);
+    metrics.close();
     throw e;
   }
 
   return {
     connectPort: connect.port,
     grpcPort: grpc.port,
+    metricsPort: metricsServer?.port,
     async close() {
       // Readiness first, so load balancers stop sending new calls while the ports still accept
       // them; then the ports close and in-flight calls finish within the rest of the timeout.
@@ -142,6 +164,9 @@ export async function startResourcesServer(opts: StartOptions): Promise<Resource
       if (drainMs > 0) await new Promise((resolve) => setTimeout(resolve, drainMs));
       const graceMs = config.shutdownTimeoutMs - drainMs;
       await Promise.all([connect.close(graceMs), grpc.close(graceMs)]);
+      // Scraped until the calls are done, so the last of them are counted.
+      await metricsServer?.close();
+      metrics.close();
     },
   };
 }

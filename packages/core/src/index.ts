@@ -6,3 +6,4 @@ export * from "./crypto.js";
 export * from "./dev-secrets.js";
 export * from "./cookies.js";
 export * from "./outbound.js";
+export * from "./metrics.js";

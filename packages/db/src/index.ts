@@ -79,3 +79,5 @@ export {
   translateDatabaseError,
   type UnavailableReason,
 } from "./unavailable.js";
+export { observePool, poolStats, type PoolStats, type QueryObserver } from "./pool.js";
+export { statementKind, type StatementKind } from "./statement-kind.js";

@@ -3,6 +3,7 @@ import { currentDbCallScope } from "./call-scope.js";
 import { Gate } from "./gate.js";
 import { DatabaseHealth, type DatabaseHealthOptions } from "./health.js";
 import { transientKind } from "./pg-errors.js";
+import { statementKind, type StatementKind } from "./statement-kind.js";
 import { runTransaction, type TransactionOptions } from "./transaction.js";
 import { DatabaseUnavailableError, translateDatabaseError } from "./unavailable.js";
 
@@ -32,7 +33,7 @@ export interface PoolOptions {
   max?: number;
   /** Seconds an idle connection is kept open. Default 30. */
   idleTimeoutSeconds?: number;
-  /** Seconds to wait for a connection to be established. Default 5. */
+  /** Seconds to wait for a connection to be established. Default 2. */
   connectTimeoutSeconds?: number;
   /**
    * How long a query or transaction waits for one of the `max` connections before it is answered
@@ -70,7 +71,9 @@ function rawPool(url: string, opts: PoolOptions): Sql {
   return postgres(url, {
     max: opts.max ?? 20,
     idle_timeout: opts.idleTimeoutSeconds ?? 30,
-    connect_timeout: opts.connectTimeoutSeconds ?? 5,
+    // A connection attempt that hangs (a peer that swallows packets) holds the queries queued on
+    // it: 2 s bounds that wait well under a client's patience, and far above a healthy connect.
+    connect_timeout: opts.connectTimeoutSeconds ?? 2,
     backoff: reconnectBackoff,
     prepare,
     onnotice: opts.onnotice ?? (() => {}),
@@ -92,6 +95,8 @@ interface PoolInternals {
   opts: PoolOptions;
   gate: Gate;
   health: DatabaseHealth | undefined;
+  /** Told of each settled top-level statement and transaction (observePool); empty = not timed. */
+  observers: Set<QueryObserver>;
   transaction<T>(fn: (tx: TransactionSql) => T | Promise<T>, opts: TransactionOptions): Promise<T>;
 }
 
@@ -99,6 +104,8 @@ const internals = new WeakMap<object, PoolInternals>();
 
 /** postgres.js' Query: a lazy promise that hands itself to `handler` when first awaited. */
 interface PendingQuery extends Promise<unknown> {
+  /** The template's string parts (or an `unsafe` query's text): read for the statement kind only. */
+  strings?: unknown;
   handler: (q: PendingQuery) => void;
   reject: (e: unknown) => void;
   resolve: (v: unknown) => void;
@@ -130,18 +137,22 @@ export function createPool(url: string, opts: PoolOptions = {}): Sql {
     opts,
     gate,
     health: undefined,
+    observers: new Set(),
     async transaction(fn, txOpts) {
-      const signal = currentDbCallScope()?.signal;
-      await gate.acquire(signal);
+      await gate.acquire(currentDbCallScope());
+      const started = state.observers.size === 0 ? undefined : performance.now();
+      let ok = false;
       try {
         const result = await runTransaction((mode, body) => target.begin(mode, body) as Promise<never>, fn, txOpts);
         state.health?.reportSuccess();
+        ok = true;
         return result;
       } catch (e) {
         if (e instanceof DatabaseUnavailableError && e.reason !== "pool_busy" && e.reason !== "timeout") state.health?.reportFailure();
         throw e;
       } finally {
         gate.release();
+        if (started !== undefined) notifyObservers(state, "transaction", started, ok);
       }
     },
   };
@@ -150,7 +161,7 @@ export function createPool(url: string, opts: PoolOptions = {}): Sql {
   // when its call was abandoned meanwhile.
   const gated = <Q>(query: Q): Q => {
     if (!isPendingQuery(query)) return query;
-    const signal = currentDbCallScope()?.signal;
+    const scope = currentDbCallScope();
     const handle = query.handler;
     const reject = query.reject;
     const resolve = query.resolve;
@@ -163,10 +174,11 @@ export function createPool(url: string, opts: PoolOptions = {}): Sql {
       resolve(v);
     };
     query.handler = (q) => {
-      gate.acquire(signal).then(
+      gate.acquire(scope).then(
         () => {
           // Released when the query settles, whichever way (then() without a new handle()).
-          Promise.prototype.then.call(q, () => gate.release(), () => gate.release());
+          if (state.observers.size === 0) Promise.prototype.then.call(q, () => gate.release(), () => gate.release());
+          else releaseObserved(state, q);
           handle(q);
         },
         (e: unknown) => reject(e),
@@ -225,4 +237,50 @@ export function inTransaction<T>(sql: Sql, fn: (tx: TransactionSql) => T | Promi
   const state = internals.get(sql);
   if (state !== undefined) return state.transaction(fn, opts);
   return runTransaction((mode, body) => sql.begin(mode, body) as Promise<never>, fn, opts);
+}
+
+/**
+ * What observePool reports: a settled top-level statement (its kind from the first keyword, see
+ * statement-kind.ts; never its text or values) or a whole `sql.begin` transaction, with the
+ * seconds it held its permit (the wait for one is the pool's `waiting`, not in here).
+ */
+export type QueryObserver = (kind: StatementKind, seconds: number, ok: boolean) => void;
+
+function notifyObservers(state: PoolInternals, kind: StatementKind, started: number, ok: boolean): void {
+  const seconds = (performance.now() - started) / 1000;
+  for (const observe of state.observers) observe(kind, seconds, ok);
+}
+
+function releaseObserved(state: PoolInternals, q: PendingQuery): void {
+  const started = performance.now();
+  const kind = statementKind(q.strings);
+  const settle = (ok: boolean) => {
+    state.gate.release();
+    notifyObservers(state, kind, started, ok);
+  };
+  Promise.prototype.then.call(q, () => settle(true), () => settle(false));
+}
+
+/**
+ * Times the statements and transactions of a pool made by createPool (metrics). Returns the
+ * function that stops it. Statements inside a transaction are counted in the transaction.
+ */
+export function observePool(sql: Sql, observer: QueryObserver): () => void {
+  const state = internals.get(sql);
+  if (state === undefined) throw new Error("observePool needs a pool made by createPool");
+  state.observers.add(observer);
+  return () => state.observers.delete(observer);
+}
+
+/** The gate's counts now (read-only): permits (DB_POOL_MAX), in use, and queries waiting for one. */
+export interface PoolStats {
+  max: number;
+  inUse: number;
+  waiting: number;
+}
+
+export function poolStats(sql: Sql): PoolStats {
+  const state = internals.get(sql);
+  if (state === undefined) throw new Error("poolStats needs a pool made by createPool");
+  return { max: state.opts.max ?? 20, inUse: state.gate.inUse, waiting: state.gate.waiting };
 }

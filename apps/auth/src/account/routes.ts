@@ -13,6 +13,7 @@ import { endLoginSession, finishLogin, RETURN_PATHS, signedIn, startLogin, type 
 import { parseNames } from "./profile-input.js";
 import { LINK_START_PATH } from "../social/link-routes.js";
 import { linkableProviders } from "../social/login-providers.js";
+import type { AuthEvents } from "../metrics.js";
 
 /**
  * The account pages: profile (identities, applications with access, verification), edit
@@ -31,6 +32,8 @@ export interface AccountDeps {
   verification: EmailVerification;
   logger: Logger;
   formMaxBytes: number;
+  /** Consents revoked (metrics). */
+  events?: AuthEvents;
 }
 
 export const ACCOUNT_PATHS = {
@@ -251,6 +254,7 @@ export function accountRoutes(deps: AccountDeps): Router {
       );
     }
     logger.info({ user: user.publicId, client: clientId, grants: revoked }, "consent revoked by the user");
+    deps.events?.consent("revoked");
     seeOther(ctx, `${ACCOUNT_PATHS.account}?notice=consent_revoked`);
   });
 

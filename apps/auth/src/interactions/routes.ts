@@ -7,6 +7,7 @@ import type Provider from "oidc-provider";
 import type { Interaction, KoaContextWithOIDC } from "oidc-provider";
 import { errors } from "oidc-provider";
 import type { EmailVerification } from "../email-verification/index.js";
+import type { AuthEvents } from "../metrics.js";
 import {
   KNOWN_DEVICE_COOKIE,
   KNOWN_DEVICE_MAX_AGE_SECONDS,
@@ -56,6 +57,8 @@ export interface InteractionDeps {
   verification: EmailVerification;
   logger: Logger;
   formMaxBytes: number;
+  /** Logins, codes sent and consents (metrics). */
+  events?: AuthEvents;
 }
 
 /** What this server keeps in an Interaction between its steps (in `result`, which it owns until the end). */
@@ -223,6 +226,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (missingOIDCClaims?.length) grant.addOIDCClaims(missingOIDCClaims);
     for (const [resource, scopes] of Object.entries(missingResourceScopes ?? {})) grant.addResourceScope(resource, scopes.join(" "));
     const grantId = await grant.save();
+    deps.events?.consent("granted");
     ctx.respond = false;
     await provider.interactionFinished(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true });
   }
@@ -269,6 +273,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (email === "") return renderLogin(ctx, interaction, { error: "email_required" }, 400);
     if (!EMAIL.test(email)) return renderLogin(ctx, interaction, { error: "invalid_email", email }, 400);
     const result = await loginCodes.request(email, ctx.ip, caller(ctx, interaction, email));
+    deps.events?.loginCode(result.status);
     if (result.status === "rate_limited") return renderLogin(ctx, interaction, { error: "rate_limited", email }, 429);
     await saveState(interaction, { email });
     ctx.status = 303;
@@ -283,6 +288,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const { email } = stateOf(interaction);
     if (!email) return renderLogin(ctx, interaction);
     const result = await loginCodes.request(email, ctx.ip, caller(ctx, interaction, email));
+    deps.events?.loginCode(result.status);
     if (result.status === "rate_limited") return renderCode(ctx, interaction, email, { error: "rate_limited" }, 429);
     return renderCode(ctx, interaction, email, { notice: "code_sent" });
   });
@@ -306,6 +312,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const code = (body.get("code") ?? "").replace(/[\s-]+/g, "");
     if (!CODE.test(code)) return renderCode(ctx, interaction, email, { error: code === "" ? "code_required" : "invalid_code" }, 400);
     const result = await loginCodes.verify(email, code, caller(ctx, interaction, email));
+    deps.events?.login("email_code", !result.ok ? "failed" : result.active ? "success" : "pending_activation");
     if (!result.ok) return renderCode(ctx, interaction, email, { error: result.reason }, result.reason === "guess_limit" ? 429 : 400);
     rememberDevice(ctx, email);
     if (!result.active) {
@@ -356,6 +363,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (!body) return;
     if (interaction.prompt.name !== "consent") return renderLogin(ctx, interaction);
     if (body.get("decision") !== "allow") {
+      deps.events?.consent("denied");
       ctx.respond = false;
       await deps.provider().interactionFinished(
         ctx.req,

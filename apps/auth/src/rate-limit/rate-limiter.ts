@@ -18,6 +18,8 @@ export class RateLimiter {
   constructor(
     private readonly sql: Sql,
     private readonly clock: () => Date = () => new Date(),
+    /** Told of each refused hit by its bucket (metrics); never the key. */
+    private readonly onRefused?: (bucket: string) => void,
   ) {}
 
   async hit(bucket: string, key: string, limit: number, windowSeconds: number): Promise<RateLimitResult> {
@@ -48,6 +50,7 @@ export class RateLimiter {
           (select h from unnest(hits) as h order by h offset greatest(cardinality(hits) - ${limit}, 0) limit 1)
           + make_interval(secs => ${windowSeconds}) - ${now}::timestamptz)))::int end as retry_after`;
     if (!row) throw new Error("rate limit upsert returned no row");
+    if (!row.allowed) this.onRefused?.(bucket);
     return { allowed: row.allowed, retryAfterSeconds: row.allowed ? 0 : Math.max(1, row.retry_after ?? windowSeconds) };
   }
 

@@ -6,6 +6,7 @@ import type Provider from "oidc-provider";
 import type { Interaction } from "oidc-provider";
 import { errors } from "oidc-provider";
 import type { UserCreatedListener } from "../email-verification/index.js";
+import type { AuthEvents } from "../metrics.js";
 import { registrationContext, resolveAccount, type UpstreamIdentity } from "./accounts.js";
 import { accountLinkCallbackPath, linkRoutes } from "./link-routes.js";
 import { linkOfferPage, socialErrorPage } from "./pages.js";
@@ -54,6 +55,8 @@ export interface SocialLoginDeps {
   upstream?: UpstreamClient;
   /** Told about every user registered here (e.g. to mail a verification link to an unverified address). */
   userCreated?: UserCreatedListener;
+  /** Logins by provider type and result (metrics). */
+  events?: AuthEvents;
 }
 
 const MAX_PARAM_LENGTH = 512;
@@ -124,6 +127,7 @@ export function socialLoginRoutes(deps: SocialLoginDeps): Router {
   }
 
   function upstreamFailed(ctx: Context, p: UpstreamProvider, e: UpstreamError, uid: string): void {
+    deps.events?.login(`upstream_${p.providerType}`, "failed");
     logger.warn({ provider: p.slug, kind: e.kind, oauthError: e.oauthError, err: e.message }, "upstream sign-in failed");
     const problem = upstreamProblem(p, e);
     fail(ctx, problem.status, problem.title, problem.message, uid);
@@ -230,6 +234,9 @@ export function socialLoginRoutes(deps: SocialLoginDeps): Router {
         }
       },
     });
+    if (result.outcome !== "signed_in" && result.outcome !== "registered") {
+      deps.events?.login(`upstream_${p.providerType}`, result.outcome === "link_required" ? "link_required" : "failed");
+    }
     if (result.outcome === "refused") {
       logger.warn({ provider: p.slug, reason: result.reason }, "upstream sign-in refused");
       if (result.reason === "unverified_email") {
@@ -267,6 +274,7 @@ export function socialLoginRoutes(deps: SocialLoginDeps): Router {
 
     const { user } = result;
     logger.info({ provider: p.slug, user: user.publicId, outcome: result.outcome, active: user.isActive }, "upstream sign-in");
+    deps.events?.login(`upstream_${p.providerType}`, user.isActive ? "success" : "pending_activation");
     if (!user.isActive) {
       // As the interaction routes do for an inactive user: remembered in the interaction, which
       // then shows the pending-activation page instead of finishing the login.

@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import { createRemoteJWKSet, customFetch, errors, jwtVerify, type FetchImplementation, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import type { AppError } from "@altalune/core";
 import { authUnavailable, unauthenticated } from "./errors.js";
 
@@ -48,6 +48,8 @@ export interface AccessTokenVerifierOptions {
   /** Verified tokens kept in memory (oldest dropped first). */
   maxCachedTokens?: number;
   now?: () => number;
+  /** Told of each JWKS fetch and whether it answered 2xx (metrics). */
+  onJwksFetch?: (ok: boolean) => void;
 }
 
 type KeySet = JWTVerifyGetKey;
@@ -204,10 +206,12 @@ export class AccessTokenVerifier {
 
   private async resolveKeySet(): Promise<KeySet> {
     const url = this.opts.jwksUrl ?? (await this.discoverJwksUrl());
+    const observe = this.opts.onJwksFetch;
     return createRemoteJWKSet(new URL(url), {
       cooldownDuration: this.opts.cooldownMs ?? 30_000,
       cacheMaxAge: this.opts.cacheMaxAgeMs ?? 600_000,
       timeoutDuration: this.opts.timeoutMs ?? 5_000,
+      ...(observe === undefined ? {} : { [customFetch]: observedFetch(observe) }),
     });
   }
 
@@ -229,4 +233,16 @@ export class AccessTokenVerifier {
       throw authUnavailable("the authorization server's discovery document is unavailable", e);
     }
   }
+}
+
+/** jose's fetch of the JWKS, reporting each answer (or failure) to `observe`. */
+function observedFetch(observe: (ok: boolean) => void): FetchImplementation {
+  return (url, options) =>
+    fetch(url, options).then(
+      (res) => (observe(res.ok), res),
+      (e: unknown) => {
+        observe(false);
+        throw e;
+      },
+    );
 }

@@ -12,6 +12,8 @@ export interface UserStateOptions {
   ttlMs?: number;
   maxEntries?: number;
   now?: () => number;
+  /** Told of each user lookup: true when the cached answer was used (metrics: the hit ratio). */
+  onLookup?: (hit: boolean) => void;
 }
 
 export const USER_STATE_TTL_MS = 30_000;
@@ -28,6 +30,7 @@ export class UserStateCache {
   private readonly ttlMs: number;
   private readonly maxEntries: number;
   private readonly now: () => number;
+  private readonly onLookup: ((hit: boolean) => void) | undefined;
   /**
    * The same check for machine clients (client-state.ts), with the same TTL. Kept behind this
    * object so the one per-call state dependency of the authorizer covers every kind of token.
@@ -41,6 +44,7 @@ export class UserStateCache {
     this.ttlMs = opts.ttlMs ?? USER_STATE_TTL_MS;
     this.maxEntries = opts.maxEntries ?? 50_000;
     this.now = opts.now ?? Date.now;
+    this.onLookup = opts.onLookup;
     this.clients = new ClientStateCache(sql, { ttlMs: this.ttlMs, now: this.now });
   }
 
@@ -55,7 +59,9 @@ export class UserStateCache {
 
   async isActive(userPublicId: string): Promise<boolean> {
     const entry = this.entries.get(userPublicId);
-    if (entry !== undefined && this.now() - entry.checkedAt < this.ttlMs) return entry.active;
+    const hit = entry !== undefined && this.now() - entry.checkedAt < this.ttlMs;
+    this.onLookup?.(hit);
+    if (hit) return entry.active;
     let pending = this.inFlight.get(userPublicId);
     if (pending === undefined) {
       pending = this.load(userPublicId).finally(() => this.inFlight.delete(userPublicId));
