@@ -5,6 +5,10 @@ import { defineConfig } from "vitest/config";
 // cannot slow unrelated files.
 const FAULT_TESTS = ["apps/*/src/faults/**/*.test.ts", "apps/auth/src/faults.test.ts"];
 const EXCLUDE = ["**/node_modules/**", "**/dist/**", "**/.data/**"];
+// The web client driven in Chromium (apps/web): after the faults, one file at a time, so the
+// browser's load does not blur other files' timing and a few-second token lifetime stays a
+// few seconds.
+const BROWSER_TESTS = ["apps/web/src/**/*.browser.test.ts"];
 
 export default defineConfig({
   test: {
@@ -20,7 +24,7 @@ export default defineConfig({
         test: {
           name: "main",
           include: ["packages/**/*.test.ts", "apps/**/*.test.ts", "test/**/*.test.ts"],
-          exclude: [...EXCLUDE, ...FAULT_TESTS],
+          exclude: [...EXCLUDE, ...FAULT_TESTS, ...BROWSER_TESTS],
           sequence: { groupOrder: 0 },
         },
       },
@@ -32,6 +36,16 @@ export default defineConfig({
           exclude: EXCLUDE,
           fileParallelism: false,
           sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "browser",
+          include: BROWSER_TESTS,
+          exclude: EXCLUDE,
+          fileParallelism: false,
+          sequence: { groupOrder: 2 },
         },
       },
     ],

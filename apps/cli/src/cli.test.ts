@@ -51,7 +51,7 @@ async function emptyDatabase(): Promise<TestDatabase> {
 function altalune(args: string[], env: Record<string, string>): ChildProcessWithoutNullStreams {
   return spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
     // No load balancer drains these processes: SIGTERM closes at once (the drain has its own test).
-    env: { ...process.env, LOG_LEVEL: "warn", RESOURCES_PORT: "0", GRPC_PORT: "0", SHUTDOWN_DRAIN_MS: "0", ...env },
+    env: { ...process.env, LOG_LEVEL: "warn", RESOURCES_PORT: "0", GRPC_PORT: "0", WEB_PORT: "0", SHUTDOWN_DRAIN_MS: "0", ...env },
   });
 }
 

@@ -27,6 +27,7 @@ import {
   type AuthServer,
 } from "@altalune/auth";
 import { seed, startResourcesServer, type ResourcesServer } from "@altalune/resources";
+import { DIST_DIR, ensureWebBuild, startWebServer, webRuntimeConfig, type WebServer } from "@altalune/web";
 
 /**
  * How long a new key is published before it signs: longer than every auth replica's key poll
@@ -39,7 +40,7 @@ const USAGE = `usage: altalune <command>
 
 commands:
   dev                     embedded PostgreSQL when DATABASE_URL is unset, migrate, seed, serve
-                          the Resources API and the auth server together
+                          the Resources API, the auth server and the web client (:WEB_PORT) together
   serve                   serve the Resources API (Connect :RESOURCES_PORT, gRPC :GRPC_PORT)
   serve-auth              serve the OAuth 2.0 / OpenID Connect server (:AUTH_PORT, issuer AUTH_ISSUER)
   keys rotate [--delay-seconds N]
@@ -155,6 +156,7 @@ async function startResources(rt: Runtime, startedAt: number): Promise<Resources
       `  Resources API (Connect, gRPC-Web, gRPC): http://${host}:${server.connectPort}/api`,
       `  Native gRPC (reflection, health):        ${host}:${server.grpcPort}`,
       `  Health: http://${host}:${server.connectPort}/healthz  Ready: http://${host}:${server.connectPort}/readyz`,
+      `  Metrics (Resources API):                 ${server.metricsPort === undefined ? "off" : `http://${host}:${server.metricsPort}/metrics`}`,
       "",
     ].join("\n") + "\n",
   );
@@ -170,18 +172,48 @@ async function startAuth(rt: Runtime, startedAt: number): Promise<AuthServer> {
       "",
       `  Auth server (OAuth 2.0 / OpenID Connect): ${issuer}`,
       `  Discovery: ${issuer}/.well-known/openid-configuration  Listening: ${server.url}`,
+      `  Metrics (auth server): ${server.metricsPort === undefined ? "off" : `${server.url.replace(/:\d+$/, `:${server.metricsPort}`)}/metrics`}`,
       "",
     ].join("\n") + "\n",
   );
   return server;
 }
 
-async function serve(rt: Runtime, startedAt: number, parts: { resources: boolean; auth: boolean }): Promise<void> {
+/**
+ * The web client (apps/web) at http://localhost:WEB_PORT, built first when dist/ is missing or
+ * older than its sources. Everything is addressed as `localhost` (the issuer's default too): the
+ * page, the BFF and the API must be one site for the browser to send the session cookies.
+ */
+async function startWeb(rt: Runtime, apiPort: number): Promise<WebServer | undefined> {
+  const runtimeConfig = webRuntimeConfig(rt.config, `http://localhost:${apiPort}/api`);
+  if (runtimeConfig === undefined) {
+    rt.logger.warn("DASHBOARD_CLIENT_ID is not set: the web client is not served");
+    return undefined;
+  }
+  await ensureWebBuild({ onBuild: () => rt.logger.info("building the web client (apps/web/dist)") });
+  const server = await startWebServer({ distDir: DIST_DIR, runtimeConfig, port: rt.config.webPort, host: rt.config.host, canonicalHost: "localhost" });
+  rt.logger.info({ url: server.url }, "Altalune web client ready");
+  process.stdout.write(
+    [
+      "",
+      `  Web client: ${server.url}  (sign in as ${rt.config.superadminEmail}; ${
+        rt.config.mail.smtpUrl === undefined ? `the code is in ${rt.config.dataDir}/mail.log` : "the code is mailed"
+      })`,
+      "",
+    ].join("\n") + "\n",
+  );
+  return server;
+}
+
+async function serve(rt: Runtime, startedAt: number, parts: { resources: boolean; auth: boolean; web?: boolean }): Promise<void> {
   const servers: { close(): Promise<void> }[] = [];
   try {
     // The auth server first: the Resources API fetches its keys from it.
     if (parts.auth) servers.push(await startAuth(rt, startedAt));
-    if (parts.resources) servers.push(await startResources(rt, startedAt));
+    const resources = parts.resources ? await startResources(rt, startedAt) : undefined;
+    if (resources !== undefined) servers.push(resources);
+    const web = parts.web && resources !== undefined ? await startWeb(rt, resources.connectPort) : undefined;
+    if (web !== undefined) servers.push(web);
   } catch (e) {
     await Promise.all(servers.map((s) => s.close()));
     throw e;
@@ -232,7 +264,7 @@ async function main(argv: string[]): Promise<number> {
     switch (command) {
       case "dev":
         await migrateAndSeed(rt, false);
-        await serve(rt, startedAt, { resources: true, auth: true });
+        await serve(rt, startedAt, { resources: true, auth: true, web: true });
         return 0;
       case "serve":
         await serve(rt, startedAt, { resources: true, auth: false });

@@ -48,7 +48,7 @@ describe("SUPERADMIN_EMAIL", () => {
 describe("auth and secrets", () => {
   it("has development defaults wired to the local auth server", () => {
     const c = loadConfig({ AUTH_PORT: "4400" });
-    expect(c.auth).toMatchObject({ port: 4400, issuer: "http://127.0.0.1:4400", jwksUrl: undefined, apiAudience: "urn:altalune:api" });
+    expect(c.auth).toMatchObject({ port: 4400, issuer: "http://localhost:4400", jwksUrl: undefined, apiAudience: "urn:altalune:api" });
     expect(c.auth.accessTokenTtlSeconds).toBe(900);
     expect(c.encryptionKey).toBeUndefined();
   });

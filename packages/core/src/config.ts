@@ -10,6 +10,9 @@ const positiveMs = z.coerce.number().int().positive();
 const seconds = z.coerce.number().int().positive();
 const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).transform((u) => u.replace(/\/+$/, ""));
 const boolText = z.enum(["true", "false"]).transform((v) => v === "true");
+// A metrics port: a number (0 = a free port) or "off". Unset = the documented default, except
+// under NODE_ENV=test, where many servers share one machine and a fixed port would collide.
+const metricsPort = z.union([z.literal("off"), port]).optional();
 const commaList = (text: string | undefined): string[] =>
   (text ?? "")
     .split(",")
@@ -49,6 +52,8 @@ const envSchema = z.object({
   SUPERADMIN_EMAIL: z.string().trim().toLowerCase().pipe(z.email("must be an email address")).optional(),
   // The authorization server and how the Resources API trusts it.
   AUTH_PORT: port.default(3300),
+  // The web client (apps/web) that `altalune dev` serves; its origin is the dashboard's default.
+  WEB_PORT: port.default(3000),
   AUTH_ISSUER: httpUrl.optional(),
   AUTH_JWKS_URL: httpUrl.optional(),
   API_AUDIENCE: z.string().trim().min(1).max(200).default("urn:altalune:api"),
@@ -77,13 +82,17 @@ const envSchema = z.object({
   // Calls per minute to the token, introspection and revocation endpoints per (client, address);
   // the BFF's /oauth/exchange and /oauth/refresh per end-user address.
   TOKEN_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(120),
+  // Prometheus /metrics of each app on its own internal port (docs/observability.md).
+  METRICS_PORT: metricsPort,
+  AUTH_METRICS_PORT: metricsPort,
 });
 
 /** The seeded superadmin's email outside production, where the variable is required. */
 export const DEV_SUPERADMIN_EMAIL = "admin@altalune.local";
 
-/** Origins of the dashboard's development server, allowed outside production by default. */
-export const DEV_DASHBOARD_ORIGINS = ["http://localhost:3000", "http://127.0.0.1:3000"];
+/** Origins of the dashboard's development server (WEB_PORT), allowed outside production by default. */
+export const devDashboardOrigins = (webPort: number): string[] => [`http://localhost:${webPort}`, `http://127.0.0.1:${webPort}`];
+export const DEV_DASHBOARD_ORIGINS = devDashboardOrigins(3000);
 
 export type Env = z.infer<typeof envSchema>;
 
@@ -99,6 +108,8 @@ export interface Config {
   host: string;
   resourcesPort: number;
   grpcPort: number;
+  /** Where `altalune dev` serves the web client (WEB_PORT). */
+  webPort: number;
   logLevel: Env["LOG_LEVEL"];
   branding: { dashboardName: string; authServerName: string };
   dbPoolMax: number;
@@ -108,6 +119,8 @@ export interface Config {
   /** Readiness is 503 this long before the listeners stop accepting (capped at half the shutdown timeout). */
   shutdownDrainMs: number;
   maxCallsInFlight: number;
+  /** Where the Resources API serves /metrics (METRICS_PORT, default 9464; "off" = nowhere). */
+  metricsPort: number | "off";
   /** Email of the superadmin user the seed creates (and renames when it changes). */
   superadminEmail: string;
   auth: AuthConfig;
@@ -127,6 +140,8 @@ export interface Config {
 
 export interface AuthConfig {
   port: number;
+  /** Where the auth server serves /metrics (AUTH_METRICS_PORT, default 9465; "off" = nowhere). */
+  metricsPort: number | "off";
   /** Public URL of the authorization server (`iss` of its tokens), no trailing slash. */
   issuer: string;
   /** Where the Resources API fetches signing keys; undefined = discover from the issuer. */
@@ -171,9 +186,10 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   }
   const encryptionKey = e.ENCRYPTION_KEY === undefined ? undefined : parseEncryptionKey(e.ENCRYPTION_KEY);
   // Development assumes the dashboard's dev server on :3000; production allows no origin unless told.
-  const allowedOrigins = commaList(e.ALLOWED_ORIGINS ?? (production ? "" : DEV_DASHBOARD_ORIGINS.join(",")));
+  const devOrigins = devDashboardOrigins(e.WEB_PORT);
+  const allowedOrigins = commaList(e.ALLOWED_ORIGINS ?? (production ? "" : devOrigins.join(",")));
   const redirectUris = commaList(
-    e.DASHBOARD_REDIRECT_URIS ?? (production ? "" : DEV_DASHBOARD_ORIGINS.map((o) => `${o}/auth/callback`).join(",")),
+    e.DASHBOARD_REDIRECT_URIS ?? (production ? "" : devOrigins.map((o) => `${o}/auth/callback`).join(",")),
   );
   const outboundAllowedHosts = commaList(e.OUTBOUND_ALLOWED_HOSTS);
   const introspectionClientIds = commaList(e.INTROSPECTION_CLIENT_IDS).map((id) => id.toLowerCase());
@@ -200,6 +216,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     host: e.HOST ?? (production ? "0.0.0.0" : "127.0.0.1"),
     resourcesPort: e.RESOURCES_PORT,
     grpcPort: e.GRPC_PORT,
+    webPort: e.WEB_PORT,
     logLevel: e.LOG_LEVEL,
     branding: { dashboardName: e.DASHBOARD_NAME, authServerName: e.AUTH_SERVER_NAME },
     dbPoolMax: e.DB_POOL_MAX,
@@ -208,10 +225,14 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     dbUnavailableTimeoutMs: e.DB_UNAVAILABLE_TIMEOUT_MS,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     maxCallsInFlight: e.MAX_CALLS_IN_FLIGHT,
+    metricsPort: e.METRICS_PORT ?? (e.NODE_ENV === "test" ? 0 : 9464),
     superadminEmail: e.SUPERADMIN_EMAIL ?? DEV_SUPERADMIN_EMAIL,
     auth: {
       port: e.AUTH_PORT,
-      issuer: e.AUTH_ISSUER ?? `http://127.0.0.1:${e.AUTH_PORT}`,
+      metricsPort: e.AUTH_METRICS_PORT ?? (e.NODE_ENV === "test" ? 0 : 9465),
+      // localhost, not 127.0.0.1: the web client on http://localhost:3000, the BFF and the API must
+      // be one site for the browser to send the SameSite cookies (ports do not matter; hosts do).
+      issuer: e.AUTH_ISSUER ?? `http://localhost:${e.AUTH_PORT}`,
       jwksUrl: e.AUTH_JWKS_URL,
       apiAudience: e.API_AUDIENCE,
       accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL,
