@@ -211,6 +211,8 @@ describe("altalune CLI", () => {
     expect((await run(["migrate", "up", "--skip-seed"], env)).code).toBe(0);
     const child = altalune(["serve-auth"], env);
     let stdout = "";
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
     await new Promise<void>((resolve, reject) => {
       child.stdout.on("data", (d: Buffer) => {
@@ -222,7 +224,7 @@ describe("altalune CLI", () => {
     const jwks = (await (await fetch(`${env["AUTH_ISSUER"]}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] };
     expect(jwks.keys).toHaveLength(1);
     child.kill("SIGTERM");
-    expect(await exited).toBe(0);
+    expect(await exited, `stderr:\n${stderr}\nstdout:\n${stdout}`).toBe(0);
   });
 
   it("keys rotate and token issue: tokens signed with the current key, carrying the user's claims", async () => {
