@@ -239,8 +239,9 @@ describe("activation", () => {
   });
 
   it("unknown ids are NotFound, not a state error", async () => {
-    for (const call of [users().activateUser({ id: "zzzzzzzzzzzzzz" }), users().deactivateUser({ id: "zzzzzzzzzzzzzz" })]) {
-      const e = await callError(call);
+    // Thunks: a call started before its handler is attached would reject unhandled.
+    for (const call of [() => users().activateUser({ id: "zzzzzzzzzzzzzz" }), () => users().deactivateUser({ id: "zzzzzzzzzzzzzz" })]) {
+      const e = await callError(call());
       expect(e.code).toBe(Code.NotFound);
       expect(detailOf(e)).toEqual({ code: "60500", meta: { user_id: "zzzzzzzzzzzzzz" } });
     }
