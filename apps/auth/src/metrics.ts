@@ -65,7 +65,7 @@ const PROVIDER_PATHS: ReadonlySet<string> = new Set([
 const AUTHORIZATION_RESUME = `${ROUTES.authorization}/`;
 
 /** The route pattern of a request: the router's (koa-router sets it), a known fixed path, or "unmatched". */
-function routeOf(matched: unknown, path: string): string {
+export function routeOf(matched: unknown, path: string): string {
   if (typeof matched === "string") return matched;
   if (PROVIDER_PATHS.has(path)) return path;
   if (path.startsWith(AUTHORIZATION_RESUME)) return `${ROUTES.authorization}/:uid`;

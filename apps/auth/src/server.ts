@@ -2,7 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import Koa from "koa";
 import { startMetricsServer, type Config, type Logger, type MetricsPort, type MetricsServer } from "@altalune/core";
-import { databaseCallGuard, databaseHealth, type Sql } from "@altalune/db";
+import { databaseCallGuard, databaseHealth, traceStatements, type Sql } from "@altalune/db";
 import { AccessTokenVerifier } from "@altalune/resources";
 import { accountRoutes, endLoginSession, signedIn } from "./account/index.js";
 import { availability } from "./availability/index.js";
@@ -10,6 +10,7 @@ import { BFF_PATH, BFF_ROUTES, bffRoutes, DashboardTokenClient } from "./bff/ind
 import { EmailVerification, emailChangeRoutes, verificationUserEvents } from "./email-verification/index.js";
 import { interactionRoutes, providerPages, rememberCspNonce } from "./interactions/routes.js";
 import { AuthMetrics } from "./metrics.js";
+import { httpTracing } from "./tracing.js";
 import { KnownDevices, LoginCodes, deriveKnownDeviceKey, deriveLoginCodeKey, type LoginCodesDeps } from "./login-codes/index.js";
 import { createMailer, type Mailer } from "./mail/index.js";
 import { ClientStore, CLIENT_CACHE_TTL_MS } from "./provider/client-store.js";
@@ -105,6 +106,9 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
   const app = new Koa({ proxy: config.trustedProxyHops > 0, maxIpsCount: config.trustedProxyHops });
   // First, so every answer is counted, the 503s and security refusals of later middleware too.
   app.use(metrics.httpMiddleware());
+  // Then the request's span (OTEL_EXPORTER_OTLP_ENDPOINT), so all later work runs inside it.
+  app.use(httpTracing());
+  traceStatements(sql);
   app.use(securityHeaders({ production: config.production }));
   app.use(async (ctx, next) => {
     rememberCspNonce(ctx);

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `altalune` command. Run with `pnpm altalune <command>` (or `pnpm start` for `dev`).
 import { parseArgs } from "node:util";
-import { ConfigError, createLogger, loadConfig, withDevSecrets, type Config, type Logger } from "@altalune/core";
+import { ConfigError, createLogger, loadConfig, startTracing, withDevSecrets, type Config, type Logger } from "@altalune/core";
 import {
   createPool,
   migrateDown,
@@ -207,6 +207,9 @@ async function startWeb(rt: Runtime, apiPort: number): Promise<WebServer | undef
 
 async function serve(rt: Runtime, startedAt: number, parts: { resources: boolean; auth: boolean; web?: boolean }): Promise<void> {
   const servers: { close(): Promise<void> }[] = [];
+  // OpenTelemetry, only when OTEL_EXPORTER_OTLP_ENDPOINT is set (else nothing is loaded); closed
+  // last, after the servers, so the last calls' spans are sent.
+  const tracing = await startTracing({ serviceName: parts.resources && parts.auth ? "altalune" : parts.auth ? "altalune-auth" : "altalune-resources" });
   try {
     // The auth server first: the Resources API fetches its keys from it.
     if (parts.auth) servers.push(await startAuth(rt, startedAt));
@@ -216,9 +219,10 @@ async function serve(rt: Runtime, startedAt: number, parts: { resources: boolean
     if (web !== undefined) servers.push(web);
   } catch (e) {
     await Promise.all(servers.map((s) => s.close()));
+    await tracing.shutdown();
     throw e;
   }
-  const server = { close: () => Promise.all(servers.map((s) => s.close())).then(() => undefined) };
+  const server = { close: () => Promise.all(servers.map((s) => s.close())).then(() => tracing.shutdown()) };
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {

@@ -1,5 +1,5 @@
 import { accessTokenCookieName, startMetricsServer, type Config, type Logger, type MetricsPort, type MetricsServer } from "@altalune/core";
-import { databaseCallGuard, databaseHealth, type Sql } from "@altalune/db";
+import { databaseCallGuard, databaseHealth, traceStatements, type Sql } from "@altalune/db";
 import {
   ApiKeyService,
   ConfigService,
@@ -116,6 +116,8 @@ export async function startResourcesServer(opts: StartOptions): Promise<Resource
   });
   metrics.readFrom({ callsInFlight: () => pipeline.activeCalls });
   metrics.watchPool(sql);
+  // Statement spans, when tracing was started (OTEL_EXPORTER_OTLP_ENDPOINT); else nothing.
+  traceStatements(sql);
 
   const routes: Record<string, HttpRoute> = {
     "/healthz": json(200, { status: "ok" }),

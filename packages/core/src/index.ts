@@ -7,3 +7,4 @@ export * from "./dev-secrets.js";
 export * from "./cookies.js";
 export * from "./outbound.js";
 export * from "./metrics.js";
+export * from "./tracing.js";

@@ -79,5 +79,6 @@ export {
   translateDatabaseError,
   type UnavailableReason,
 } from "./unavailable.js";
-export { observePool, poolStats, type PoolStats, type QueryObserver } from "./pool.js";
+export { observePool, poolStats, type PoolObserver, type PoolStats, type QueryObserver, type StatementDetail } from "./pool.js";
+export { traceStatements } from "./tracing.js";
 export { statementKind, type StatementKind } from "./statement-kind.js";

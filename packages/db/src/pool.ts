@@ -96,7 +96,9 @@ interface PoolInternals {
   gate: Gate;
   health: DatabaseHealth | undefined;
   /** Told of each settled top-level statement and transaction (observePool); empty = not timed. */
-  observers: Set<QueryObserver>;
+  observers: Set<PoolObserver>;
+  /** How many observers wrap transactions or see the statements inside them (tracing); 0 = neither. */
+  transactionObservers: number;
   transaction<T>(fn: (tx: TransactionSql) => T | Promise<T>, opts: TransactionOptions): Promise<T>;
 }
 
@@ -138,12 +140,14 @@ export function createPool(url: string, opts: PoolOptions = {}): Sql {
     gate,
     health: undefined,
     observers: new Set(),
+    transactionObservers: 0,
     async transaction(fn, txOpts) {
       await gate.acquire(currentDbCallScope());
       const started = state.observers.size === 0 ? undefined : performance.now();
       let ok = false;
       try {
-        const result = await runTransaction((mode, body) => target.begin(mode, body) as Promise<never>, fn, txOpts);
+        const begin = (mode: string, body: (tx: TransactionSql) => unknown) => target.begin(mode, body) as Promise<never>;
+        const result = state.transactionObservers === 0 ? await runTransaction(begin, fn, txOpts) : await observedTransaction(state, begin, fn, txOpts);
         state.health?.reportSuccess();
         ok = true;
         return result;
@@ -241,14 +245,41 @@ export function inTransaction<T>(sql: Sql, fn: (tx: TransactionSql) => T | Promi
 
 /**
  * What observePool reports: a settled top-level statement (its kind from the first keyword, see
- * statement-kind.ts; never its text or values) or a whole `sql.begin` transaction, with the
- * seconds it held its permit (the wait for one is the pool's `waiting`, not in here).
+ * statement-kind.ts) or a whole `sql.begin` transaction, with the seconds it held its permit (the
+ * wait for one is the pool's `waiting`, not in here). `detail` has the statement's text as sent
+ * (postgres.js' text with `$1…$n` placeholders: values never are in it) for tracing; metrics
+ * ignore it. Called where the statement settled, so in its caller's async context.
  */
-export type QueryObserver = (kind: StatementKind, seconds: number, ok: boolean) => void;
+export type QueryObserver = (kind: StatementKind, seconds: number, ok: boolean, detail: StatementDetail) => void;
 
-function notifyObservers(state: PoolInternals, kind: StatementKind, started: number, ok: boolean): void {
+export interface StatementDetail {
+  /** performance.now() when it got its permit (inside a transaction: when it was handed to postgres.js). */
+  readonly startedAt: number;
+  /** The statement text with placeholders; undefined for a transaction or a statement never sent. */
+  readonly text: string | undefined;
+  /** True for a statement inside a `sql.begin` transaction (only told to `statementsInTransactions` observers). */
+  readonly inTransaction: boolean;
+}
+
+/** An observer that also wraps transactions (tracing: a live span the statements inside are children of). */
+export interface PoolObserver {
+  readonly settled: QueryObserver;
+  /** Runs each `sql.begin` transaction (all its attempts) inside `run`. */
+  readonly transaction?: <T>(run: () => Promise<T>) => Promise<T>;
+  /** Also told of each statement inside a transaction (not only of the whole transaction). */
+  readonly statementsInTransactions?: boolean;
+}
+
+function notifyObservers(state: PoolInternals, kind: StatementKind, started: number, ok: boolean, text?: string): void {
   const seconds = (performance.now() - started) / 1000;
-  for (const observe of state.observers) observe(kind, seconds, ok);
+  const detail: StatementDetail = { startedAt: started, text, inTransaction: false };
+  for (const observer of state.observers) observer.settled(kind, seconds, ok, detail);
+}
+
+/** The text postgres.js sent (`q.string`, set when it built the statement). */
+function sentText(q: PendingQuery): string | undefined {
+  const text = (q as { string?: unknown }).string;
+  return typeof text === "string" ? text : undefined;
 }
 
 function releaseObserved(state: PoolInternals, q: PendingQuery): void {
@@ -256,20 +287,74 @@ function releaseObserved(state: PoolInternals, q: PendingQuery): void {
   const kind = statementKind(q.strings);
   const settle = (ok: boolean) => {
     state.gate.release();
-    notifyObservers(state, kind, started, ok);
+    notifyObservers(state, kind, started, ok, sentText(q));
   };
   Promise.prototype.then.call(q, () => settle(true), () => settle(false));
 }
 
+type Begin = (mode: string, body: (tx: TransactionSql) => unknown) => Promise<never>;
+
+/** A transaction run through the observers' wrappers, its statements reported to those that ask. */
+function observedTransaction<T>(state: PoolInternals, begin: Begin, fn: (tx: TransactionSql) => T | Promise<T>, opts: TransactionOptions): Promise<T> {
+  const inner = [...state.observers].filter((o) => o.statementsInTransactions === true);
+  const body = inner.length === 0 ? fn : (tx: TransactionSql) => fn(observedTx(tx, inner));
+  let run = () => runTransaction(begin, body, opts);
+  for (const observer of state.observers) {
+    const wrap = observer.transaction;
+    if (wrap === undefined) continue;
+    const next = run;
+    run = () => wrap(next);
+  }
+  return run();
+}
+
+/** The transaction's `sql`, reporting each statement when it settles (savepoints' statements are not). */
+function observedTx(tx: TransactionSql, observers: readonly PoolObserver[]): TransactionSql {
+  const watch = <Q>(query: Q): Q => {
+    if (!isPendingQuery(query)) return query;
+    const handle = query.handler;
+    query.handler = (q) => {
+      const started = performance.now();
+      const kind = statementKind(q.strings);
+      const settle = (ok: boolean) => {
+        const seconds = (performance.now() - started) / 1000;
+        const detail: StatementDetail = { startedAt: started, text: sentText(q), inTransaction: true };
+        for (const observer of observers) observer.settled(kind, seconds, ok, detail);
+      };
+      Promise.prototype.then.call(q, () => settle(true), () => settle(false));
+      handle(q);
+    };
+    return query;
+  };
+  return new Proxy(tx, {
+    apply(fn, thisArg, args: unknown[]) {
+      return watch(Reflect.apply(fn, thisArg, args));
+    },
+    get(obj, key, receiver) {
+      if (key === "unsafe" || key === "file") {
+        const original = Reflect.get(obj, key, receiver) as (...a: unknown[]) => unknown;
+        return (...a: unknown[]) => watch(original(...a));
+      }
+      return Reflect.get(obj, key, receiver);
+    },
+  });
+}
+
 /**
- * Times the statements and transactions of a pool made by createPool (metrics). Returns the
- * function that stops it. Statements inside a transaction are counted in the transaction.
+ * Times the statements and transactions of a pool made by createPool (metrics, tracing). Returns
+ * the function that stops it. Statements inside a transaction are counted in the transaction,
+ * unless the observer asks for them (`statementsInTransactions`).
  */
-export function observePool(sql: Sql, observer: QueryObserver): () => void {
+export function observePool(sql: Sql, observer: QueryObserver | PoolObserver): () => void {
   const state = internals.get(sql);
   if (state === undefined) throw new Error("observePool needs a pool made by createPool");
-  state.observers.add(observer);
-  return () => state.observers.delete(observer);
+  const entry: PoolObserver = typeof observer === "function" ? { settled: observer } : observer;
+  const wrapsTransactions = entry.transaction !== undefined || entry.statementsInTransactions === true;
+  state.observers.add(entry);
+  if (wrapsTransactions) state.transactionObservers++;
+  return () => {
+    if (state.observers.delete(entry) && wrapsTransactions) state.transactionObservers--;
+  };
 }
 
 /** The gate's counts now (read-only): permits (DB_POOL_MAX), in use, and queries waiting for one. */

@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { DescMethod, DescService, Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import type { Logger } from "@altalune/core";
+import { tracingActive, type Logger, type Span } from "@altalune/core";
 import { authRuleOf, ruleProblems, type AuthRule } from "./auth-rules.js";
+import { endRpcSpan, tracedAuthStep, tracedCall } from "./call-tracing.js";
 import { errorDetail, toClientError } from "./errors.js";
 import { validateRequest } from "./validation.js";
 
@@ -125,11 +126,12 @@ export class CallPipeline {
     const { logger, authorize } = this.opts;
     const accessLog = this.accessLog;
     const around: CallWrapper = this.opts.around ?? ((run) => run());
-    return async (request, ctx) => {
+    const serve = async (request: Message, ctx: HandlerContext, span: Span | undefined): Promise<unknown> => {
       // Admission first and for a counter's price: an overloaded process answers at once.
       if (this.active >= this.maxInFlight) {
         logger.debug({ service: service.typeName, method: method.name, inFlight: this.active }, "call refused: too many calls in flight");
         this.opts.observe?.({ service, method, transport: ctx.protocolName }, "ResourceExhausted", undefined);
+        if (span !== undefined) endRpcSpan(span, ctx.protocolName, "ResourceExhausted", "");
         throw new ConnectError("server overloaded; retry later", Code.ResourceExhausted, undefined, [
           errorDetail(OVERLOADED_CODE, { reason: "max_calls_in_flight" }),
         ]);
@@ -143,7 +145,8 @@ export class CallPipeline {
       let code = "OK";
       try {
         return await around(async () => {
-          await authorize(call, request, ctx);
+          if (span === undefined) await authorize(call, request, ctx);
+          else await tracedAuthStep(() => authorize(call, request, ctx));
           validateRequest(method.input, request);
           return await handler(request, ctx);
         });
@@ -162,7 +165,13 @@ export class CallPipeline {
           "rpc",
         );
         this.opts.observe?.(call, code, durationMs / 1000);
+        if (span !== undefined) endRpcSpan(span, call.transport, code, requestId);
       }
     };
+    // Tracing off: the call path is `serve` itself, after one boolean test.
+    return (request, ctx) =>
+      tracingActive()
+        ? tracedCall(service, method, ctx.requestHeader, ctx.protocolName, (span) => serve(request, ctx, span))
+        : serve(request, ctx, undefined);
   }
 }
