@@ -9,6 +9,7 @@ import {
   migrationStatus,
   resolveDatabase,
   runPostMigrate,
+  transientKind,
   type ResolvedDatabase,
   type Sql,
 } from "@altalune/db";
@@ -231,6 +232,12 @@ async function serve(rt: Runtime, startedAt: number, parts: { resources: boolean
         process.exit(1);
       }
       stopping = true;
+      // Closing the pool terminates connections that still had driver work queued; that work was
+      // abandoned by the shutdown itself, so its rejection is not a failure of the run.
+      process.on("unhandledRejection", (e: unknown) => {
+        if (transientKind(e) === "unavailable") return rt.logger.debug({ err: e }, "database work abandoned by the shutdown");
+        throw e;
+      });
       rt.logger.info(`${signal}: shutting down (grace ${rt.config.shutdownTimeoutMs} ms)`);
       void server.close().then(resolve, resolve);
     };

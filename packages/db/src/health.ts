@@ -20,6 +20,7 @@ export interface DatabaseHealthOptions {
  */
 export class DatabaseHealth {
   private up = true;
+  private inflight: Promise<void> | undefined;
   /** When a pool query last succeeded (performance.now()). */
   private lastSuccessAt = 0;
   private probeSql: postgres.Sql | undefined;
@@ -63,6 +64,9 @@ export class DatabaseHealth {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    // A probe in flight finishes first (bounded by its timeout): ending its connection under it
+    // would reject the driver's own connection work.
+    await this.inflight;
     const probe = this.probeSql;
     this.probeSql = undefined;
     await probe?.end({ timeout: 0 });
@@ -79,7 +83,9 @@ export class DatabaseHealth {
   private schedule(ms: number): void {
     if (this.stopped) return;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.probe(), ms);
+    this.timer = setTimeout(() => {
+      this.inflight = this.probe().finally(() => (this.inflight = undefined));
+    }, ms);
     this.timer.unref();
   }
 
