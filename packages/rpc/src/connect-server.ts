@@ -1,9 +1,10 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
-import type { DescService } from "@bufbuild/protobuf";
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { cors, type ConnectRouter, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { OverloadRefusal } from "./overload-refusal.js";
 import type { CallPipeline } from "./pipeline.js";
 
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
@@ -25,7 +26,7 @@ export type HttpRoute = (req: NodeRequest, res: NodeResponse) => void | Promise<
 export interface ConnectServerOptions {
   services: readonly ServiceRegistration[];
   pipeline: CallPipeline;
-  /** Plain HTTP routes by exact path (health probes; the BFF later). */
+  /** Plain HTTP routes by exact path (health probes). */
   routes?: Record<string, HttpRoute>;
   maxTimeoutMs: number;
   /** A connection that sends nothing for this long is closed (slowloris). */
@@ -93,13 +94,29 @@ export async function startConnectServer(opts: ConnectServerOptions, port: numbe
   });
   const routes = opts.routes ?? {};
   const allowedOrigins = new Set(opts.allowedOrigins ?? []);
+  const { pipeline } = opts;
+  const release = () => pipeline.release();
+  const refusal = new OverloadRefusal();
+  const methodsByPath = new Map<string, { service: DescService; method: DescMethod }>();
+  for (const { service } of opts.services) {
+    for (const method of service.methods) methodsByPath.set(`/api/${service.typeName}/${method.name}`, { service, method });
+  }
   const handler = (req: NodeRequest, res: NodeResponse) => {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
     if (applyCors(allowedOrigins, req, res)) return;
     const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
     const route = routes[path];
     if (route === undefined) {
-      connectHandler(req, res);
+      // Admitted before connect-node reads or parses anything; released when the answer is done
+      // (or the client went away).
+      if (pipeline.admit()) {
+        res.once("close", release);
+        connectHandler(req, res);
+        return;
+      }
+      const protocol = refusal.send(req, res);
+      const served = methodsByPath.get(path);
+      if (served !== undefined) pipeline.refused(served.service, served.method, protocol);
       return;
     }
     Promise.resolve(route(req, res)).catch(() => {

@@ -7,6 +7,7 @@ import { Code, ConnectError, createContextValues, type HandlerContext } from "@c
 import { grpcStatusFromConnectError, toClientError } from "./errors.js";
 import { MAX_MESSAGE_BYTES, type RunningServer, type ServiceRegistration } from "./connect-server.js";
 import { healthFileDescriptor } from "./health-descriptor.js";
+import { overloadedError } from "./overload-refusal.js";
 import type { CallPipeline } from "./pipeline.js";
 
 /** Request bytes that do not decode: answered with InvalidArgument instead of grpc-js's INTERNAL. */
@@ -134,12 +135,20 @@ function unaryHandler(
   service: DescService,
   methodName: string,
   wrapped: UnaryHandler,
+  pipeline: CallPipeline,
   maxTimeoutMs: number,
 ): grpc.handleUnaryCall<unknown, unknown> {
   const method = service.methods.find((m) => m.localName === methodName);
   if (method === undefined) throw new Error(`${service.typeName} has no method ${methodName}`);
   const path = `/${service.typeName}/${method.name}`;
+  const overloaded = overloadedError();
   return (call, callback) => {
+    // Admission before anything is built for the call (grpc-js has decoded the message already).
+    if (!pipeline.admit()) {
+      pipeline.refused(service, method, "grpc-js");
+      callback(grpcStatusFromConnectError(overloaded));
+      return;
+    }
     const timeoutMs = timeoutOf(call);
     const ctx = new GrpcJsCallContext(service, method, path, headersOf(call.metadata), timeoutMs);
     // grpc-js emits "cancelled" on every call whose stream closes, answered or not; only a call
@@ -163,12 +172,14 @@ function unaryHandler(
       (response) => {
         answered = true;
         ctx.finish();
+        pipeline.release();
         call.sendMetadata(metadataOf(ctx.responseHeader));
         callback(null, response);
       },
       (e: unknown) => {
         answered = true;
         ctx.finish();
+        pipeline.release();
         // The pipeline already mapped service errors; this also covers the checks above.
         const { error } = toClientError(e, ctx.responseHeader.get("x-request-id") ?? "");
         callback(grpcStatusFromConnectError(error, ctx.responseHeader));
@@ -215,7 +226,7 @@ export async function startGrpcServer(opts: GrpcServerOptions, port: number, hos
   for (const { service, impl } of opts.services) {
     const wrapped = opts.pipeline.wrap(service, impl) as unknown as Record<string, UnaryHandler>;
     const handlers: grpc.UntypedServiceImplementation = {};
-    for (const [name, fn] of Object.entries(wrapped)) handlers[name] = unaryHandler(service, name, fn, opts.maxTimeoutMs);
+    for (const [name, fn] of Object.entries(wrapped)) handlers[name] = unaryHandler(service, name, fn, opts.pipeline, opts.maxTimeoutMs);
     server.addService(grpcServiceDefinition(service), handlers);
   }
 

@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import type { DescMethod, DescService, Message } from "@bufbuild/protobuf";
-import { Code, ConnectError, createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { Code, createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { tracingActive, type Logger, type Span } from "@altalune/core";
 import { authRuleOf, ruleProblems, type AuthRule } from "./auth-rules.js";
 import { endRpcSpan, tracedAuthStep, tracedCall } from "./call-tracing.js";
-import { errorDetail, toClientError } from "./errors.js";
+import { toClientError } from "./errors.js";
 import { validateRequest } from "./validation.js";
 
 export interface CallInfo {
@@ -27,8 +27,7 @@ export type AuthStep = (call: CallInfo, request: Message, ctx: HandlerContext) =
 /** Runs a call's auth step and handler, e.g. under a deadline for database waits (databaseCallGuard). */
 export type CallWrapper = <T>(run: () => Promise<T>) => Promise<T>;
 
-/** ErrorDetail code of a call refused because MAX_CALLS_IN_FLIGHT calls are already in flight. */
-export const OVERLOADED_CODE = "60016";
+export { OVERLOADED_CODE } from "./overload-refusal.js";
 
 export interface PipelineOptions {
   logger: Logger;
@@ -36,6 +35,8 @@ export interface PipelineOptions {
   /**
    * Calls in flight at once in this process, over both ports; one more is refused at once with
    * ResourceExhausted (HTTP 429 on Connect) instead of queueing without bound. Default 512.
+   * The transports admit (`admit`/`release`) before they parse a request, so a refusal costs
+   * next to nothing.
    */
   maxCallsInFlight?: number;
   around?: CallWrapper;
@@ -83,8 +84,31 @@ export class CallPipeline {
     this.accessLog = opts.logger.child({}, { redact: [] });
   }
 
+  /** Calls admitted and not yet answered, over both ports. */
   get activeCalls(): number {
     return this.active;
+  }
+
+  /**
+   * Admission, asked by a transport before it reads the request: false when MAX_CALLS_IN_FLIGHT
+   * calls are already in flight (the transport answers ResourceExhausted itself, see
+   * overload-refusal.ts). Every admitted call is released exactly once, when its answer is done.
+   */
+  admit(): boolean {
+    if (this.active >= this.maxInFlight) return false;
+    this.active++;
+    return true;
+  }
+
+  release(): void {
+    this.active--;
+    if (this.active === 0) for (const wake of [...this.idleWaiters]) wake();
+  }
+
+  /** A call refused for overload: counted and logged at debug (its path names a served method). */
+  refused(service: DescService, method: DescMethod, transport: string): void {
+    this.opts.logger.debug({ service: service.typeName, method: method.name, inFlight: this.active }, "call refused: too many calls in flight");
+    this.opts.observe?.({ service, method, transport }, "ResourceExhausted", undefined);
   }
 
   /** Resolves true once no call is in flight, or false when the timeout passes first. */
@@ -127,21 +151,11 @@ export class CallPipeline {
     const accessLog = this.accessLog;
     const around: CallWrapper = this.opts.around ?? ((run) => run());
     const serve = async (request: Message, ctx: HandlerContext, span: Span | undefined): Promise<unknown> => {
-      // Admission first and for a counter's price: an overloaded process answers at once.
-      if (this.active >= this.maxInFlight) {
-        logger.debug({ service: service.typeName, method: method.name, inFlight: this.active }, "call refused: too many calls in flight");
-        this.opts.observe?.({ service, method, transport: ctx.protocolName }, "ResourceExhausted", undefined);
-        if (span !== undefined) endRpcSpan(span, ctx.protocolName, "ResourceExhausted", "");
-        throw new ConnectError("server overloaded; retry later", Code.ResourceExhausted, undefined, [
-          errorDetail(OVERLOADED_CODE, { reason: "max_calls_in_flight" }),
-        ]);
-      }
       const started = performance.now();
       const requestId = requestIdOf(ctx);
       const call: CallInfo = { service, method, rule, requestId, transport: ctx.protocolName };
       ctx.values.set(callInfoKey, call);
       ctx.responseHeader.set(REQUEST_ID_HEADER, requestId);
-      this.active++;
       let code = "OK";
       try {
         return await around(async () => {
@@ -157,8 +171,6 @@ export class CallPipeline {
         if (unexpected) logger.error({ ...line, err: e }, "call failed unexpectedly");
         throw error;
       } finally {
-        this.active--;
-        if (this.active === 0) for (const wake of [...this.idleWaiters]) wake();
         const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
         accessLog.info(
           { requestId, service: service.typeName, method: method.name, transport: call.transport, code, durationMs },

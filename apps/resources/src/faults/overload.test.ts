@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool } from "@altalune/db";
 import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
 import { ProjectService } from "@altalune/proto";
-import { startTestApi, type TestApi } from "../testing/api-harness.js";
+import { startTestApi, TRANSPORTS, type TestApi } from "../testing/api-harness.js";
 import { detailOf } from "../testing/errors.js";
 import { TcpProxy } from "../testing/tcp-proxy.js";
 
@@ -28,7 +28,10 @@ describe("overload", () => {
     await db?.drop();
   });
 
-  for (const transport of ["connect-json", "grpc-js"] as const) {
+  // Every transport: the refusal is written by the port before connect-node or the pipeline see
+  // the call, so each protocol's own form (Connect 429 JSON, gRPC and gRPC-Web trailers-only) is
+  // checked by its real client decoding it — code and ErrorDetail alike.
+  for (const transport of TRANSPORTS) {
     it(`${transport}: a burst of 16 against a limit of 4 — some refused at once, the admitted ones succeed`, async () => {
       const client = api.client(ProjectService, transport);
       proxy.setDelay(300);
