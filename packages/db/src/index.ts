@@ -12,19 +12,15 @@ export {
   type TransactionSql,
 } from "./pool.js";
 export {
-  DEFAULT_MIGRATIONS_DIR,
   MIGRATION_LOCK_KEY,
   MIGRATIONS_TABLE,
-  MigrationError,
-  loadMigrations,
   migrateDown,
   migrateUp,
   migrationStatus,
-  parseMigration,
-  type Migration,
   type MigrationOptions,
   type MigrationStatusEntry,
 } from "./migrator.js";
+export { DEFAULT_MIGRATIONS_DIR, MigrationError, loadMigrations, parseMigration, type Migration } from "./migration-files.js";
 export {
   classifyPgError,
   isCheckViolation,

@@ -2,7 +2,8 @@ import { mkdtemp, rm, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { loadMigrations, migrateDown, migrateUp, migrationStatus, parseMigration } from "./migrator.js";
+import { loadMigrations, parseMigration } from "./migration-files.js";
+import { migrateDown, migrateUp, migrationStatus } from "./migrator.js";
 import { createPool, type Sql } from "./pool.js";
 import { createTestDatabase, type TestDatabase } from "./testing.js";
 
