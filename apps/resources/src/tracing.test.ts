@@ -100,6 +100,30 @@ describe("tracing", () => {
     expect(JSON.stringify(spans)).not.toContain("Traced project");
   });
 
+  it("a verifier's first call fetches discovery and the JWKS: CLIENT spans under the auth step", async () => {
+    // A second API on the same database and issuer: its verifier has fetched nothing yet.
+    const fresh = await startTestApi({}, { db: api.db, issuer: api.issuer, logger: createLogger({ level: "silent" }) });
+    try {
+      const parent = traceparent();
+      await fresh.client(ProjectService, "connect-json", { headers: { traceparent: parent.header } }).queryProjects({});
+      const spans = await spansOf(parent.traceId);
+      const auth = spans.find((s) => s.name === "altalune.auth");
+      expect(auth, JSON.stringify(spans.map((s) => s.name))).toBeDefined();
+      const client = spans.filter((s) => s.kind === 3 && attr(s, "db.system.name") === undefined);
+      const discovery = client.find((s) => attr(s, "url.full") === `${api.issuer.url}/.well-known/openid-configuration`);
+      const jwks = client.find((s) => attr(s, "url.full") === api.issuer.jwksUrl);
+      for (const s of [discovery, jwks]) {
+        expect(s, JSON.stringify(client.map((c) => attr(c, "url.full")))).toBeDefined();
+        expect(s?.name).toBe("GET");
+        expect(s?.parentSpanId).toBe(auth?.spanId);
+        expect(s && attr(s, "http.response.status_code")).toBe(200);
+        expect(s && attr(s, "server.port")).toBe(Number(new URL(api.issuer.url).port));
+      }
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it("a call without a traceparent starts its own trace", async () => {
     const before = receiver.spans.length;
     await api.client(ProjectService, "connect-json").queryProjects({});

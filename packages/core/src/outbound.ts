@@ -3,6 +3,7 @@ import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { BlockList, isIP, type LookupFunction } from "node:net";
 import { Readable } from "node:stream";
+import { tracedHttpRequest } from "./tracing.js";
 
 /**
  * Requests this server makes to URLs that someone configured through the API (upstream identity
@@ -250,7 +251,8 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
  * A fetch (the subset upstream calls use: method, headers, string/URLSearchParams/bytes body,
  * signal, redirect) over node:http(s) whose every connection goes through the policy. Redirects
  * are followed by this function, not by the HTTP stack, so each hop is checked again; the
- * Authorization header is dropped when a redirect leaves the origin.
+ * Authorization header is dropped when a redirect leaves the origin. Each hop is a CLIENT span
+ * carrying the trace on (`traceparent`) when tracing is on.
  */
 export function guardedFetch(policy: OutboundPolicy, opts: GuardedFetchOptions = {}): FetchLike {
   const maxRedirects = opts.maxRedirects ?? 5;
@@ -261,7 +263,8 @@ export function guardedFetch(policy: OutboundPolicy, opts: GuardedFetchOptions =
     let body = await bodyBytes(init.body);
     const headers = new Headers(init.headers);
     for (let hop = 0; ; hop++) {
-      const response = await requestOnce(policy, resolver, opts.ca, url, method, headers, body, init.signal ?? undefined);
+      // One CLIENT span per hop (a refused hop too), its traceparent in the hop's headers.
+      const response = await tracedHttpRequest(method, url, headers, () => requestOnce(policy, resolver, opts.ca, url, method, headers, body, init.signal ?? undefined), hop);
       const location = response.headers.get("location");
       if (!REDIRECTS.has(response.status) || location === null || init.redirect === "manual") return response;
       await response.body?.cancel();

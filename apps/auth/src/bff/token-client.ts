@@ -1,4 +1,5 @@
 import * as oidc from "openid-client";
+import { tracedFetch } from "@altalune/core";
 import { INTERNAL_CALLER_HEADER } from "../rate-limit/index.js";
 
 export interface TokenSet {
@@ -59,6 +60,11 @@ function wrap(e: unknown): TokenEndpointError {
  */
 export class DashboardTokenClient {
   private configuration: Promise<oidc.Configuration> | undefined;
+  /**
+   * Every request (discovery, token, revocation) is a CLIENT span carrying the trace of the BFF
+   * request on (traceparent), so the token endpoint's span is a child of the BFF request's.
+   */
+  private readonly send = tracedFetch();
 
   constructor(private readonly creds: DashboardClientCredentials) {}
 
@@ -98,13 +104,13 @@ export class DashboardTokenClient {
         this.creds.clientId,
         undefined,
         oidc.ClientSecretBasic(this.creds.clientSecret),
-        this.creds.allowHttp ? { execute: [oidc.allowInsecureRequests] } : undefined,
+        { [oidc.customFetch]: this.send, ...(this.creds.allowHttp ? { execute: [oidc.allowInsecureRequests] } : {}) },
       )
       .then((config) => {
         const secret = this.creds.internalSecret;
         if (secret !== undefined) {
           config[oidc.customFetch] = (url, options) =>
-            fetch(url, { ...options, headers: { ...Object.fromEntries(new Headers(options.headers)), [INTERNAL_CALLER_HEADER]: secret } });
+            this.send(url, { ...options, headers: { ...Object.fromEntries(new Headers(options.headers)), [INTERNAL_CALLER_HEADER]: secret } });
         }
         return config;
       })

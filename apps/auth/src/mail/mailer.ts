@@ -1,7 +1,7 @@
 import { appendFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { createTransport, type Transporter } from "nodemailer";
-import { ConfigError, type Config, type Logger } from "@altalune/core";
+import { ConfigError, inClientSpan, type Attributes, type Config, type Logger } from "@altalune/core";
 
 export interface MailMessage {
   to: string;
@@ -29,10 +29,27 @@ export function createMailer(config: Config, logger: Logger): Mailer {
   return new DevMailer(join(config.dataDir, "mail.log"), config.mail.from, logger);
 }
 
+/** The SMTP reply code at the start of a server's answer (`250 OK: queued`), if any. */
+function replyCode(response: unknown): number | undefined {
+  const m = typeof response === "string" ? /^([2-5]\d\d)\b/.exec(response) : null;
+  return m ? Number(m[1]) : undefined;
+}
+
 export class SmtpMailer implements Mailer {
   private readonly transport: Transporter;
+  /** The send span's attributes: where to, never who to or what (no addresses, no subject: it can carry a code). */
+  private readonly spanAttributes: Attributes;
 
   constructor(url: string, from: string) {
+    // Only the host and port of the URL (it may carry credentials). nodemailer's default ports:
+    // 465 for smtps (TLS from the start), else 587.
+    const server = URL.canParse(url) ? new URL(url) : undefined;
+    this.spanAttributes = {
+      "network.protocol.name": "smtp",
+      ...(server === undefined
+        ? {}
+        : { "server.address": server.hostname, "server.port": server.port === "" ? (server.protocol === "smtps:" ? 465 : 587) : Number(server.port) }),
+    };
     // Bounded waits: a stalled SMTP server must not hold a login request (or shutdown) for the
     // library's default two minutes.
     this.transport = createTransport(
@@ -41,8 +58,20 @@ export class SmtpMailer implements Mailer {
     );
   }
 
-  async send(msg: MailMessage): Promise<void> {
-    await this.transport.sendMail({ to: msg.to, subject: msg.subject, text: msg.text, html: msg.html });
+  send(msg: MailMessage): Promise<void> {
+    // A CLIENT span (in the request that sends the mail, when there is one); a refusal is marked
+    // with nodemailer's code (ESOCKET, EENVELOPE…) and the server's reply code.
+    return inClientSpan("SMTP send", this.spanAttributes, async (span) => {
+      try {
+        const info = (await this.transport.sendMail({ to: msg.to, subject: msg.subject, text: msg.text, html: msg.html })) as { response?: unknown };
+        const code = replyCode(info.response);
+        if (code !== undefined) span.setAttribute("altalune.smtp.reply_code", code);
+      } catch (e) {
+        const code = typeof e === "object" && e !== null ? (e as { responseCode?: unknown }).responseCode : undefined;
+        if (typeof code === "number") span.setAttribute("altalune.smtp.reply_code", code);
+        throw e;
+      }
+    });
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import { createRemoteJWKSet, customFetch, errors, jwtVerify, type FetchImplementation, type JWTPayload, type JWTVerifyGetKey } from "jose";
-import type { AppError } from "@altalune/core";
+import { tracedFetch, type AppError } from "@altalune/core";
 import { authUnavailable, unauthenticated } from "./errors.js";
 
 /** What the Resources API takes from a verified access token: a user's, or a machine client's. */
@@ -211,7 +211,7 @@ export class AccessTokenVerifier {
       cooldownDuration: this.opts.cooldownMs ?? 30_000,
       cacheMaxAge: this.opts.cacheMaxAgeMs ?? 600_000,
       timeoutDuration: this.opts.timeoutMs ?? 5_000,
-      ...(observe === undefined ? {} : { [customFetch]: observedFetch(observe) }),
+      [customFetch]: jwksFetch(observe),
     });
   }
 
@@ -222,7 +222,7 @@ export class AccessTokenVerifier {
     }
     const url = `${this.opts.issuer}/.well-known/openid-configuration`;
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(this.opts.timeoutMs ?? 5_000), headers: { accept: "application/json" } });
+      const res = await httpFetch(url, { signal: AbortSignal.timeout(this.opts.timeoutMs ?? 5_000), headers: { accept: "application/json" } });
       if (!res.ok) throw new Error(`${url} answered ${res.status}`);
       const doc = (await res.json()) as { issuer?: unknown; jwks_uri?: unknown };
       if (doc.issuer !== this.opts.issuer) throw new Error(`${url} names issuer ${String(doc.issuer)}, expected ${this.opts.issuer}`);
@@ -235,10 +235,14 @@ export class AccessTokenVerifier {
   }
 }
 
+/** Discovery and JWKS requests: CLIENT spans under the call's auth span when tracing is on. */
+const httpFetch = tracedFetch();
+
 /** jose's fetch of the JWKS, reporting each answer (or failure) to `observe`. */
-function observedFetch(observe: (ok: boolean) => void): FetchImplementation {
+function jwksFetch(observe: ((ok: boolean) => void) | undefined): FetchImplementation {
+  if (observe === undefined) return httpFetch;
   return (url, options) =>
-    fetch(url, options).then(
+    httpFetch(url, options).then(
       (res) => (observe(res.ok), res),
       (e: unknown) => {
         observe(false);

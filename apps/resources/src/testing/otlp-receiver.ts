@@ -15,6 +15,8 @@ export interface OtlpSpan {
   name: string;
   kind: number;
   attributes: OtlpAttribute[];
+  /** code 2 = ERROR (absent or 0 = unset). */
+  status?: { code?: number; message?: string };
 }
 interface OtlpExport {
   resourceSpans: Array<{ resource: { attributes: OtlpAttribute[] }; scopeSpans: Array<{ spans: OtlpSpan[] }> }>;
