@@ -154,9 +154,9 @@ async function main() {
     }
     return { capacity, baseline, sustainable: rate };
   });
-  // Little's law: at capacity R with latency p99 the server holds about R × p99 calls; allowing
-  // as many again keeps an admitted call's wait near one more p99 (see docs/operations.md).
-  const limit = values.limit ? Number(values.limit) : Math.max(4, Math.ceil((capacity.okPerSecond * 2 * baseline.p99) / 1000));
+  // Little's law: a saturated process answering R calls/s with L in flight makes each wait about
+  // L / R. L = R × P (P: the sustainable p99) keeps an admitted call near P (see docs/operations.md).
+  const limit = values.limit ? Number(values.limit) : Math.max(4, Math.ceil((capacity.okPerSecond * baseline.p99) / 1000));
   const overload = { total: sustainable * 4 * seconds, connections: 4, streams: 1024, rps: sustainable * 4 };
   const limited = await run(limit, (url) => h2load(url, token, bodyFile, overload));
   const unlimited = await run(100_000, (url) => h2load(url, token, bodyFile, overload));
