@@ -1,4 +1,5 @@
 import type postgres from "postgres";
+import { quoteIdent } from "./partitions.js";
 import type { Queryable } from "./pool.js";
 
 /**
@@ -216,10 +217,6 @@ export function defineListSpec(input: ListSpecInput): ListSpec {
 
 const SEARCH_SEPARATOR = "\x1f";
 
-function quoteIdentifier(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
-
 /** Escapes LIKE metacharacters so the keyword matches literally (`ESCAPE '\'`). */
 export function escapeLikePattern(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -279,7 +276,7 @@ function scopeConditions(
  * be served by one trigram index created on the same expression (see migrations/0006).
  */
 export function searchDocumentSql(columns: readonly string[]): string {
-  return `(${columns.map((c) => `coalesce(${quoteIdentifier(assertIdentifier(c, "searchable"))}::text, '')`).join(` || E'\\x1f' || `)})`;
+  return `(${columns.map((c) => `coalesce(${quoteIdent(assertIdentifier(c, "searchable"))}::text, '')`).join(` || E'\\x1f' || `)})`;
 }
 
 function keywordCondition(sql: Queryable, spec: ListSpec, keyword: string | undefined): SqlFragment | undefined {
