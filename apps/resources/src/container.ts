@@ -30,7 +30,7 @@ export interface ContainerDeps {
   logger: Logger;
   /** Time as the domains see it; tests pass a fixed one. */
   clock?: Clock;
-  /** Listeners of user life-cycle events (the verification mail, once the auth server exists). */
+  /** Listeners of user life-cycle events (e.g. the auth server's verification mail). */
   userEvents?: UserEvents;
 }
 

@@ -15,7 +15,7 @@ export interface CallInfo {
   readonly transport: string;
 }
 
-/** The call's identity, for services that need it (request id in audit rows, the caller later). */
+/** The call's identity (service, method, rule, request id, transport), for services and steps that need it. */
 export const callInfoKey = createContextKey<CallInfo | undefined>(undefined);
 
 /**
