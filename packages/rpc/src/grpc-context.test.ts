@@ -11,8 +11,10 @@ import { CallPipeline } from "./pipeline.js";
 // still report a client's cancellation and the call's deadline, whenever the handler looks.
 const reasons: unknown[] = [];
 let readSignalAfterMs = 0;
+let handlersStarted = 0;
 const impl = {
   async getPublicConfig(_req: unknown, ctx: HandlerContext) {
+    handlersStarted++;
     if (readSignalAfterMs > 0) await new Promise((r) => setTimeout(r, readSignalAfterMs));
     const signal = ctx.signal;
     await new Promise<void>((resolve) => {
@@ -49,8 +51,12 @@ async function nextReason(): Promise<unknown> {
 describe("the grpc-js port's call context", () => {
   it.each([0, 150])("aborts the handler's signal when the client cancels (signal read after %i ms)", async (after) => {
     readSignalAfterMs = after;
+    const startedBefore = handlersStarted;
     const call = raw["getPublicConfig"]!({}, new grpc.Metadata(), {}, () => {});
-    await new Promise((r) => setTimeout(r, 80));
+    // Cancelled once the server runs the handler (a fixed wait failed on a loaded machine: the
+    // cancellation overtook the call, and no handler ever ran).
+    for (let i = 0; i < 250 && handlersStarted === startedBefore; i++) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 20));
     call.cancel();
     const reason = await nextReason();
     expect(reason).toBeInstanceOf(ConnectError);

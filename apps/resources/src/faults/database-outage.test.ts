@@ -119,10 +119,11 @@ describe("database outage through a proxy", () => {
   it("refused and cut connections: Unavailable 60014 within the bound, readiness 503, public config served; recovers; no acknowledged write lost", async () => {
     const load = startLoad(api, projectId, projectId);
     await sleep(500);
+    // Serving before the outage (asked after it began, a probe already run could say otherwise).
+    expect(await grpcHealthStatus(api.grpcAddress)).toBe("SERVING");
     const down = performance.now();
     await proxy.setMode("refuse");
     proxy.cut();
-    expect(await grpcHealthStatus(api.grpcAddress)).toBe("SERVING");
     // Readiness turns 503 within a second (generous margin: 3 s); so does grpc.health, which load
     // balancers of the native gRPC port probe instead.
     const [readyMs, healthMs] = await Promise.all([
@@ -161,7 +162,9 @@ describe("database outage through a proxy", () => {
     await proxy.setMode("blackhole");
     const down = performance.now();
     await waitFor("readyz 503", 3000, async () => (await readyStatus(api)) === 503);
-    await sleep(1500);
+    // Long enough that every load worker, each waiting up to the 1 s bound per call (more on a
+    // loaded machine), sends at least one call inside the window checked below.
+    await sleep(3000);
     const sentBeforeUp = performance.now();
     await proxy.setMode("forward");
     proxy.cut(); // the swallowed connections are dead; the pool reconnects
