@@ -384,6 +384,37 @@ describe("scope", () => {
     expect(own.rows.map((r) => r.id)).toEqual(["4"]);
   });
 
+  it("pages within the scope, past the end too", async () => {
+    const scope = { scope: { project_id: 2 } };
+    const second = await runListQuery<ScopedRow>(sql, scopedList, q({ page: 2, pageSize: 2 }), scope);
+    expect(second.rows.map((r) => r.id)).toEqual(["5"]);
+    expect(second.rowCount).toBe(3);
+    const past = await runListQuery<ScopedRow>(sql, scopedList, q({ page: 3, pageSize: 2 }), scope);
+    expect(past.rows).toEqual([]);
+    expect(past.rowCount).toBe(3);
+    expect(past.pageCount).toBe(2);
+  });
+
+  it("reads the matching rows once, in the scope's partition only", async () => {
+    const sent: Array<{ query: string; params: unknown[] }> = [];
+    const spy = postgres(db.url, { max: 1, debug: (_c, query, params) => sent.push({ query, params: [...params] }) });
+    try {
+      const result = await runListQuery<ScopedRow>(spy, scopedList, q({ keyword: "two", pageSize: 1 }), { scope: { project_id: 2 } });
+      expect(result.rows.map((r) => r.id)).toEqual(["3"]);
+      expect(result.rowCount).toBe(3);
+      const page = sent.find((s) => s.query.includes("over ()"));
+      if (page === undefined) throw new Error("no page statement was sent");
+      const plan = await sql.unsafe<{ "QUERY PLAN": string }[]>(`explain (costs off) ${page.query}`, page.params as never[]);
+      const text = plan.map((r) => r["QUERY PLAN"]).join("\n");
+      // One scan evaluates the keyword (the total and the page come from it); the page's rows are read back by key.
+      expect(text.match(/~~\*/g)).toHaveLength(1);
+      expect(text).toMatch(/list_scoped_p2/);
+      expect(text).not.toMatch(/list_scoped_p1/);
+    } finally {
+      await spy.end();
+    }
+  });
+
   it("requires every scope column", async () => {
     await expect(runListQuery(sql, scopedList, q())).rejects.toThrow(/scope project_id is required/);
     await expect(runListQuery(sql, scopedList, q(), { scope: {} })).rejects.toThrow(TypeError);

@@ -34,6 +34,8 @@ export interface ListResult<Row> {
   pageCount: number;
   /** The spec's catalog: values a client can offer per filter. */
   filters: Record<string, string[]>;
+  /** With `countLimit`: more rows matched than were counted (rowCount is then the limit). */
+  countCapped?: boolean;
 }
 
 /** What `sql\`…\`` returns; used as a condition inside the engine's statement. */
@@ -132,6 +134,16 @@ export interface RunListOptions {
    * projects a caller is a member of. An empty list shows nothing.
    */
   visibleOnly?: { column: string; values: readonly string[] };
+  /**
+   * More conditions, ANDed: built by the caller's code with bound values (e.g. a time range),
+   * never from SQL text a client sent. They restrict the rows and the total, not the catalog.
+   */
+  conditions?: readonly SqlFragment[];
+  /**
+   * Count at most this many rows: the total of a big table costs a scan of every match, so past
+   * the limit rowCount is the limit and `countCapped` is true.
+   */
+  countLimit?: number;
 }
 
 /** Result column carrying the total; stripped before rows are returned. */
@@ -251,6 +263,7 @@ function scopeConditions(
   sql: Queryable,
   spec: ListSpec,
   scope: Readonly<Record<string, ScopeValue>> | undefined,
+  qualifier?: string,
 ): SqlFragment[] {
   const given = scope ?? {};
   for (const key of Object.keys(given)) {
@@ -264,7 +277,8 @@ function scopeConditions(
     }
     // Bound as text: the pool has no bigint serializer, and the server casts
     // the parameter to the column's type anyway.
-    return sql`${sql(column)} = ${typeof value === "bigint" ? value.toString() : value}`;
+    const bound = typeof value === "bigint" ? value.toString() : value;
+    return qualifier ? sql`${sql(qualifier)}.${sql(column)} = ${bound}` : sql`${sql(column)} = ${bound}`;
   });
 }
 
@@ -350,9 +364,81 @@ function visibilityCondition(sql: Queryable, spec: ListSpec, visible: RunListOpt
   return [sql`${sql(visible.column)}::text = any(${sql.array([...visible.values])}::text[])`];
 }
 
+interface PageWindow {
+  orderColumns: readonly string[];
+  order: SortOrder;
+  limit: number;
+  offset: number;
+}
+
+type PageRow<Row> = Row & Record<typeof TOTAL_COLUMN, number>;
+
+/**
+ * The page and the full total in one pass over the matching rows: `count(*) over ()` is computed
+ * over every match before LIMIT applies. The window keeps only the sort columns (it buffers
+ * every match), and the page's rows are then read back by key — the scope's constants and the
+ * tie-breaker, unique within the scope — so the read-back prunes to the same partition at plan
+ * time. Reading the matches once instead of twice (a count and a page) halves the work of a
+ * keyword search (bench/RESULTS.md, issue 13). Past the end it yields no row.
+ */
+function windowPage<Row>(
+  sql: Queryable,
+  spec: ListSpec,
+  where: SqlFragment,
+  readBackScope: readonly SqlFragment[],
+  page: PageWindow,
+): Promise<PageRow<Row>[]> {
+  const { orderColumns, order, limit, offset } = page;
+  return sql<PageRow<Row>[]>`
+    select ${commaList(sql, spec.columns.map((c) => sql`t.${sql(c)}`))}, page.${sql(TOTAL_COLUMN)}
+    from (
+      select ${commaList(sql, orderColumns.map((c) => sql`${sql(c)}`))}, count(*) over ()::int as ${sql(TOTAL_COLUMN)}
+      from ${sql(spec.from)}
+      where ${where}
+      order by ${orderBy(sql, orderColumns, order)}
+      limit ${limit} offset ${offset}
+    ) as page
+    join ${sql(spec.from)} as t on ${and(sql, [...readBackScope, sql`t.${sql(spec.tieBreaker)} = page.${sql(spec.tieBreaker)}`])}
+    order by ${orderBy(sql, orderColumns, order, "page")}`;
+}
+
+/**
+ * The page beside a total that `counted` caps: the total is the driving side of the join, so an
+ * empty page still yields one row carrying it. NOT MATERIALIZED inlines `filtered` into both
+ * uses, so each gets the scope condition (partition pruning) and the page can use an index for
+ * ORDER BY … LIMIT without reading every match. The outer ORDER BY restores the page order,
+ * which a join does not promise to keep.
+ */
+function cappedPage<Row>(
+  sql: Queryable,
+  spec: ListSpec,
+  where: SqlFragment,
+  counted: SqlFragment,
+  page: PageWindow,
+): Promise<PageRow<Row>[]> {
+  const { orderColumns, order, limit, offset } = page;
+  const selected = [...new Set([...spec.columns, ...orderColumns])];
+  return sql<PageRow<Row>[]>`
+    with filtered as not materialized (
+      select ${commaList(sql, selected.map((c) => sql`${sql(c)}`))}
+      from ${sql(spec.from)}
+      where ${where}
+    )
+    select ${commaList(sql, spec.columns.map((c) => sql`page.${sql(c)}`))},
+      total.${sql(TOTAL_COLUMN)}
+    from (select count(*)::int as ${sql(TOTAL_COLUMN)} from ${counted}) as total
+    left join (
+      select * from filtered
+      order by ${orderBy(sql, orderColumns, order)}
+      limit ${limit} offset ${offset}
+    ) as page on true
+    order by ${orderBy(sql, orderColumns, order, "page")}`;
+}
+
 /**
  * Runs a list query: the page and the total in one statement, and the
- * data-driven catalog entries (if any) in a second one, concurrently.
+ * data-driven catalog entries (if any) in a second one, concurrently. A page
+ * past the end of the list costs a third statement: the total alone.
  */
 export async function runListQuery<Row extends object = Record<string, unknown>>(
   sql: Queryable,
@@ -363,45 +449,42 @@ export async function runListQuery<Row extends object = Record<string, unknown>>
   assertPagination(query);
   const scope = [...scopeConditions(sql, spec, options.scope), ...visibilityCondition(sql, spec, options.visibleOnly)];
   const keyword = keywordCondition(sql, spec, query.keyword);
-  const where = and(sql, [...scope, ...(keyword ? [keyword] : []), ...filterConditions(sql, spec, query.filters)]);
+  const where = and(sql, [...scope, ...(options.conditions ?? []), ...(keyword ? [keyword] : []), ...filterConditions(sql, spec, query.filters)]);
+  const limit = options.countLimit;
+  if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1)) throw new RangeError(`list query: invalid count limit ${limit}`);
 
   const sort = resolveSort(spec, query.sort);
   const orderColumns = [...new Set([sort.column, spec.tieBreaker])];
-  const selected = [...new Set([...spec.columns, ...orderColumns])];
   const offset = (query.page - 1) * query.pageSize;
+  const page = { orderColumns, order: sort.order, limit: query.pageSize, offset };
 
-  // NOT MATERIALIZED inlines `filtered` into both uses, so each gets the scope
-  // condition (partition pruning) and the page can use an index for ORDER BY
-  // … LIMIT. The total is the driving side of the join: an empty page still
-  // yields one row carrying it. The outer ORDER BY restores the page order,
-  // which a join does not promise to keep.
-  const pageQuery = sql<(Row & Record<typeof TOTAL_COLUMN, number>)[]>`
-    with filtered as not materialized (
-      select ${commaList(sql, selected.map((c) => sql`${sql(c)}`))}
-      from ${sql(spec.from)}
-      where ${where}
-    )
-    select ${commaList(sql, spec.columns.map((c) => sql`page.${sql(c)}`))},
-      total.${sql(TOTAL_COLUMN)}
-    from (select count(*)::int as ${sql(TOTAL_COLUMN)} from filtered) as total
-    left join (
-      select * from filtered
-      order by ${orderBy(sql, orderColumns, sort.order)}
-      limit ${query.pageSize} offset ${offset}
-    ) as page on true
-    order by ${orderBy(sql, orderColumns, sort.order, "page")}`;
+  const pageQuery =
+    limit === undefined
+      ? windowPage<Row>(sql, spec, where, scopeConditions(sql, spec, options.scope, "t"), page)
+      : cappedPage<Row>(sql, spec, where, sql`(select 1 from filtered limit ${limit + 1}) as counted`, page);
+  const [found, catalog] = await Promise.all([pageQuery, loadCatalog(sql, spec, scope)]);
+  // A window yields no row past the end of the list, so its total is then counted on its own.
+  const result =
+    limit === undefined && found.length === 0 && offset > 0
+      ? await sql<Record<typeof TOTAL_COLUMN, number>[]>`
+          select count(*)::int as ${sql(TOTAL_COLUMN)} from ${sql(spec.from)} where ${where}`
+      : found;
 
-  const [result, catalog] = await Promise.all([pageQuery, loadCatalog(sql, spec, scope)]);
-
-  const rowCount = result[0]?.[TOTAL_COLUMN] ?? 0;
-  // Past the end the single row is the join's NULL padding, not data.
-  const rows: Row[] =
-    offset >= rowCount ? [] : result.map(({ [TOTAL_COLUMN]: _total, ...row }) => row as unknown as Row);
+  const matched = result[0]?.[TOTAL_COLUMN] ?? 0;
+  const countCapped = limit !== undefined && matched > limit;
+  const rowCount = countCapped ? limit : matched;
+  // Past the end the single row is the join's NULL padding, not data. Past a capped count the
+  // total does not say where the end is: the padding row is the one whose columns are all NULL.
+  const pastEnd = countCapped
+    ? offset >= rowCount && result.length === 1 && spec.columns.every((c) => (result[0] as Record<string, unknown>)[c] === null)
+    : offset >= rowCount;
+  const rows: Row[] = pastEnd ? [] : found.map(({ [TOTAL_COLUMN]: _total, ...row }) => row as unknown as Row);
   return {
     rows,
     rowCount,
     pageCount: rowCount === 0 ? 0 : Math.ceil(rowCount / query.pageSize),
     filters: catalog,
+    ...(limit === undefined ? {} : { countCapped }),
   };
 }
 
