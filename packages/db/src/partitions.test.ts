@@ -1,13 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   createProjectPartitions,
+  defaultLocksPerBatch,
   dropProjectPartitions,
   ensureAllPartitions,
+  partitionLockCosts,
   partitionName,
   partitionedTables,
+  planPartitionBatches,
   projectIdLiteral,
+  type PartitionLockCost,
+  type PartitionTarget,
 } from "./partitions.js";
-import type { Queryable } from "./pool.js";
+import { observePool, type Queryable } from "./pool.js";
 import { createTestDatabase, type TestDatabase } from "./testing.js";
 
 let db: TestDatabase;
@@ -151,5 +156,111 @@ describe("ensureAllPartitions", () => {
     );
     expect(await partitionsOf(db.sql, "notes")).toEqual(["notes_p1", "notes_p4", "notes_p5"]);
     expect(await ensureAllPartitions(db.sql)).toEqual([]);
+  });
+});
+
+describe("planPartitionBatches", () => {
+  const costs = new Map<string, PartitionLockCost>([
+    ["a", { perPartition: 10, perBatch: 5 }],
+    ["b", { perPartition: 4, perBatch: 20 }],
+  ]);
+  const estimate = (batch: readonly PartitionTarget[]) =>
+    batch.reduce((n, t) => n + costs.get(t.table)!.perPartition, 0) +
+    [...new Set(batch.map((t) => t.table))].reduce((n, table) => n + costs.get(table)!.perBatch, 0);
+  const targets: PartitionTarget[] = [
+    ...Array.from({ length: 25 }, (_, i) => ({ table: "a", projectId: String(i + 1) })),
+    ...Array.from({ length: 25 }, (_, i) => ({ table: "b", projectId: String(i + 1) })),
+  ];
+
+  it("keeps every batch within the lock budget and every partition in order, once", () => {
+    const batches = planPartitionBatches(targets, costs, 60);
+    expect(batches.flat()).toEqual(targets);
+    for (const batch of batches) expect(estimate(batch)).toBeLessThanOrEqual(60);
+    // Full batches: none could have taken the next partition.
+    for (let i = 0; i + 1 < batches.length; i++) {
+      expect(estimate([...batches[i]!, batches[i + 1]![0]!])).toBeGreaterThan(60);
+    }
+  });
+
+  it("still makes progress when one partition exceeds the budget", () => {
+    expect(planPartitionBatches(targets.slice(0, 3), costs, 1)).toEqual(targets.slice(0, 3).map((t) => [t]));
+  });
+
+  it("refuses a table it has no cost for", () => {
+    expect(() => planPartitionBatches([{ table: "c", projectId: "1" }], costs, 60)).toThrow(/no lock cost/);
+  });
+});
+
+describe("ensureAllPartitions on the migrated schema", () => {
+  let migrated: TestDatabase;
+
+  beforeAll(async () => {
+    migrated = await createTestDatabase();
+  });
+
+  afterAll(async () => {
+    await migrated?.drop();
+  });
+
+  async function addProjects(count: number): Promise<void> {
+    await migrated.sql`
+      insert into altalune_projects (public_id, name, timezone, environment)
+      select substr(md5(random()::text), 1, 14), 'Tenant ' || substr(md5(random()::text), 1, 12), 'UTC', 'live'
+      from generate_series(1, ${count})`;
+  }
+
+  it("estimates at least the locks a batch really holds until commit", async () => {
+    await addProjects(4);
+    const tables = await partitionedTables(migrated.sql);
+    const costs = await partitionLockCosts(migrated.sql, tables);
+    const { held, created } = await migrated.sql.begin(async (tx) => {
+      const names = await ensureAllPartitions(tx, { maxLocksPerBatch: Number.MAX_SAFE_INTEGER });
+      const [row] = await tx<{ n: number }[]>`select count(*)::int as n from pg_locks where pid = pg_backend_pid()`;
+      return { held: row!.n, created: names };
+    });
+    expect(created.length).toBeGreaterThanOrEqual(4 * tables.length);
+    const estimated = created.reduce((n, name) => n + costs.get(name.replace(/_p[0-9]+$/, ""))!.perPartition, 0) +
+      tables.reduce((n, table) => n + costs.get(table)!.perBatch, 0);
+    expect(held).toBeLessThanOrEqual(estimated);
+  });
+
+  it("provisions 300 projects in batches within the lock budget, and a second run is a no-op", async () => {
+    const before = new Set((await migrated.sql<{ id: string }[]>`select id::text as id from altalune_projects`).map((r) => r.id));
+    await addProjects(300);
+    const tables = await partitionedTables(migrated.sql);
+    expect(tables).toEqual(["altalune_example_employees", "altalune_project_api_keys"]);
+    const ddl: string[] = [];
+    const stop = observePool(migrated.sql, (_kind, _seconds, ok, detail) => {
+      if (ok && detail.text?.startsWith("create table")) ddl.push(detail.text);
+    });
+    let created: string[];
+    try {
+      created = await ensureAllPartitions(migrated.sql);
+    } finally {
+      stop();
+    }
+    const projects = await migrated.sql<{ id: string }[]>`select id::text as id from altalune_projects`;
+    const added = projects.filter(({ id }) => !before.has(id));
+    expect(added).toHaveLength(300);
+    const expected = tables.flatMap((table) => added.map(({ id }) => partitionName(table, id))).sort();
+    expect([...created].sort()).toEqual(expected);
+    for (const table of tables) {
+      expect(await partitionsOf(migrated.sql, table)).toEqual(projects.map(({ id }) => partitionName(table, id)).sort());
+    }
+    // One round trip per batch, each within the budget: far fewer statements than partitions.
+    const costs = await partitionLockCosts(migrated.sql, tables);
+    const budget = await defaultLocksPerBatch(migrated.sql);
+    expect(ddl.length).toBeGreaterThan(1);
+    expect(ddl.length).toBeLessThan(created.length / 4);
+    for (const text of ddl) {
+      const names = [...text.matchAll(/create table if not exists "([a-z_]+)_p[0-9]+"/g)].map((m) => m[1]!);
+      const estimated = names.reduce((n, t) => n + costs.get(t)!.perPartition, 0) +
+        [...new Set(names)].reduce((n, t) => n + costs.get(t)!.perBatch, 0);
+      expect(names.length === 1 || estimated <= budget).toBe(true);
+    }
+    expect(ddl.flatMap((text) => [...text.matchAll(/"([a-z_]+_p[0-9]+)"/g)].map((m) => m[1]!)).sort()).toEqual(expected);
+
+    expect(await ensureAllPartitions(migrated.sql)).toEqual([]);
+    for (const table of tables) expect((await partitionsOf(migrated.sql, table)).length).toBe(projects.length);
   });
 });

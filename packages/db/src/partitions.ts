@@ -66,25 +66,23 @@ export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-async function createPartition(sql: Queryable, table: string, projectId: string): Promise<string> {
+function createPartitionSql(table: string, projectId: string): string {
   const id = projectIdLiteral(projectId);
-  const name = partitionName(table, id);
-  await sql.unsafe(`create table if not exists ${quoteIdent(name)} partition of ${quoteIdent(table)} for values in (${id})`);
-  return name;
+  return `create table if not exists ${quoteIdent(partitionName(table, id))} partition of ${quoteIdent(table)} for values in (${id})`;
 }
 
 /**
- * Creates the project's partition of every partitioned table (idempotent).
- * Pass the transaction that inserts the project so both commit together.
- * Note: attaching a partition locks the parent table until commit.
+ * Creates the project's partition of every partitioned table (idempotent), in
+ * one round trip. Pass the transaction that inserts the project so both commit
+ * together. Note: attaching a partition locks the parent table until commit.
  */
 export async function createProjectPartitions(sql: Queryable, projectId: bigint | number | string): Promise<string[]> {
   const id = projectIdLiteral(projectId);
-  const created: string[] = [];
-  for (const table of await partitionedTables(sql)) {
-    created.push(await createPartition(sql, table, id));
-  }
-  return created;
+  const tables = await partitionedTables(sql);
+  if (tables.length === 0) return [];
+  // Without parameters postgres.js sends the simple protocol, which runs several statements.
+  await sql.unsafe(tables.map((table) => createPartitionSql(table, id)).join(";\n"));
+  return tables.map((table) => partitionName(table, id));
 }
 
 interface ForeignKeyEdge {
@@ -170,12 +168,106 @@ export async function dropProjectPartitions(sql: Queryable, projectId: bigint | 
   return dropped.sort();
 }
 
+/** One partition to create. */
+export interface PartitionTarget {
+  table: string;
+  projectId: string;
+}
+
+/**
+ * What creating partitions of `table` locks until commit, as counted in the server's shared lock
+ * table. A new partition locks itself (in several modes), its TOAST table and index, one index per
+ * index of the parent and the objects of the constraints it inherits; the first partition of a
+ * table in a batch also locks the parent, its indexes and the tables its foreign keys reference.
+ * Both are counted with a margin (twice the objects); a test checks them against pg_locks.
+ */
+export interface PartitionLockCost {
+  /** Per partition created. */
+  perPartition: number;
+  /** Once per batch that creates any partition of the table. */
+  perBatch: number;
+}
+
+export async function partitionLockCosts(sql: Queryable, tables: readonly string[]): Promise<Map<string, PartitionLockCost>> {
+  const rows = await sql<{ relname: string; indexes: number; constraints: number }[]>`
+    select c.relname,
+           (select count(*) from pg_index i where i.indrelid = c.oid)::int as indexes,
+           (select count(*) from pg_constraint k where k.conrelid = c.oid)::int as constraints
+    from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = current_schema() and c.relname = any(${tables as string[]}::text[])`;
+  const objects = new Map(rows.map((r) => [r.relname, 3 + r.indexes + r.constraints]));
+  return new Map(
+    tables.map((table) => {
+      const perPartition = 2 * (objects.get(table) ?? 3);
+      return [table, { perPartition, perBatch: perPartition }];
+    }),
+  );
+}
+
+/**
+ * The server's shared lock table holds max_locks_per_transaction × (max_connections +
+ * max_prepared_transactions) entries for all sessions together; one transaction may take more
+ * than its share, but a provisioning batch that took most of it would make other sessions fail
+ * with "out of shared memory". A batch keeps to this fraction of it.
+ */
+const LOCK_TABLE_FRACTION = 16;
+
+export async function defaultLocksPerBatch(sql: Queryable): Promise<number> {
+  const [row] = await sql<{ slots: number }[]>`
+    select current_setting('max_locks_per_transaction')::int
+           * (current_setting('max_connections')::int + current_setting('max_prepared_transactions')::int) as slots`;
+  return Math.floor((row?.slots ?? 0) / LOCK_TABLE_FRACTION);
+}
+
+/**
+ * Splits the partitions to create into batches whose estimated locks stay within `maxLocks`
+ * (a batch always holds at least one partition), in the given order.
+ */
+export function planPartitionBatches(
+  targets: readonly PartitionTarget[],
+  costs: ReadonlyMap<string, PartitionLockCost>,
+  maxLocks: number,
+): PartitionTarget[][] {
+  const batches: PartitionTarget[][] = [];
+  let batch: PartitionTarget[] = [];
+  let tablesInBatch = new Set<string>();
+  let locks = 0;
+  for (const target of targets) {
+    const cost = costs.get(target.table);
+    if (cost === undefined) throw new Error(`no lock cost for table ${target.table}`);
+    const added = (inBatch: ReadonlySet<string>) => cost.perPartition + (inBatch.has(target.table) ? 0 : cost.perBatch);
+    if (batch.length > 0 && locks + added(tablesInBatch) > maxLocks) {
+      batches.push(batch);
+      batch = [];
+      tablesInBatch = new Set();
+      locks = 0;
+    }
+    locks += added(tablesInBatch);
+    tablesInBatch.add(target.table);
+    batch.push(target);
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
+}
+
+export interface EnsurePartitionsOptions {
+  /** Upper bound on the locks one batch holds until it commits. Default: defaultLocksPerBatch. */
+  maxLocksPerBatch?: number;
+}
+
 /**
  * Creates any missing partition for every existing project, e.g. after a
  * migration added a partitioned table. A no-op until the projects table exists.
  * Returns the names of the partitions it created.
+ *
+ * Partitions are created in batches, each one multi-statement round trip that
+ * commits on its own (when `sql` is a pool; inside a caller's transaction all
+ * batches share it, and its locks). Batching saves the round trip and commit
+ * per partition, not the server's own work: each CREATE … PARTITION OF rebuilds
+ * the parent's partition descriptor and scans pg_constraint, so its cost grows
+ * with the partitions that exist (see docs/architecture.md, bench/RESULTS.md).
  */
-export async function ensureAllPartitions(sql: Queryable): Promise<string[]> {
+export async function ensureAllPartitions(sql: Queryable, opts: EnsurePartitionsOptions = {}): Promise<string[]> {
   const [exists] = await sql<{ ok: boolean }[]>`select to_regclass(${PROJECTS_TABLE}) is not null as ok`;
   if (!exists?.ok) return [];
   const tables = await partitionedTables(sql);
@@ -191,12 +283,18 @@ export async function ensureAllPartitions(sql: Queryable): Promise<string[]> {
         where n.nspname = current_schema()`
     ).map((r) => r.relname),
   );
-  const created: string[] = [];
-  for (const { id } of projects) {
-    for (const table of tables) {
-      if (existing.has(partitionName(table, id))) continue;
-      created.push(await createPartition(sql, table, id));
+  // Table by table: a batch then locks few parents.
+  const missing: PartitionTarget[] = [];
+  for (const table of tables) {
+    for (const { id } of projects) {
+      if (!existing.has(partitionName(table, id))) missing.push({ table, projectId: id });
     }
   }
-  return created;
+  if (missing.length === 0) return [];
+  const maxLocks = opts.maxLocksPerBatch ?? (await defaultLocksPerBatch(sql));
+  const batches = planPartitionBatches(missing, await partitionLockCosts(sql, tables), maxLocks);
+  for (const batch of batches) {
+    await sql.unsafe(batch.map((t) => createPartitionSql(t.table, t.projectId)).join(";\n"));
+  }
+  return missing.map((t) => partitionName(t.table, t.projectId));
 }
