@@ -60,31 +60,61 @@ export interface Authorization {
   memberships: Record<string, string>;
 }
 
-/** The same rules as IamRepo.effectivePermissionsOfUser and projectsOfUser (Resources API). */
+/**
+ * The user's effective permissions as a text[] expression: the same rules as
+ * IamRepo.effectivePermissionsOfUser (Resources API), each once, in the database's order of their
+ * names. A system permission by its key (what the API's rules name; it cannot be renamed), a
+ * custom one by its name.
+ */
+function permissionsOf(sql: Sql, userPublicId: string) {
+  return sql`array(
+    select coalesce(p.system_key, p.name) from altalune_permissions p
+    where p.id in (
+      select up.permission_id from altalune_users_permissions up
+      join altalune_users u on u.id = up.user_id where u.public_id = ${userPublicId}
+      union
+      select rp.permission_id
+      from altalune_users_roles ur
+      join altalune_roles_permissions rp on rp.role_id = ur.role_id
+      join altalune_users u on u.id = ur.user_id
+      where u.public_id = ${userPublicId})
+    order by 1)`;
+}
+
+/** The user's memberships as a json array of [project public id, role] (IamRepo.projectsOfUser's rules). */
+function membershipsOf(sql: Sql, userPublicId: string) {
+  return sql`coalesce((
+    select json_agg(json_build_array(p.public_id, m.role))
+    from altalune_project_members m
+    join altalune_projects p on p.id = m.project_id
+    join altalune_users u on u.id = m.user_id
+    where u.public_id = ${userPublicId}), '[]'::json)`;
+}
+
+interface AuthorizationRow {
+  perms: string[];
+  memberships: [string, string][];
+}
+
+const toAuthorization = (r: AuthorizationRow): Authorization => ({ perms: r.perms, memberships: Object.fromEntries(r.memberships) });
+
+/**
+ * Permissions and memberships in one statement: it runs at every token issuance, where a round
+ * trip costs the server more than the subqueries do.
+ */
 export async function loadAuthorization(sql: Sql, userPublicId: string): Promise<Authorization> {
-  const [perms, members] = await Promise.all([
-    // A system permission by its key (what the API's rules name; it cannot be renamed), a custom
-    // one by its name.
-    sql<{ name: string }[]>`
-      select coalesce(p.system_key, p.name) as name from altalune_permissions p
-      where p.id in (
-        select up.permission_id from altalune_users_permissions up
-        join altalune_users u on u.id = up.user_id where u.public_id = ${userPublicId}
-        union
-        select rp.permission_id
-        from altalune_users_roles ur
-        join altalune_roles_permissions rp on rp.role_id = ur.role_id
-        join altalune_users u on u.id = ur.user_id
-        where u.public_id = ${userPublicId})
-      order by 1`,
-    sql<{ project: string; role: string }[]>`
-      select p.public_id as project, m.role
-      from altalune_project_members m
-      join altalune_projects p on p.id = m.project_id
-      join altalune_users u on u.id = m.user_id
-      where u.public_id = ${userPublicId}`,
-  ]);
-  return { perms: perms.map((r) => r.name), memberships: Object.fromEntries(members.map((m) => [m.project, m.role])) };
+  const [row] = await sql<AuthorizationRow[]>`
+    select ${permissionsOf(sql, userPublicId)} as perms, ${membershipsOf(sql, userPublicId)} as memberships`;
+  return toAuthorization(row!);
+}
+
+/** findUserByPublicId and loadAuthorization in one statement (a token about to be issued needs both). */
+export async function findUserWithAuthorization(sql: Sql, publicId: string): Promise<{ user: AccountRecord; authz: Authorization } | undefined> {
+  const [row] = await sql<(UserRow & AuthorizationRow)[]>`
+    select id, public_id, email, first_name, last_name, avatar_url, is_active, email_verified,
+           ${permissionsOf(sql, publicId)} as perms, ${membershipsOf(sql, publicId)} as memberships
+    from altalune_users where public_id = ${publicId}`;
+  return row ? { user: fromRow(row), authz: toAuthorization(row) } : undefined;
 }
 
 /**

@@ -3,7 +3,16 @@ import type { Sql } from "@altalune/db";
 import Provider, { errors, type Configuration, type KoaContextWithOIDC, type UnknownObject } from "oidc-provider";
 import { API_SCOPES } from "@altalune/resources";
 import { isDatabaseUnavailable, oidcCallback, RETRY_AFTER_SECONDS, UNAVAILABLE_DESCRIPTIONS } from "../availability/unavailable.js";
-import { accessTokenClaims, findUserByPublicId, loadAuthorization, standardClaims, withinScopes } from "./accounts.js";
+import {
+  accessTokenClaims,
+  findUserByPublicId,
+  findUserWithAuthorization,
+  loadAuthorization,
+  standardClaims,
+  withinScopes,
+  type AccountRecord,
+  type Authorization,
+} from "./accounts.js";
 import { FIRST_PARTY, PKCE_REQUIRED, type ClientStore } from "./client-store.js";
 import { cookieKeys, storedIdKey } from "./derived-secrets.js";
 import { clientTokenClaims, loadClientGrants } from "./machine-clients.js";
@@ -62,6 +71,32 @@ export interface ProviderDeps {
 
 const scopeSet = (scope: string | undefined): Set<string> => new Set((scope ?? "").split(" ").filter(Boolean));
 
+/** What findAccount read: the user, and their authorization when a token was about to be issued. */
+interface AccountRead {
+  user: AccountRecord;
+  authz?: Authorization;
+}
+
+/**
+ * What was read for each account findAccount returned. A token request reads the account
+ * (oidc-provider's findAccount, given the code or refresh token being redeemed) and then issues
+ * the access token (extraTokenClaims) moments later in the same request: findAccount reads the
+ * user's authorization along with the user, in the same statement, and extraTokenClaims uses
+ * both instead of asking again.
+ */
+const accountReads = new WeakMap<object, AccountRead>();
+
+/** What this request's findAccount read for `accountId`, if it did. */
+function accountReadInRequest(ctx: KoaContextWithOIDC | undefined, accountId: string): AccountRead | undefined {
+  const account: unknown = ctx?.oidc?.account;
+  if (typeof account !== "object" || account === null) return undefined;
+  const read = accountReads.get(account);
+  return read?.user.publicId === accountId ? read : undefined;
+}
+
+/** Redeeming these issues an access token right after findAccount. */
+const REDEEMED_FOR_ACCESS_TOKEN: ReadonlySet<string> = new Set(["AuthorizationCode", "RefreshToken"]);
+
 export function createProvider({ sql, config, logger, clients, keys, pages }: ProviderDeps): Provider {
   const { auth } = config;
   const encryptionKey = config.encryptionKey;
@@ -78,9 +113,10 @@ export function createProvider({ sql, config, logger, clients, keys, pages }: Pr
       return clientTokenClaims(grants, scopeSet(token.scope)) as UnknownObject;
     }
     if (token.kind !== "AccessToken" || !("accountId" in token) || typeof token.accountId !== "string") return undefined;
-    const user = await findUserByPublicId(sql, token.accountId);
+    const read = accountReadInRequest(ctx, token.accountId);
+    const user = read?.user ?? (await findUserByPublicId(sql, token.accountId));
     if (!user || !user.isActive) throw new errors.InvalidGrant("the user is not active");
-    const authz = await loadAuthorization(sql, user.publicId);
+    const authz = read?.authz ?? (await loadAuthorization(sql, user.publicId));
     const scopes = scopeSet(token.scope);
     // First-party clients carry the user's permissions; any other client the consented API
     // scopes the user holds now. Evaluated at every issuance, refreshes included: the token's
@@ -137,14 +173,21 @@ export function createProvider({ sql, config, logger, clients, keys, pages }: Pr
     pkce: { required: (_ctx, client) => (client as unknown as Record<string, unknown>)[PKCE_REQUIRED] !== false },
     // The callbacks that read the database pass its unavailability on as `temporarily_unavailable`
     // (oidcCallback), as the adapter does; see availability/unavailable.ts.
-    async findAccount(_ctx, sub) {
-      const user = await oidcCallback(() => findUserByPublicId(sql, sub));
+    async findAccount(_ctx, sub, token) {
+      const read = await oidcCallback(async (): Promise<AccountRead | undefined> => {
+        if (token !== undefined && REDEEMED_FOR_ACCESS_TOKEN.has(token.kind)) return findUserWithAuthorization(sql, sub);
+        const user = await findUserByPublicId(sql, sub);
+        return user && { user };
+      });
+      const user = read?.user;
       // Inactive or deleted: no ID token, no userinfo, and a refresh fails with invalid_grant.
       if (!user || !user.isActive) return undefined;
-      return {
+      const account = {
         accountId: user.publicId,
-        claims: (_use, scope) => standardClaims(user, scopeSet(scope)) as { sub: string },
+        claims: (_use: string, scope: string) => standardClaims(user, scopeSet(scope)) as { sub: string },
       };
+      accountReads.set(account, read);
+      return account;
     },
     extraTokenClaims: (ctx, token) => oidcCallback(async () => extraTokenClaims(ctx, token)),
     async issueRefreshToken(_ctx, client, code) {

@@ -3,6 +3,7 @@ import type { Sql } from "@altalune/db";
 import { errors, type Adapter, type AdapterFactory, type AdapterPayload } from "oidc-provider";
 import { oidcCallback } from "../availability/unavailable.js";
 import type { ClientStore } from "./client-store.js";
+import { RequestReads } from "./request-reads.js";
 import { UnreadableStoredId, type StoredIdSealer } from "./stored-ids.js";
 
 /**
@@ -25,7 +26,8 @@ type Payload = AdapterPayload & Record<string, unknown>;
 
 interface Row {
   id: string;
-  payload: Payload;
+  /** As JSON text, parsed for each answer (so a row read once can answer again: RequestReads). */
+  payload: string;
   consumed_at: Date | null;
   in_leeway: boolean;
 }
@@ -46,6 +48,16 @@ function clientIdOf(payload: Payload): string | null {
 
 /** Models whose use is consuming them: a lost race for the consumption refuses the request. */
 const SINGLE_USE_MODELS = new Set(["AuthorizationCode", "RefreshToken", "DeviceCode", "BackchannelAuthenticationRequest"]);
+
+/** Read more than once in one request (an interaction step, then oidc-provider finishing it). */
+const REREAD_MODELS = new Set(["Interaction", "Session"]);
+/** Tokens oidc-provider reads their Grant right after: the Grant comes in the same statement. */
+const WITH_GRANT_MODELS = new Set(["AuthorizationCode", "RefreshToken"]);
+
+type Lookup = "id" | "uid" | "user_code";
+
+/** Shared by the models' adapters: a token's adapter leaves its Grant for the Grant's. */
+const requestReads = new RequestReads<Row>();
 
 class PgAdapter implements Adapter {
   constructor(
@@ -92,29 +104,52 @@ class PgAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    return this.findBy(this.sql`id = ${sha256Hex(id)}`, { jti: id });
+    return this.findBy("id", sha256Hex(id), { jti: id });
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
     // A Session found by uid is only read (existence, account, grants), never saved back, so
     // its own id is not needed.
-    return this.findBy(this.sql`uid = ${sha256Hex(uid)}`, { uid });
+    return this.findBy("uid", sha256Hex(uid), { uid });
   }
 
   async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-    return this.findBy(this.sql`user_code = ${sha256Hex(userCode)}`, { userCode });
+    return this.findBy("user_code", sha256Hex(userCode), { userCode });
   }
 
-  private async findBy(where: ReturnType<Sql>, known: Record<string, string>): Promise<AdapterPayload | undefined> {
+  private async findBy(lookup: Lookup, hash: string, known: Record<string, string>): Promise<AdapterPayload | undefined> {
+    const row = requestReads.get(this.model, lookup, hash) ?? (await this.read(lookup, hash));
+    return row === undefined ? undefined : this.restore(row, known);
+  }
+
+  private async read(lookup: Lookup, hash: string): Promise<Row | undefined> {
+    const live = this.sql`(expires_at is null or expires_at > CURRENT_TIMESTAMP)`;
+    const inLeeway = this.sql`(reused_at is null and consumed_at > CURRENT_TIMESTAMP - make_interval(secs => ${REFRESH_REUSE_LEEWAY_SECONDS}))`;
+    if (lookup === "id" && WITH_GRANT_MODELS.has(this.model)) {
+      // The token and its Grant (whose id is the token's grant_id) in one statement; the Grant is
+      // left for the Grant.find that follows in this request.
+      const rows = await this.sql<(Row & { model: string })[]>`
+        select model, id, payload::text as payload, consumed_at, ${inLeeway} as in_leeway
+        from ${this.sql(TABLE)}
+        where (model = ${this.model} and id = ${hash}
+               or model = 'Grant' and id = (select grant_id from ${this.sql(TABLE)} where model = ${this.model} and id = ${hash}))
+          and ${live}`;
+      const grant = rows.find((r) => r.model === "Grant");
+      if (grant !== undefined) requestReads.remember("Grant", "id", grant.id, grant);
+      return rows.find((r) => r.model === this.model);
+    }
     const [row] = await this.sql<Row[]>`
-      select id, payload, consumed_at,
-             (reused_at is null and consumed_at > CURRENT_TIMESTAMP - make_interval(secs => ${REFRESH_REUSE_LEEWAY_SECONDS})) as in_leeway
+      select id, payload::text as payload, consumed_at, ${inLeeway} as in_leeway
       from ${this.sql(TABLE)}
-      where model = ${this.model} and ${where} and (expires_at is null or expires_at > CURRENT_TIMESTAMP)`;
-    if (!row) return undefined;
+      where model = ${this.model} and ${this.sql(lookup)} = ${hash} and ${live}`;
+    if (row !== undefined && REREAD_MODELS.has(this.model)) requestReads.remember(this.model, lookup, hash, row);
+    return row;
+  }
+
+  private restore(row: Row, known: Record<string, string>): AdapterPayload | undefined {
     let opened: Payload;
     try {
-      opened = this.sealer.open(this.model, row.id, row.payload) as Payload;
+      opened = this.sealer.open(this.model, row.id, JSON.parse(row.payload) as Payload) as Payload;
     } catch (e) {
       // Written before ids were sealed (an old replica during a deploy), or altered: fail safe.
       if (e instanceof UnreadableStoredId) return undefined;
@@ -191,6 +226,30 @@ class ClientAdapter implements Adapter {
 }
 
 /**
+ * Every write forgets what this request read of the model, before it and after it (a read that ran
+ * alongside the write may have kept the row as it was); revokeByGrantId touches every model.
+ */
+function forgettingReadsOnWrite(adapter: Adapter, model: string): Adapter {
+  const writing = async (write: () => Promise<void>, all = false) => {
+    requestReads.forget(all ? undefined : model);
+    try {
+      await write();
+    } finally {
+      requestReads.forget(all ? undefined : model);
+    }
+  };
+  return {
+    upsert: (id, payload, expiresIn) => writing(() => adapter.upsert(id, payload, expiresIn)),
+    find: (id) => adapter.find(id),
+    findByUid: (uid) => adapter.findByUid(uid),
+    findByUserCode: (userCode) => adapter.findByUserCode(userCode),
+    consume: (id) => writing(() => adapter.consume(id)),
+    destroy: (id) => writing(() => adapter.destroy(id)),
+    revokeByGrantId: (grantId) => writing(() => adapter.revokeByGrantId(grantId), true),
+  };
+}
+
+/**
  * Every adapter call with database unavailability turned into the OAuth error oidc-provider
  * answers 503 `temporarily_unavailable` (instead of its 500 `server_error`); see availability/.
  */
@@ -211,7 +270,7 @@ export function createAdapterFactory(sql: Sql, clients: ClientStore, sealer: Sto
   return (name: string) => {
     let adapter = adapters.get(name);
     if (!adapter) {
-      adapter = unavailabilityAware(name === "Client" ? new ClientAdapter(clients) : new PgAdapter(sql, name, sealer));
+      adapter = unavailabilityAware(name === "Client" ? new ClientAdapter(clients) : forgettingReadsOnWrite(new PgAdapter(sql, name, sealer), name));
       adapters.set(name, adapter);
     }
     return adapter;
