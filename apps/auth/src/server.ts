@@ -5,6 +5,7 @@ import { startMetricsServer, type Config, type Logger, type MetricsPort, type Me
 import { databaseCallGuard, databaseHealth, traceStatements, type Sql } from "@altalune/db";
 import { AccessTokenVerifier } from "@altalune/resources";
 import { accountRoutes, endLoginSession, signedIn } from "./account/index.js";
+import { auditProviderEvents, SecurityAudit } from "./audit/index.js";
 import { availability } from "./availability/index.js";
 import { BFF_PATH, BFF_ROUTES, bffRoutes, DashboardTokenClient } from "./bff/index.js";
 import { EmailVerification, emailChangeRoutes, verificationUserEvents } from "./email-verification/index.js";
@@ -89,12 +90,14 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
   });
   const verification = new EmailVerification({ sql, mailer, limiter, logger: log, brand, baseUrl: config.auth.issuer, ...(clock ? { clock } : {}) });
   const pages = providerPages({ brand, csrfSecret: csrfSecret(encryptionKey) });
+  // Security events (logins, consents, links, refresh-token reuse) in altalune_audit_events.
+  const audit = new SecurityAudit(sql, log);
 
   const host = await ProviderHost.start({
     sql,
     encryptionKey,
     retentionSeconds: keyRetentionSeconds(config),
-    build: (keys) => metrics.watchProvider(createProvider({ sql, config, logger: log, clients, keys, pages })),
+    build: (keys) => auditProviderEvents(metrics.watchProvider(createProvider({ sql, config, logger: log, clients, keys, pages })), audit),
     logger: log,
     pollMs: opts.keyPollMs ?? DEFAULT_KEY_POLL_MS,
   });
@@ -155,11 +158,12 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
     logger: log,
     formMaxBytes: FORM_MAX_BYTES,
     events: metrics,
+    audit,
   });
   app.use(router.routes());
   app.use(router.allowedMethods());
-  app.use(emailChangeRoutes({ emailChanges: verification.emailChanges, brand, formMaxBytes: FORM_MAX_BYTES }).routes());
-  app.use(accountRoutes({ provider: () => host.current, sql, clients, config, csrfSecret: csrfSecret(encryptionKey), verification, logger: log, formMaxBytes: FORM_MAX_BYTES, events: metrics }).routes());
+  app.use(emailChangeRoutes({ emailChanges: verification.emailChanges, brand, formMaxBytes: FORM_MAX_BYTES, audit }).routes());
+  app.use(accountRoutes({ provider: () => host.current, sql, clients, config, csrfSecret: csrfSecret(encryptionKey), verification, logger: log, formMaxBytes: FORM_MAX_BYTES, events: metrics, audit }).routes());
   const social = socialLoginRoutes({
     provider: () => host.current,
     sql,
@@ -170,6 +174,7 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
     csrfSecret: csrfSecret(encryptionKey),
     userCreated: verificationUserEvents(verification, log),
     events: metrics,
+    audit,
   });
   app.use(social.routes());
   const dashboard = config.dashboardClient;

@@ -4,6 +4,8 @@ import { ApiKeyVerifier } from "./auth/api-key-verifier.js";
 import { systemClock, type Clock } from "./domains/api-key/model.js";
 import { ApiKeyRepo } from "./domains/api-key/repo.js";
 import { ApiKeyService } from "./domains/api-key/service.js";
+import { AuditRepo } from "./domains/audit/repo.js";
+import { AuditService } from "./domains/audit/service.js";
 import { EmployeeRepo } from "./domains/employee/repo.js";
 import { EmployeeService } from "./domains/employee/service.js";
 import { ConfigService } from "./domains/config/service.js";
@@ -54,6 +56,7 @@ export function createContainer({ sql, config, logger, clock = systemClock, user
       permission: new PermissionService(new PermissionRepo(sql)),
       iamMapper: new IamMapperService(new IamRepo(sql)),
       oauthClient: new OAuthClientService(new OAuthClientRepo(sql), config.encryptionKey, logger),
+      audit: new AuditService(new AuditRepo(sql)),
       oauthProvider: new OAuthProviderService(new OAuthProviderRepo(sql), config.encryptionKey, config.auth.issuer, logger, OutboundPolicy.fromConfig(config)),
     },
     auth: {

@@ -2,7 +2,7 @@ import type { Message } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import { bounded, Counter, createMetricsRegistry, DURATION_BUCKETS, Gauge, Histogram, isAppError, type Registry } from "@altalune/core";
 import { observePool, poolStats, type QueryObserver, type Sql, type StatementKind } from "@altalune/db";
-import type { AuthStep, CallInfo, CallObserver } from "@altalune/rpc";
+import type { AuditWrite, AuthStep, CallInfo, CallObserver } from "@altalune/rpc";
 import { AuthCodes } from "./auth/errors.js";
 
 // The Resources API's metrics (docs/observability.md has the catalogue). Every label value comes
@@ -36,6 +36,27 @@ const REFUSAL_REASONS: ReadonlySet<string> = new Set([
   "project",
 ]);
 
+/** Connect code names (and "ok"): the results an audited call can have. */
+const CODE_NAMES: ReadonlySet<string> = new Set([
+  "ok",
+  "Canceled",
+  "Unknown",
+  "InvalidArgument",
+  "DeadlineExceeded",
+  "NotFound",
+  "AlreadyExists",
+  "PermissionDenied",
+  "ResourceExhausted",
+  "FailedPrecondition",
+  "Aborted",
+  "OutOfRange",
+  "Unimplemented",
+  "Internal",
+  "Unavailable",
+  "DataLoss",
+  "Unauthenticated",
+]);
+
 const REFUSAL_STATUS: Readonly<Record<string, string>> = {
   [AuthCodes.Unauthenticated]: "unauthenticated",
   [AuthCodes.PermissionDenied]: "permission_denied",
@@ -56,6 +77,7 @@ export class ResourcesMetrics {
   private readonly userStateHits: Counter;
   private readonly userStateMisses: Counter;
   private readonly querySeconds: Histogram<"kind" | "result">;
+  private readonly auditEvents: Counter<"result" | "written">;
   /** prom-client hashes a label set on every inc(); a call's children are looked up once. */
   private readonly callChildren = new Map<string, { count: Counter.Internal; seconds: Histogram.Internal<"service" | "method" | "transport"> }>();
   private sources: Sources = { callsInFlight: () => 0 };
@@ -132,6 +154,12 @@ export class ResourcesMetrics {
       buckets: DURATION_BUCKETS,
       registers: [registry],
     });
+    this.auditEvents = new Counter({
+      name: "altalune_audit_events_total",
+      help: "Audited calls (mutations, secret reveals) by result (ok or the Connect code) and how their audit row was written: with_change (in the change's statement or transaction), separate (its own statement: reveals, refusals), no (anonymous refusals, database unavailable).",
+      labelNames: ["result", "written"],
+      registers: [registry],
+    });
   }
 
   /** Where the in-flight gauge reads from (the server's pipeline, made after this object). */
@@ -176,6 +204,10 @@ export class ResourcesMetrics {
       }
     };
   }
+
+  readonly auditEvent = (result: string, written: AuditWrite): void => {
+    this.auditEvents.inc({ result: bounded(result, CODE_NAMES), written });
+  };
 
   readonly jwksFetched = (ok: boolean): void => {
     this.jwks.inc({ result: ok ? "ok" : "error" });

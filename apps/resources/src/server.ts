@@ -1,7 +1,8 @@
 import { accessTokenCookieName, startMetricsServer, type Config, type Logger, type MetricsPort, type MetricsServer } from "@altalune/core";
-import { databaseCallGuard, databaseHealth, traceStatements, type Sql } from "@altalune/db";
+import { callAuditEvents, databaseCallGuard, databaseHealth, traceStatements, type Sql } from "@altalune/db";
 import {
   ApiKeyService,
+  AuditService,
   ConfigService,
   EmployeeService,
   IAMMapperService,
@@ -13,6 +14,7 @@ import {
   UserService,
 } from "@altalune/proto";
 import {
+  CallAuditor,
   CallPipeline,
   registration,
   startConnectServer,
@@ -24,6 +26,7 @@ import { AccessTokenVerifier, type AccessTokenVerifierOptions } from "./auth/acc
 import { createAuthorizer } from "./auth/authorizer.js";
 import { UserStateCache } from "./auth/user-state.js";
 import { createContainer } from "./container.js";
+import { startAuditMaintenance } from "./domains/audit/maintenance.js";
 import type { Clock } from "./domains/api-key/model.js";
 import type { UserEvents } from "./domains/user/events.js";
 import { ResourcesMetrics } from "./metrics.js";
@@ -48,6 +51,11 @@ export interface StartOptions {
   userEvents?: UserEvents;
   /** Tuning of token verification (tests shorten the JWKS cooldown and the user-state TTL). */
   auth?: { tokens?: Partial<AccessTokenVerifierOptions>; userStateTtlMs?: number };
+  /**
+   * false: no audit log. Only for the baseline bench/audit-cost.ts measures auditing against; no
+   * configuration reaches it.
+   */
+  audit?: false;
 }
 
 
@@ -87,6 +95,7 @@ export async function startResourcesServer(opts: StartOptions): Promise<Resource
     registration(IAMMapperService, services.iamMapper),
     registration(OAuthClientService, services.oauthClient),
     registration(OAuthProviderService, services.oauthProvider),
+    registration(AuditService, services.audit),
   ];
   // Every method's rule is read from the proto and checked at start-up (a method without one is
   // never served); this step enforces it for both ports.
@@ -113,7 +122,12 @@ export async function startResourcesServer(opts: StartOptions): Promise<Resource
     maxCallsInFlight: config.maxCallsInFlight,
     around: databaseCallGuard(health, config.dbUnavailableTimeoutMs),
     observe: metrics.observeCall,
+    // One row per mutation (and secret reveal) in altalune_audit_events, with its change.
+    ...(opts.audit === false
+      ? {}
+      : { audit: new CallAuditor({ open: callAuditEvents(sql), logger, trustedProxyHops: config.trustedProxyHops, observe: metrics.auditEvent }) }),
   });
+  const auditMaintenance = startAuditMaintenance(sql, { retentionDays: config.auditRetentionDays, logger });
   metrics.readFrom({ callsInFlight: () => pipeline.activeCalls });
   metrics.watchPool(sql);
   // Statement spans, when tracing was started (OTEL_EXPORTER_OTLP_ENDPOINT); else nothing.
@@ -141,6 +155,7 @@ export async function startResourcesServer(opts: StartOptions): Promise<Resource
     );
   } catch (e) {
     await connect.close(0);
+    await auditMaintenance.stop();
     metrics.close();
     throw e;
   }
@@ -150,6 +165,7 @@ export async function startResourcesServer(opts: StartOptions): Promise<Resource
     metricsServer = await startMetricsServer(metrics.registry, opts.ports?.metrics ?? config.metricsPort, config.host);
   } catch (e) {
     await Promise.all([connect.close(0), grpc.close(0)]);
+    await auditMaintenance.stop();
     metrics.close();
     throw e;
   }
@@ -166,6 +182,7 @@ export async function startResourcesServer(opts: StartOptions): Promise<Resource
       if (drainMs > 0) await new Promise((resolve) => setTimeout(resolve, drainMs));
       const graceMs = config.shutdownTimeoutMs - drainMs;
       await Promise.all([connect.close(graceMs), grpc.close(graceMs)]);
+      await auditMaintenance.stop();
       // Scraped until the calls are done, so the last of them are counted.
       await metricsServer?.close();
       metrics.close();

@@ -49,6 +49,8 @@ const envSchema = z.object({
   DB_UNAVAILABLE_TIMEOUT_MS: positiveMs.max(60_000).default(1000),
   SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(300_000).default(2000),
   MAX_CALLS_IN_FLIGHT: z.coerce.number().int().min(1).max(100_000).default(512),
+  // Audit events older than this are dropped, a whole month at a time (docs/observability.md).
+  AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36_500).default(365),
   SUPERADMIN_EMAIL: z.string().trim().toLowerCase().pipe(z.email("must be an email address")).optional(),
   // The authorization server and how the Resources API trusts it.
   AUTH_PORT: port.default(3300),
@@ -119,6 +121,8 @@ export interface Config {
   /** Readiness is 503 this long before the listeners stop accepting (capped at half the shutdown timeout). */
   shutdownDrainMs: number;
   maxCallsInFlight: number;
+  /** Audit events are kept at least this many days (AUDIT_RETENTION_DAYS), then dropped by month. */
+  auditRetentionDays: number;
   /** Where the Resources API serves /metrics (METRICS_PORT, default 9464; "off" = nowhere). */
   metricsPort: number | "off";
   /** Email of the superadmin user the seed creates (and renames when it changes). */
@@ -225,6 +229,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     dbUnavailableTimeoutMs: e.DB_UNAVAILABLE_TIMEOUT_MS,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     maxCallsInFlight: e.MAX_CALLS_IN_FLIGHT,
+    auditRetentionDays: e.AUDIT_RETENTION_DAYS,
     metricsPort: e.METRICS_PORT ?? (e.NODE_ENV === "test" ? 0 : 9464),
     superadminEmail: e.SUPERADMIN_EMAIL ?? DEV_SUPERADMIN_EMAIL,
     auth: {

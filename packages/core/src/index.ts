@@ -8,3 +8,4 @@ export * from "./cookies.js";
 export * from "./outbound.js";
 export * from "./metrics.js";
 export * from "./tracing.js";
+export * from "./audit-event.js";

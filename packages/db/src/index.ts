@@ -78,3 +78,16 @@ export {
 export { observePool, poolStats, type PoolObserver, type PoolStats, type QueryObserver, type StatementDetail } from "./pool.js";
 export { traceStatements } from "./tracing.js";
 export { statementKind, type StatementKind } from "./statement-kind.js";
+export { AUDIT_EVENTS_TABLE, writeAuditEvent } from "./audit-writer.js";
+export { auditedWrite, callAuditEvents, currentPendingAudit, PendingAuditEvent, tagAuditEvent } from "./audit-scope.js";
+export {
+  AUDIT_MAINTENANCE_LOCK,
+  AUDIT_MONTHS_AHEAD,
+  auditPartitions,
+  dropExpiredAuditPartitions,
+  ensureAuditPartitions,
+  runAuditMaintenance,
+  type AuditMaintenanceResult,
+  type AuditPartition,
+} from "./audit-partitions.js";
+export { tryAdvisoryXactLock } from "./advisory-lock.js";

@@ -1,4 +1,5 @@
 import type postgres from "postgres";
+import { currentPendingAudit } from "./audit-scope.js";
 import { currentDbCallScope } from "./call-scope.js";
 import { transientKind } from "./pg-errors.js";
 import { DatabaseUnavailableError, TransactionConflictError, translateDatabaseError } from "./unavailable.js";
@@ -26,7 +27,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * - a connection lost before COMMIT was sent: DatabaseUnavailableError `unreachable` (nothing
  *   committed); lost after COMMIT was sent: `commit_unknown` — never retried, because the write
  *   may have been applied;
- * - the call abandoned (see call-scope.ts): rolls back instead of committing.
+ * - the call abandoned (see call-scope.ts): rolls back instead of committing;
+ * - in an audited call whose audit row is not written yet (audit-scope.ts), the row is the last
+ *   statement before COMMIT: it commits with the change or not at all.
  * `fn` may run more than once, so it must not have effects outside the transaction.
  */
 export async function runTransaction<T>(
@@ -36,18 +39,24 @@ export async function runTransaction<T>(
 ): Promise<T> {
   const retries = opts.retries ?? DEFAULT_TRANSACTION_RETRIES;
   const signal = currentDbCallScope()?.signal;
+  const audit = currentPendingAudit();
   for (let attempt = 1; ; attempt++) {
     let commitSent = false;
+    let committed = false;
+    audit?.transactionStarted();
     try {
-      return await begin(opts.mode ?? "", async (tx) => {
+      const value = await begin(opts.mode ?? "", async (tx) => {
         if (signal?.aborted) throw new DatabaseUnavailableError("timeout");
         const result = await fn(tx);
+        if (audit !== undefined) await audit.beforeCommit(tx);
         // Throwing here makes postgres.js roll back: an abandoned call commits nothing.
         if (signal?.aborted) throw new DatabaseUnavailableError("timeout");
         // postgres.js sends COMMIT as soon as this callback's promise resolves.
         commitSent = true;
         return result;
       });
+      committed = true;
+      return value;
     } catch (e) {
       const kind = transientKind(e);
       if (kind === "conflict") {
@@ -57,6 +66,8 @@ export async function runTransaction<T>(
         continue;
       }
       throw translateDatabaseError(e, commitSent ? "commit_unknown" : "unreachable");
+    } finally {
+      audit?.transactionEnded(committed);
     }
   }
 }

@@ -10,3 +10,4 @@ export * from "./gen/altalune/v1/permission_pb.js";
 export * from "./gen/altalune/v1/iam_mapper_pb.js";
 export * from "./gen/altalune/v1/oauth_client_pb.js";
 export * from "./gen/altalune/v1/oauth_provider_pb.js";
+export * from "./gen/altalune/v1/audit_pb.js";

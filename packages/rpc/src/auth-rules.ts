@@ -1,5 +1,6 @@
 import { getOption, hasOption, ScalarType, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { auth, type AuthRule } from "@altalune/proto";
+import { isReadOnly } from "./call-audit.js";
 
 export type { AuthRule };
 
@@ -33,5 +34,7 @@ export function ruleProblems(method: DescMethod, rule: AuthRule): string[] {
       problems.push(`${name}: self_field ${rule.selfField} is not a string field of the request`);
     }
   }
+  // `audit` asks for a read to be audited; a mutation always is, so on one it would mean nothing.
+  if (rule.audit && !isReadOnly(method)) problems.push(`${name}: audit is only for reads (idempotency_level = NO_SIDE_EFFECTS)`);
   return problems;
 }

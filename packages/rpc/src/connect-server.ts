@@ -2,8 +2,9 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
-import { cors, type ConnectRouter, type ServiceImpl } from "@connectrpc/connect";
+import { cors, createContextValues, type ConnectRouter, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { peerAddressKey } from "./call-audit.js";
 import { OverloadRefusal } from "./overload-refusal.js";
 import type { CallPipeline } from "./pipeline.js";
 
@@ -88,6 +89,8 @@ export async function startConnectServer(opts: ConnectServerOptions, port: numbe
     readMaxBytes: MAX_MESSAGE_BYTES,
     writeMaxBytes: MAX_MESSAGE_BYTES,
     maxTimeoutMs: opts.maxTimeoutMs,
+    // The peer's address for the audit log, read only when a row is written.
+    contextValues: (req) => createContextValues().set(peerAddressKey, () => req.socket.remoteAddress),
     routes: (router: ConnectRouter) => {
       for (const { service, impl } of opts.services) router.service(service, opts.pipeline.wrap(service, impl));
     },

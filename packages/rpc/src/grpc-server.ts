@@ -4,6 +4,7 @@ import { HealthImplementation } from "grpc-health-check";
 import { create, fromBinary, toBinary, type DescFile, type DescMessage, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createContextValues, type HandlerContext } from "@connectrpc/connect";
+import { peerAddressKey } from "./call-audit.js";
 import { grpcStatusFromConnectError, toClientError } from "./errors.js";
 import { MAX_MESSAGE_BYTES, type RunningServer, type ServiceRegistration } from "./connect-server.js";
 import { healthFileDescriptor } from "./health-descriptor.js";
@@ -131,6 +132,12 @@ class GrpcJsCallContext implements HandlerContext {
   }
 }
 
+/** grpc-js' peer is `<address>:<port>` (IPv6 without brackets) or "unknown". */
+function addressOfPeer(peer: string): string | undefined {
+  if (peer === "unknown") return undefined;
+  return peer.replace(/:\d+$/, "");
+}
+
 function unaryHandler(
   service: DescService,
   methodName: string,
@@ -151,6 +158,8 @@ function unaryHandler(
     }
     const timeoutMs = timeoutOf(call);
     const ctx = new GrpcJsCallContext(service, method, path, headersOf(call.metadata), timeoutMs);
+    // The peer's address for the audit log, read only when a row is written.
+    ctx.values.set(peerAddressKey, () => addressOfPeer(call.getPeer()));
     // grpc-js emits "cancelled" on every call whose stream closes, answered or not; only a call
     // still running was cancelled by its client (the error, with its stack, is built only then).
     let answered = false;

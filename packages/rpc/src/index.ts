@@ -6,3 +6,4 @@ export * from "./connect-server.js";
 export * from "./grpc-server.js";
 export * from "./grpc-client.js";
 export * from "./principal.js";
+export * from "./call-audit.js";

@@ -3,6 +3,7 @@ import type { DescMethod, DescService, Message } from "@bufbuild/protobuf";
 import { Code, createContextKey, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { tracingActive, type Logger, type Span } from "@altalune/core";
 import { authRuleOf, ruleProblems, type AuthRule } from "./auth-rules.js";
+import { sideEffectProblems, type CallAuditor } from "./call-audit.js";
 import { endRpcSpan, tracedAuthStep, tracedCall } from "./call-tracing.js";
 import { toClientError } from "./errors.js";
 import { validateRequest } from "./validation.js";
@@ -46,6 +47,8 @@ export interface PipelineOptions {
    * duration (answered before any work).
    */
   observe?: CallObserver;
+  /** The audit log of mutations and audited reads (call-audit.ts); without it nothing is audited. */
+  audit?: CallAuditor;
 }
 
 export type CallObserver = (call: Pick<CallInfo, "service" | "method" | "transport">, code: string, durationSeconds: number | undefined) => void;
@@ -136,7 +139,11 @@ export class CallPipeline {
       const rule = authRuleOf(method);
       const fn = implementations[method.localName];
       if (rule === undefined) problems.push(`${service.typeName}/${method.name}: no auth rule`);
-      else problems.push(...ruleProblems(method, rule));
+      else {
+        problems.push(...ruleProblems(method, rule));
+        // With the audit log on, reads and mutations must be told apart without doubt (call-audit.ts).
+        if (this.opts.audit !== undefined) problems.push(...sideEffectProblems(method, rule));
+      }
       if (method.methodKind !== "unary") problems.push(`${service.typeName}/${method.name}: only unary RPCs are served`);
       if (typeof fn !== "function") problems.push(`${service.typeName}/${method.name}: the service object has no method for it`);
       if (rule === undefined || typeof fn !== "function" || method.methodKind !== "unary") continue;
@@ -150,6 +157,13 @@ export class CallPipeline {
     const { logger, authorize } = this.opts;
     const accessLog = this.accessLog;
     const around: CallWrapper = this.opts.around ?? ((run) => run());
+    const audited = this.opts.audit?.forMethod(service, method, rule);
+    // An audited call's admission (auth step, validation), run inside its audit (call-audit.ts).
+    const admit = async (call: CallInfo, request: Message, ctx: HandlerContext, span: Span | undefined) => {
+      if (span === undefined) await authorize(call, request, ctx);
+      else await tracedAuthStep(() => authorize(call, request, ctx));
+      validateRequest(method.input, request);
+    };
     const serve = async (request: Message, ctx: HandlerContext, span: Span | undefined): Promise<unknown> => {
       const started = performance.now();
       const requestId = requestIdOf(ctx);
@@ -159,6 +173,8 @@ export class CallPipeline {
       let code = "OK";
       try {
         return await around(async () => {
+          if (audited !== undefined) return await audited.call(call, request, ctx, () => admit(call, request, ctx, span), () => handler(request, ctx));
+          // Reads that are not audited: the same steps, inline.
           if (span === undefined) await authorize(call, request, ctx);
           else await tracedAuthStep(() => authorize(call, request, ctx));
           validateRequest(method.input, request);

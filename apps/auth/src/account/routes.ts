@@ -3,6 +3,7 @@ import type { Context } from "koa";
 import type { Config, Logger } from "@altalune/core";
 import type { Sql } from "@altalune/db";
 import type Provider from "oidc-provider";
+import type { SecurityAudit } from "../audit/index.js";
 import type { EmailVerification } from "../email-verification/index.js";
 import { findUserByPublicId, type AccountRecord } from "../provider/accounts.js";
 import { ACCOUNT_CALLBACK_PATH, type ClientStore } from "../provider/client-store.js";
@@ -34,6 +35,8 @@ export interface AccountDeps {
   formMaxBytes: number;
   /** Consents revoked (metrics). */
   events?: AuthEvents;
+  /** The same, in the audit log. */
+  audit?: SecurityAudit;
 }
 
 export const ACCOUNT_PATHS = {
@@ -255,6 +258,14 @@ export function accountRoutes(deps: AccountDeps): Router {
     }
     logger.info({ user: user.publicId, client: clientId, grants: revoked }, "consent revoked by the user");
     deps.events?.consent("revoked");
+    await deps.audit?.record(ctx, {
+      action: "auth.consent.revoked",
+      actorType: "user",
+      actorId: user.publicId,
+      targetType: "client",
+      targetId: clientId,
+      details: { client_id: clientId, grants: String(revoked) },
+    });
     seeOther(ctx, `${ACCOUNT_PATHS.account}?notice=consent_revoked`);
   });
 

@@ -1,5 +1,6 @@
 import Router from "@koa/router";
 import type { Context } from "koa";
+import type { SecurityAudit } from "../audit/index.js";
 import { readForm } from "../security/index.js";
 import { html, layout, safeUrl, type SafeHtml } from "../views/index.js";
 import { CONFIRM_EMAIL_CHANGE_PATH, type EmailChangeFailure, type EmailChanges } from "./email-change.js";
@@ -8,6 +9,8 @@ export interface EmailChangeRouteDeps {
   emailChanges: EmailChanges;
   brand: string;
   formMaxBytes: number;
+  /** Confirmed changes, in the audit log. */
+  audit?: SecurityAudit;
 }
 
 const REASONS: Record<EmailChangeFailure, string> = {
@@ -61,6 +64,14 @@ export function emailChangeRoutes(deps: EmailChangeRouteDeps): Router {
     const form = await readForm(ctx, deps.formMaxBytes);
     const result = await emailChanges.confirm(form.get("token"));
     if (!result.ok) return failed(ctx, result.reason);
+    await deps.audit?.record(ctx, {
+      action: "auth.email_change.confirmed",
+      actorType: "user",
+      actorId: result.userPublicId,
+      targetType: "user",
+      targetId: result.userPublicId,
+      tags: ["email_changed"],
+    });
     page(
       ctx,
       "Email changed",

@@ -6,6 +6,7 @@ import type { Sql } from "@altalune/db";
 import type Provider from "oidc-provider";
 import type { Interaction, KoaContextWithOIDC } from "oidc-provider";
 import { errors } from "oidc-provider";
+import type { SecurityAudit } from "../audit/index.js";
 import type { EmailVerification } from "../email-verification/index.js";
 import type { AuthEvents } from "../metrics.js";
 import {
@@ -59,6 +60,8 @@ export interface InteractionDeps {
   formMaxBytes: number;
   /** Logins, codes sent and consents (metrics). */
   events?: AuthEvents;
+  /** The same, in the audit log. */
+  audit?: SecurityAudit;
 }
 
 /** What this server keeps in an Interaction between its steps (in `result`, which it owns until the end). */
@@ -210,7 +213,8 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     );
   }
 
-  async function finishConsent(ctx: Context, interaction: Interaction): Promise<void> {
+  /** `implicit`: the first-party dashboard, which never asks (not a decision of the user's). */
+  async function finishConsent(ctx: Context, interaction: Interaction, implicit = false): Promise<void> {
     const provider = deps.provider();
     const accountId = interaction.session?.accountId;
     if (!accountId) throw new Error("consent without a login");
@@ -227,8 +231,52 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     for (const [resource, scopes] of Object.entries(missingResourceScopes ?? {})) grant.addResourceScope(resource, scopes.join(" "));
     const grantId = await grant.save();
     deps.events?.consent("granted");
+    if (!implicit) {
+      const clientId = String(interaction.params["client_id"]);
+      await deps.audit?.record(ctx, { action: "auth.consent.granted", actorType: "user", actorId: accountId, targetType: "client", targetId: clientId, details: { client_id: clientId } });
+    }
     ctx.respond = false;
     await provider.interactionFinished(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+  }
+
+  /**
+   * The user an address belongs to, for the audit log only: LoginCodes answers known and unknown
+   * addresses alike, and so does every page; the log may name the account.
+   */
+  async function userOf(email: string): Promise<string | undefined> {
+    if (deps.audit === undefined) return undefined;
+    const [row] = await deps.sql<{ public_id: string }[]>`select public_id from altalune_users where email = ${normalizeEmail(email)}`;
+    return row?.public_id;
+  }
+
+  /** A code mailed to a user's address (none is mailed to an unknown one, nor when refused). */
+  async function codeSent(ctx: Context, result: { status: string }, email: string): Promise<void> {
+    if (result.status !== "sent") return;
+    const user = await userOf(email);
+    if (user === undefined) return;
+    await deps.audit?.record(ctx, { action: "auth.login_code.sent", actorType: "anonymous", targetType: "user", targetId: user, details: { method: "email_code" } });
+  }
+
+  async function loggedIn(ctx: Context, result: Awaited<ReturnType<LoginCodes["verify"]>>, email: string): Promise<void> {
+    const method = { method: "email_code" };
+    if (result.ok) {
+      const user = { actorType: "user", actorId: result.userPublicId, targetType: "user", targetId: result.userPublicId } as const;
+      await deps.audit?.record(
+        ctx,
+        result.active
+          ? { action: "auth.login.succeeded", ...user, details: method }
+          : { action: "auth.login.failed", ...user, result: "pending_activation", details: { ...method, reason: "pending_activation" } },
+      );
+      return;
+    }
+    const user = await userOf(email);
+    await deps.audit?.record(ctx, {
+      action: "auth.login.failed",
+      actorType: "anonymous",
+      ...(user === undefined ? {} : { targetType: "user", targetId: user }),
+      result: result.reason,
+      details: { ...method, reason: result.reason },
+    });
   }
 
   router.get("/interaction/:uid", async (ctx) => {
@@ -243,7 +291,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (interaction.prompt.name === "consent") {
       const client = await deps.provider().Client.find(String(interaction.params["client_id"] ?? ""));
       // The first-party dashboard never asks.
-      if (isFirstParty(client)) return finishConsent(ctx, interaction);
+      if (isFirstParty(client)) return finishConsent(ctx, interaction, true);
       const requested = [...new Set(String(interaction.params["scope"] ?? "openid").split(" ").filter(Boolean))];
       // Every API scope asked for (the provider already refused those the client may not ask),
       // in our words; the token will carry each only if the user holds it too.
@@ -274,6 +322,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (!EMAIL.test(email)) return renderLogin(ctx, interaction, { error: "invalid_email", email }, 400);
     const result = await loginCodes.request(email, ctx.ip, caller(ctx, interaction, email));
     deps.events?.loginCode(result.status);
+    await codeSent(ctx, result, email);
     if (result.status === "rate_limited") return renderLogin(ctx, interaction, { error: "rate_limited", email }, 429);
     await saveState(interaction, { email });
     ctx.status = 303;
@@ -289,6 +338,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (!email) return renderLogin(ctx, interaction);
     const result = await loginCodes.request(email, ctx.ip, caller(ctx, interaction, email));
     deps.events?.loginCode(result.status);
+    await codeSent(ctx, result, email);
     if (result.status === "rate_limited") return renderCode(ctx, interaction, email, { error: "rate_limited" }, 429);
     return renderCode(ctx, interaction, email, { notice: "code_sent" });
   });
@@ -313,6 +363,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (!CODE.test(code)) return renderCode(ctx, interaction, email, { error: code === "" ? "code_required" : "invalid_code" }, 400);
     const result = await loginCodes.verify(email, code, caller(ctx, interaction, email));
     deps.events?.login("email_code", !result.ok ? "failed" : result.active ? "success" : "pending_activation");
+    await loggedIn(ctx, result, email);
     if (!result.ok) return renderCode(ctx, interaction, email, { error: result.reason }, result.reason === "guess_limit" ? 429 : 400);
     rememberDevice(ctx, email);
     if (!result.active) {

@@ -1,6 +1,7 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from "jose";
 import { openSecret, sealSecret } from "@altalune/core";
-import type { Queryable, Sql } from "@altalune/db";
+import { writeAuditEvent, type Queryable, type Sql } from "@altalune/db";
+import { securityRecord } from "../audit/index.js";
 
 /**
  * Signing keys live in altalune_auth_signing_keys (0009), private halves sealed with
@@ -98,6 +99,18 @@ export async function rotateSigningKey(
     const pruned = rows.map((r) => r.kid).filter((k) => !keep.has(k));
     if (pruned.length > 0) await tx`delete from altalune_auth_signing_keys where kid = any(${pruned})`;
     const activatesAt = rows.find((r) => r.kid === kid)?.activates_at ?? now;
+    // In the rotating transaction: the new key exists exactly when its row does.
+    await writeAuditEvent(
+      tx,
+      securityRecord(undefined, {
+        action: "auth.signing_key.rotated",
+        actorType: "system",
+        targetType: "signing_key",
+        targetId: kid,
+        details: { activates_at: activatesAt.toISOString(), ...(pruned.length > 0 ? { retired: pruned.join(",") } : {}) },
+        tags: ["key_rotated"],
+      }),
+    );
     return { kid, activatesAt, pruned };
   });
 }

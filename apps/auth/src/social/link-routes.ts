@@ -80,8 +80,20 @@ export function linkRoutes(router: Router, deps: LinkDeps): void {
 
   const sessionHash = (me: SignedIn): string => sha256Hex(me.session.jti);
 
-  function linked(ctx: Context, result: LinkResult, providerName: string, user: string, how: string): void {
+  async function linked(ctx: Context, result: LinkResult, provider: { slug: string; name: string }, user: string, how: string): Promise<void> {
     logger.info({ user, outcome: result, linkedBy: how }, "upstream identity link");
+    if (result === "linked") {
+      await deps.audit?.record(ctx, {
+        action: "auth.identity.linked",
+        actorType: "user",
+        actorId: user,
+        targetType: "user",
+        targetId: user,
+        details: { provider: provider.slug, linked_by: how },
+        tags: ["identity_linked"],
+      });
+    }
+    const providerName = provider.name;
     if (result === "linked_to_other_user") {
       return message(ctx, 409, "Already linked to another account", `This ${providerName} account is already linked to another account here, so it cannot be linked to yours.`);
     }
@@ -155,7 +167,7 @@ export function linkRoutes(router: Router, deps: LinkDeps): void {
       throw e;
     }
     const result = await linkIdentity(sql, current.id, identity, { clientId: undefined, clientName: undefined }, "account_page");
-    linked(ctx, result, p.displayName, current.me.accountId, "account_page");
+    await linked(ctx, result, { slug: p.slug, name: p.displayName }, current.me.accountId, "account_page");
   });
 
   const clearOffer = (ctx: Context) =>
@@ -207,6 +219,6 @@ export function linkRoutes(router: Router, deps: LinkDeps): void {
     if (!offer) return message(ctx, 400, "Link expired", "There is no sign-in method waiting to be linked to this account in this browser, or it has expired.");
     clearOffer(ctx);
     const result = await linkIdentity(sql, current.id, offer.identity, offer.context, "email_login");
-    linked(ctx, result, await providerName(offer.identity.provider), current.me.accountId, "email_login");
+    await linked(ctx, result, { slug: offer.identity.provider, name: await providerName(offer.identity.provider) }, current.me.accountId, "email_login");
   });
 }

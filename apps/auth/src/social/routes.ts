@@ -5,6 +5,7 @@ import type { Sql } from "@altalune/db";
 import type Provider from "oidc-provider";
 import type { Interaction } from "oidc-provider";
 import { errors } from "oidc-provider";
+import type { SecurityAudit } from "../audit/index.js";
 import type { UserCreatedListener } from "../email-verification/index.js";
 import type { AuthEvents } from "../metrics.js";
 import { registrationContext, resolveAccount, type UpstreamIdentity } from "./accounts.js";
@@ -57,6 +58,8 @@ export interface SocialLoginDeps {
   userCreated?: UserCreatedListener;
   /** Logins by provider type and result (metrics). */
   events?: AuthEvents;
+  /** Logins and identities linked, in the audit log. */
+  audit?: SecurityAudit;
 }
 
 const MAX_PARAM_LENGTH = 512;
@@ -126,11 +129,22 @@ export function socialLoginRoutes(deps: SocialLoginDeps): Router {
     return undefined;
   }
 
-  function upstreamFailed(ctx: Context, p: UpstreamProvider, e: UpstreamError, uid: string): void {
+  async function upstreamFailed(ctx: Context, p: UpstreamProvider, e: UpstreamError, uid: string): Promise<void> {
     deps.events?.login(`upstream_${p.providerType}`, "failed");
+    await loginFailed(ctx, p, "upstream_error", { upstream: e.kind });
     logger.warn({ provider: p.slug, kind: e.kind, oauthError: e.oauthError, err: e.message }, "upstream sign-in failed");
     const problem = upstreamProblem(p, e);
     fail(ctx, problem.status, problem.title, problem.message, uid);
+  }
+
+  /** A sign-in through `p` that did not sign anyone in: nobody is known (no account is named). */
+  async function loginFailed(ctx: Context, p: UpstreamProvider, reason: string, extra: Record<string, string> = {}): Promise<void> {
+    await deps.audit?.record(ctx, {
+      action: "auth.login.failed",
+      actorType: "anonymous",
+      result: reason,
+      details: { method: `upstream_${p.providerType}`, provider: p.slug, reason, ...extra },
+    });
   }
 
   router.get("/interaction/:uid/upstream/:slug", async (ctx) => {
@@ -236,6 +250,7 @@ export function socialLoginRoutes(deps: SocialLoginDeps): Router {
     });
     if (result.outcome !== "signed_in" && result.outcome !== "registered") {
       deps.events?.login(`upstream_${p.providerType}`, result.outcome === "link_required" ? "link_required" : "failed");
+      await loginFailed(ctx, p, result.outcome === "refused" ? result.reason : "link_required");
     }
     if (result.outcome === "refused") {
       logger.warn({ provider: p.slug, reason: result.reason }, "upstream sign-in refused");
@@ -275,6 +290,14 @@ export function socialLoginRoutes(deps: SocialLoginDeps): Router {
     const { user } = result;
     logger.info({ provider: p.slug, user: user.publicId, outcome: result.outcome, active: user.isActive }, "upstream sign-in");
     deps.events?.login(`upstream_${p.providerType}`, user.isActive ? "success" : "pending_activation");
+    const who = { actorType: "user", actorId: user.publicId, targetType: "user", targetId: user.publicId } as const;
+    const how = { method: `upstream_${p.providerType}`, provider: p.slug, ...(result.outcome === "registered" ? { registered: "true" } : {}) };
+    await deps.audit?.record(
+      ctx,
+      user.isActive
+        ? { action: "auth.login.succeeded", ...who, details: how }
+        : { action: "auth.login.failed", ...who, result: "pending_activation", details: { ...how, reason: "pending_activation" } },
+    );
     if (!user.isActive) {
       // As the interaction routes do for an inactive user: remembered in the interaction, which
       // then shows the pending-activation page instead of finishing the login.

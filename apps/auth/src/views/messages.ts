@@ -77,6 +77,7 @@ const API_ENTITIES: Record<string, { heading: string; noun: string }> = {
   client: { heading: "Applications (OAuth clients)", noun: "applications (OAuth clients) and their secrets" },
   provider: { heading: "Sign-in providers", noun: "sign-in providers" },
   chatbot: { heading: "Chatbot", noun: "chatbot settings" },
+  audit: { heading: "Audit log", noun: "the audit log" },
 };
 
 const API_SCOPE_TEXTS: Record<string, string> = {

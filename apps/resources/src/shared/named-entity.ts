@@ -1,5 +1,5 @@
 import { newPublicId, type AppError } from "@altalune/core";
-import { defineListSpec, isUniqueViolation, runListQuery, type ListQuery, type ListResult, type Queryable, type Sql } from "@altalune/db";
+import { auditedWrite, defineListSpec, isUniqueViolation, runListQuery, type ListQuery, type ListResult, type Queryable, type Sql } from "@altalune/db";
 import type { Grantor } from "../domains/iam/delegation.js";
 
 // Roles and permissions are the same kind of record: a case-insensitively unique name, a
@@ -96,10 +96,14 @@ export class NamedEntityRepo {
 
   async create(input: NamedEntityInput): Promise<NamedEntity> {
     try {
-      const [row] = await this.sql<NamedEntityRow[]>`
-        insert into ${this.sql(this.t.table)} (public_id, name, description)
-        values (${newPublicId()}, ${input.name}, ${input.description})
-        returning ${this.sql(namedEntityColumns)}`;
+      const [row] = await auditedWrite<NamedEntityRow>(
+        this.sql,
+        this.sql`
+          insert into ${this.sql(this.t.table)} (public_id, name, description)
+          values (${newPublicId()}, ${input.name}, ${input.description})
+          returning ${this.sql(namedEntityColumns)}`,
+        "public_id",
+      );
       if (row === undefined) throw new Error(`insert into ${this.t.table} returned no row`);
       return namedEntityFromRow(row);
     } catch (e) {

@@ -1,4 +1,5 @@
 import {
+  auditedWrite,
   defineListSpec,
   isUniqueViolationOf,
   runListQuery,
@@ -78,10 +79,14 @@ export class ApiKeyRepo {
 
   async create(project: ProjectRef, publicId: string, input: ApiKeyInput, keyHash: Buffer): Promise<ApiKey> {
     try {
-      const [row] = await this.sql<ApiKeyRow[]>`
-        insert into altalune_project_api_keys (project_id, public_id, name, expiration, key_hash)
-        values (${project.id}, ${publicId}, ${input.name}, ${input.expiration}, ${keyHash})
-        returning ${this.sql(columns)}`;
+      const [row] = await auditedWrite<ApiKeyRow>(
+        this.sql,
+        this.sql`
+          insert into altalune_project_api_keys (project_id, public_id, name, expiration, key_hash)
+          values (${project.id}, ${publicId}, ${input.name}, ${input.expiration}, ${keyHash})
+          returning ${this.sql(columns)}`,
+        "public_id",
+      );
       if (row === undefined) throw new Error("insert into altalune_project_api_keys returned no row");
       return apiKeyFromRow(row);
     } catch (e) {
@@ -92,11 +97,14 @@ export class ApiKeyRepo {
 
   async update(project: ProjectRef, publicId: string, input: ApiKeyInput): Promise<ApiKey> {
     try {
-      const [row] = await this.sql<ApiKeyRow[]>`
-        update altalune_project_api_keys
-        set name = ${input.name}, expiration = ${input.expiration}, updated_at = CURRENT_TIMESTAMP
-        where project_id = ${project.id} and public_id = ${publicId}
-        returning ${this.sql(columns)}`;
+      const [row] = await auditedWrite<ApiKeyRow>(
+        this.sql,
+        this.sql`
+          update altalune_project_api_keys
+          set name = ${input.name}, expiration = ${input.expiration}, updated_at = CURRENT_TIMESTAMP
+          where project_id = ${project.id} and public_id = ${publicId}
+          returning ${this.sql(columns)}`,
+      );
       if (row === undefined) throw apiKeyNotFound(publicId);
       return apiKeyFromRow(row);
     } catch (e) {
@@ -111,20 +119,25 @@ export class ApiKeyRepo {
    * Returns undefined when the key exists but has expired.
    */
   async setActive(project: ProjectRef, publicId: string, active: boolean, now: Date): Promise<ApiKey | undefined> {
-    const [row] = await this.sql<ApiKeyRow[]>`
-      update altalune_project_api_keys
-      set active = ${active}, updated_at = CURRENT_TIMESTAMP
-      where project_id = ${project.id} and public_id = ${publicId} and (${!active} or expiration > ${now})
-      returning ${this.sql(columns)}`;
+    const [row] = await auditedWrite<ApiKeyRow>(
+      this.sql,
+      this.sql`
+        update altalune_project_api_keys
+        set active = ${active}, updated_at = CURRENT_TIMESTAMP
+        where project_id = ${project.id} and public_id = ${publicId} and (${!active} or expiration > ${now})
+        returning ${this.sql(columns)}`,
+    );
     if (row !== undefined) return apiKeyFromRow(row);
     await this.get(project, publicId); // NotFound when it does not exist at all
     return undefined;
   }
 
   async delete(project: ProjectRef, publicId: string): Promise<void> {
-    const deleted = await this.sql`
-      delete from altalune_project_api_keys where project_id = ${project.id} and public_id = ${publicId}`;
-    if (deleted.count === 0) throw apiKeyNotFound(publicId);
+    const deleted = await auditedWrite(
+      this.sql,
+      this.sql`delete from altalune_project_api_keys where project_id = ${project.id} and public_id = ${publicId} returning public_id`,
+    );
+    if (deleted.length === 0) throw apiKeyNotFound(publicId);
   }
 
   /**

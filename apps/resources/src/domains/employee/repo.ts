@@ -1,5 +1,5 @@
 import { newPublicId } from "@altalune/core";
-import { defineListSpec, isUniqueViolationOf, runListQuery, type ListQuery, type ListResult, type Sql } from "@altalune/db";
+import { auditedWrite, defineListSpec, isUniqueViolationOf, runListQuery, type ListQuery, type ListResult, type Sql } from "@altalune/db";
 import { rethrowMissingProject } from "../../shared/project-scoped.js";
 import type { ProjectRef } from "../project/model.js";
 import { employeeAlreadyExists, employeeNotFound } from "./errors.js";
@@ -45,7 +45,10 @@ export const employeeListSpec = defineListSpec({
   },
 });
 
-/** Every statement names the project first, so PostgreSQL touches one partition only. */
+/**
+ * Every statement names the project first, so PostgreSQL touches one partition only. Each write
+ * is one statement carrying the call's audit row (auditedWrite: same statement, same round trip).
+ */
 export class EmployeeRepo {
   constructor(private readonly sql: Sql) {}
 
@@ -64,11 +67,15 @@ export class EmployeeRepo {
 
   async create(project: ProjectRef, input: EmployeeInput): Promise<Employee> {
     try {
-      const [row] = await this.sql<EmployeeRow[]>`
-        insert into altalune_example_employees (project_id, public_id, name, email, role, department, status)
-        values (${project.id}, ${newPublicId()}, ${input.name}, ${input.email}, ${input.role}, ${input.department},
-                ${input.status})
-        returning ${this.sql(columns)}`;
+      const [row] = await auditedWrite<EmployeeRow>(
+        this.sql,
+        this.sql`
+          insert into altalune_example_employees (project_id, public_id, name, email, role, department, status)
+          values (${project.id}, ${newPublicId()}, ${input.name}, ${input.email}, ${input.role}, ${input.department},
+                  ${input.status})
+          returning ${this.sql(columns)}`,
+        "public_id",
+      );
       if (row === undefined) throw new Error("insert into altalune_example_employees returned no row");
       return employeeFromRow(row);
     } catch (e) {
@@ -79,12 +86,15 @@ export class EmployeeRepo {
 
   async update(project: ProjectRef, publicId: string, input: EmployeeInput): Promise<Employee> {
     try {
-      const [row] = await this.sql<EmployeeRow[]>`
-        update altalune_example_employees
-        set name = ${input.name}, email = ${input.email}, role = ${input.role}, department = ${input.department},
-            status = ${input.status}, updated_at = CURRENT_TIMESTAMP
-        where project_id = ${project.id} and public_id = ${publicId}
-        returning ${this.sql(columns)}`;
+      const [row] = await auditedWrite<EmployeeRow>(
+        this.sql,
+        this.sql`
+          update altalune_example_employees
+          set name = ${input.name}, email = ${input.email}, role = ${input.role}, department = ${input.department},
+              status = ${input.status}, updated_at = CURRENT_TIMESTAMP
+          where project_id = ${project.id} and public_id = ${publicId}
+          returning ${this.sql(columns)}`,
+      );
       if (row === undefined) throw employeeNotFound(publicId);
       return employeeFromRow(row);
     } catch (e) {
@@ -94,8 +104,10 @@ export class EmployeeRepo {
   }
 
   async delete(project: ProjectRef, publicId: string): Promise<void> {
-    const deleted = await this.sql`
-      delete from altalune_example_employees where project_id = ${project.id} and public_id = ${publicId}`;
-    if (deleted.count === 0) throw employeeNotFound(publicId);
+    const deleted = await auditedWrite(
+      this.sql,
+      this.sql`delete from altalune_example_employees where project_id = ${project.id} and public_id = ${publicId} returning public_id`,
+    );
+    if (deleted.length === 0) throw employeeNotFound(publicId);
   }
 }

@@ -80,7 +80,7 @@ const FRESH_COUNTS = {
   projects: 1,
   users: 1,
   roles: 2,
-  permissions: 34,
+  permissions: 35,
   users_roles: 1,
   roles_permissions: 2,
   users_permissions: 0,
@@ -106,7 +106,7 @@ describe("seed", () => {
     ]);
 
     const permissions = await sql<{ name: string }[]>`select name from altalune_permissions order by name`;
-    const expected = ["root", "dashboard:read", "iam:read", "iam:write"];
+    const expected = ["root", "dashboard:read", "iam:read", "iam:write", "audit:read"];
     for (const entity of ["employee", "user", "role", "permission", "project", "apikey", "chatbot", "client", "provider", "member"]) {
       for (const action of ["read", "write", "delete"]) expected.push(`${entity}:${action}`);
     }

@@ -43,6 +43,7 @@ export const SEED_PERMISSIONS: readonly Named[] = [
   ]),
   { name: "iam:read", description: "View role and permission assignments" },
   { name: "iam:write", description: "Change role and permission assignments" },
+  { name: "audit:read", description: "View the audit log" },
 ];
 
 export const SEED_ROLE_PERMISSIONS: ReadonlyArray<readonly [role: string, permission: string]> = [

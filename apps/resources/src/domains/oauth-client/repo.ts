@@ -1,5 +1,15 @@
-import { newPublicId } from "@altalune/core";
-import { defineListSpec, runListQuery, type ListQuery, type ListResult, type Queryable, type Sql, type TransactionSql } from "@altalune/db";
+import { newPublicId, SECURITY_TAG } from "@altalune/core";
+import {
+  auditedWrite,
+  defineListSpec,
+  runListQuery,
+  tagAuditEvent,
+  type ListQuery,
+  type ListResult,
+  type Queryable,
+  type Sql,
+  type TransactionSql,
+} from "@altalune/db";
 import { projectNotFound } from "../project/errors.js";
 import { defaultClientUndeletable, firstPartyRedirectUrisFixed, oauthClientNotFound, pkceCannotBeDisabled } from "./errors.js";
 import { oauthClientColumns, oauthClientFromRow, type OAuthClientRow } from "./mapper.js";
@@ -79,14 +89,18 @@ export class OAuthClientRepo {
   /** API-created clients are never the default one: only the seed makes that. */
   async create(c: NewOAuthClient): Promise<OAuthClient> {
     return this.sql.begin(async (tx) => {
-      const [row] = await tx<(OAuthClientRow & { id: string })[]>`
-        insert into altalune_oauth_clients
-          (public_id, name, client_id, client_secret_sealed, redirect_uris, post_logout_redirect_uris,
-           allowed_scopes, pkce_required, is_default, confidential)
-        values (${newPublicId()}, ${c.name}, ${c.clientId}, ${c.secretSealed}, ${c.redirectUris}::text[],
-                ${c.postLogoutRedirectUris}::text[], ${c.allowedScopes}::text[], ${c.pkceRequired}, false,
-                ${c.confidential})
-        returning id, ${tx(oauthClientColumns)}`;
+      const [row] = await auditedWrite<OAuthClientRow & { id: string }>(
+        tx,
+        tx`
+          insert into altalune_oauth_clients
+            (public_id, name, client_id, client_secret_sealed, redirect_uris, post_logout_redirect_uris,
+             allowed_scopes, pkce_required, is_default, confidential)
+          values (${newPublicId()}, ${c.name}, ${c.clientId}, ${c.secretSealed}, ${c.redirectUris}::text[],
+                  ${c.postLogoutRedirectUris}::text[], ${c.allowedScopes}::text[], ${c.pkceRequired}, false,
+                  ${c.confidential})
+          returning id, ${tx(oauthClientColumns)}`,
+        "public_id",
+      );
       if (row === undefined) throw new Error("insert into altalune_oauth_clients returned no row");
       await setProjects(tx, row.id, c.projectIds);
       return oauthClientFromRow(row, [...c.projectIds].sort());
@@ -131,9 +145,9 @@ export class OAuthClientRepo {
       // New destinations for the client's codes: every consent given for the old ones, and every
       // code and token issued under them, ends here (users are asked again). Otherwise a re-pointed
       // client would silently receive codes of users who consented to where it used to send them.
-      const revoked = sameList(current.redirectUris, next.redirectUris)
-        ? { count: 0 }
-        : await tx`delete from altalune_oidc_models where client_id = ${current.clientId}`;
+      const repointed = !sameList(current.redirectUris, next.redirectUris);
+      if (repointed) tagAuditEvent(SECURITY_TAG, "redirect_uris_changed");
+      const revoked = repointed ? await tx`delete from altalune_oidc_models where client_id = ${current.clientId}` : { count: 0 };
       return { client: oauthClientFromRow(row, [...next.projectIds].sort()), previous: current, revokedRows: revoked.count };
     });
   }

@@ -1,4 +1,15 @@
-import { defineListSpec, isUniqueViolation, runListQuery, type ListQuery, type ListResult, type Sql, type TransactionSql } from "@altalune/db";
+import { SECURITY_TAG } from "@altalune/core";
+import {
+  auditedWrite,
+  defineListSpec,
+  isUniqueViolation,
+  runListQuery,
+  tagAuditEvent,
+  type ListQuery,
+  type ListResult,
+  type Sql,
+  type TransactionSql,
+} from "@altalune/db";
 import { duplicateProviderType, duplicateSlug, oauthProviderNotFound } from "./errors.js";
 import { oauthProviderColumns, oauthProviderFromRow, type OAuthProviderRow } from "./mapper.js";
 import type { NewOAuthProvider, OAuthProvider, OAuthProviderChanges } from "./model.js";
@@ -47,8 +58,10 @@ export interface OAuthProviderSecretRow {
  */
 export type UpdatePlan = (current: OAuthProvider) => OAuthProviderChanges;
 
+/** Users lose the sign-in method: a security event of the call, in its audit row. */
 async function unlinkIdentities(tx: TransactionSql, slug: string): Promise<void> {
-  await tx`delete from altalune_user_identities where provider = ${slug}`;
+  const unlinked = await tx`delete from altalune_user_identities where provider = ${slug}`;
+  if (unlinked.count > 0) tagAuditEvent(SECURITY_TAG, "identities_unlinked");
 }
 
 export class OAuthProviderRepo {
@@ -69,14 +82,18 @@ export class OAuthProviderRepo {
   /** The unique indexes decide: one row per fixed type, one per slug. */
   async create(p: NewOAuthProvider): Promise<OAuthProvider> {
     try {
-      const [row] = await this.sql<OAuthProviderRow[]>`
-        insert into altalune_oauth_providers
-          (public_id, provider_type, slug, display_name, client_id, client_secret_sealed, scopes, enabled,
-           issuer_url, authorization_endpoint, token_endpoint, userinfo_endpoint)
-        values (${p.publicId}, ${p.providerType}, ${p.slug}, ${p.displayName}, ${p.clientId}, ${p.secretSealed},
-                ${p.scopes}::text[], ${p.enabled}, ${p.issuerUrl}, ${p.authorizationEndpoint}, ${p.tokenEndpoint},
-                ${p.userinfoEndpoint})
-        returning ${this.sql(oauthProviderColumns)}`;
+      const [row] = await auditedWrite<OAuthProviderRow>(
+        this.sql,
+        this.sql`
+          insert into altalune_oauth_providers
+            (public_id, provider_type, slug, display_name, client_id, client_secret_sealed, scopes, enabled,
+             issuer_url, authorization_endpoint, token_endpoint, userinfo_endpoint)
+          values (${p.publicId}, ${p.providerType}, ${p.slug}, ${p.displayName}, ${p.clientId}, ${p.secretSealed},
+                  ${p.scopes}::text[], ${p.enabled}, ${p.issuerUrl}, ${p.authorizationEndpoint}, ${p.tokenEndpoint},
+                  ${p.userinfoEndpoint})
+          returning ${this.sql(oauthProviderColumns)}`,
+        "public_id",
+      );
       if (row === undefined) throw new Error("insert into altalune_oauth_providers returned no row");
       return oauthProviderFromRow(row);
     } catch (e) {

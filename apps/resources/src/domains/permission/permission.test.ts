@@ -107,9 +107,9 @@ describe("QueryPermissions", () => {
     const c = permissions("grpc-js");
     const query = (page: number) => ({ query: { pagination: { page, pageSize: 30 }, filters: { name: { values: seeded } } } });
     const page1 = await c.queryPermissions(query(1));
-    expect(page1.meta).toMatchObject({ rowCount: 34, pageCount: 2 });
+    expect(page1.meta).toMatchObject({ rowCount: 35, pageCount: 2 });
     const page2 = await c.queryPermissions(query(2));
-    expect(page2.data).toHaveLength(4);
+    expect(page2.data).toHaveLength(5);
     const names = [...page1.data, ...page2.data].map((p) => p.name);
     expect(names).toEqual([...seeded].sort());
   });

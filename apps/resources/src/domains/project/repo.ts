@@ -1,5 +1,6 @@
 import { newPublicId } from "@altalune/core";
 import {
+  auditedWrite,
   createProjectPartitions,
   defineListSpec,
   dropProjectPartitions,
@@ -165,11 +166,15 @@ export class ProjectRepo {
     try {
       return await this.sql.begin(async (tx) => {
         await lockProjectsForPartitionDdl(tx);
-        const [row] = await tx<ProjectRow[]>`
-          insert into altalune_projects (public_id, name, description, timezone, environment, is_default)
-          values (${newPublicId()}, ${input.name}, ${input.description}, ${input.timezone}, ${input.environment},
-                  ${input.isDefault ?? false})
-          returning ${tx(columns)}`;
+        const [row] = await auditedWrite<ProjectRow>(
+          tx,
+          tx`
+            insert into altalune_projects (public_id, name, description, timezone, environment, is_default)
+            values (${newPublicId()}, ${input.name}, ${input.description}, ${input.timezone}, ${input.environment},
+                    ${input.isDefault ?? false})
+            returning ${tx(columns)}`,
+          "public_id",
+        );
         if (row === undefined) throw new Error("insert into altalune_projects returned no row");
         await createProjectPartitions(tx, row.id);
         // Every superadmin owns every project from its first moment, in the same transaction.
@@ -191,12 +196,15 @@ export class ProjectRepo {
   /** Name, description and timezone only: the environment is fixed at creation. */
   async update(input: UpdateProjectInput): Promise<Project> {
     try {
-      const [row] = await this.sql<ProjectRow[]>`
-        update altalune_projects
-        set name = ${input.name}, description = ${input.description}, timezone = ${input.timezone},
-            updated_at = CURRENT_TIMESTAMP
-        where public_id = ${input.publicId}
-        returning ${this.sql(columns)}`;
+      const [row] = await auditedWrite<ProjectRow>(
+        this.sql,
+        this.sql`
+          update altalune_projects
+          set name = ${input.name}, description = ${input.description}, timezone = ${input.timezone},
+              updated_at = CURRENT_TIMESTAMP
+          where public_id = ${input.publicId}
+          returning ${this.sql(columns)}`,
+      );
       if (row === undefined) throw projectNotFound(input.publicId);
       return projectFromRow(row);
     } catch (e) {

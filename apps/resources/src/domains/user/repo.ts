@@ -1,8 +1,10 @@
-import { newPublicId } from "@altalune/core";
+import { newPublicId, SECURITY_TAG } from "@altalune/core";
 import {
+  auditedWrite,
   defineListSpec,
   isUniqueViolation,
   runListQuery,
+  tagAuditEvent,
   type ListQuery,
   type ListResult,
   type Sql,
@@ -23,6 +25,9 @@ import { decideEmailChange } from "./email-change.js";
 import type { CreatedUser, CreateUserInput, MissingDefault, UpdatedUser, UpdateUserInput, User, UserIdentity } from "./model.js";
 
 const EMAIL_UNIQUE = "ux_altalune_users_email";
+
+/** Thrown inside a deletion attempt that must start over, so that attempt rolls back. */
+class DeletionRetry extends Error {}
 const DELETE_ATTEMPTS = 5;
 
 export const userListSpec = defineListSpec({
@@ -86,10 +91,14 @@ export class UserRepo {
   async create(input: CreateUserInput): Promise<CreatedUser> {
     try {
       return await this.sql.begin(async (tx) => {
-        const [row] = await tx<UserRow[]>`
-          insert into altalune_users (public_id, email, first_name, last_name, is_active, activated_at)
-          values (${newPublicId()}, ${input.email}, ${input.firstName}, ${input.lastName}, true, CURRENT_TIMESTAMP)
-          returning ${tx(userColumns)}`;
+        const [row] = await auditedWrite<UserRow>(
+          tx,
+          tx`
+            insert into altalune_users (public_id, email, first_name, last_name, is_active, activated_at)
+            values (${newPublicId()}, ${input.email}, ${input.firstName}, ${input.lastName}, true, CURRENT_TIMESTAMP)
+            returning ${tx(userColumns)}`,
+          "public_id",
+        );
         if (row === undefined) throw new Error("insert into altalune_users returned no row");
         const role = await tx`
           insert into altalune_users_roles (user_id, role_id)
@@ -122,6 +131,7 @@ export class UserRepo {
       // With the row locked: the escalation check holds for the user that is written.
       await refuseChangingUser(tx, grantor, { id: current.id, publicId: input.publicId });
       const decision = await decideEmailChange(tx, current, input.email);
+      if (decision.outcome === "requested") tagAuditEvent(SECURITY_TAG, "email_change_requested");
       // What the requester holds bounds the confirmation (the user may be promoted meanwhile).
       const ceiling = decision.outcome === "requested" && !grantor.root ? [...grantor.permissions].sort() : null;
       const [row] = await tx<UserRow[]>`
@@ -145,8 +155,16 @@ export class UserRepo {
    */
   async delete(publicId: string): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      const outcome = await this.sql.begin((tx) => this.deleteOnce(tx, publicId));
-      if (outcome === "deleted") return;
+      try {
+        // A retry rolls back (it changed nothing): only the attempt that deletes commits, with
+        // the call's audit row.
+        await this.sql.begin(async (tx) => {
+          if ((await this.deleteOnce(tx, publicId)) === "retry") throw new DeletionRetry();
+        });
+        return;
+      } catch (e) {
+        if (!(e instanceof DeletionRetry)) throw e;
+      }
       // Only a concurrent new ownership gets here, and each retry locks it: more than a few in a
       // row means something is changing memberships in a loop, which is worth an error.
       if (attempt === DELETE_ATTEMPTS) throw new Error(`user ${publicId} kept gaining project ownerships during deletion`);
@@ -180,22 +198,28 @@ export class UserRepo {
    * `activated_at` keeps the first activation.
    */
   async activate(publicId: string): Promise<User> {
-    const [row] = await this.sql<UserRow[]>`
-      update altalune_users
-      set is_active = true, activated_at = coalesce(activated_at, CURRENT_TIMESTAMP), updated_at = CURRENT_TIMESTAMP
-      where public_id = ${publicId} and not is_active
-      returning ${this.sql(userColumns)}`;
+    const [row] = await auditedWrite<UserRow>(
+      this.sql,
+      this.sql`
+        update altalune_users
+        set is_active = true, activated_at = coalesce(activated_at, CURRENT_TIMESTAMP), updated_at = CURRENT_TIMESTAMP
+        where public_id = ${publicId} and not is_active
+        returning ${this.sql(userColumns)}`,
+    );
     if (row !== undefined) return userFromRow(row);
     await this.getByPublicId(publicId);
     throw userAlreadyActive(publicId);
   }
 
   async deactivate(publicId: string): Promise<User> {
-    const [row] = await this.sql<UserRow[]>`
-      update altalune_users
-      set is_active = false, updated_at = CURRENT_TIMESTAMP
-      where public_id = ${publicId} and is_active
-      returning ${this.sql(userColumns)}`;
+    const [row] = await auditedWrite<UserRow>(
+      this.sql,
+      this.sql`
+        update altalune_users
+        set is_active = false, updated_at = CURRENT_TIMESTAMP
+        where public_id = ${publicId} and is_active
+        returning ${this.sql(userColumns)}`,
+    );
     if (row !== undefined) return userFromRow(row);
     await this.getByPublicId(publicId);
     throw userAlreadyInactive(publicId);

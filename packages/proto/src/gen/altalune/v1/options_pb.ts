@@ -12,11 +12,13 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file altalune/v1/options.proto.
  */
 export const file_altalune_v1_options: GenFile = /*@__PURE__*/
-  fileDesc("ChlhbHRhbHVuZS92MS9vcHRpb25zLnByb3RvEgthbHRhbHVuZS52MSKJAQoIQXV0aFJ1bGUSDgoGcHVibGljGAEgASgIEhUKDWF1dGhlbnRpY2F0ZWQYAiABKAgSEgoKcGVybWlzc2lvbhgDIAEoCRIWCg5wcm9qZWN0X3Njb3BlZBgEIAEoCBIWCg5hbnlfcGVybWlzc2lvbhgFIAMoCRISCgpzZWxmX2ZpZWxkGAYgASgJOksKBGF1dGgSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxjRhgMgASgLMhUuYWx0YWx1bmUudjEuQXV0aFJ1bGVSBGF1dGhiBnByb3RvMw", [file_google_protobuf_descriptor]);
+  fileDesc("ChlhbHRhbHVuZS92MS9vcHRpb25zLnByb3RvEgthbHRhbHVuZS52MSKYAQoIQXV0aFJ1bGUSDgoGcHVibGljGAEgASgIEhUKDWF1dGhlbnRpY2F0ZWQYAiABKAgSEgoKcGVybWlzc2lvbhgDIAEoCRIWCg5wcm9qZWN0X3Njb3BlZBgEIAEoCBIWCg5hbnlfcGVybWlzc2lvbhgFIAMoCRISCgpzZWxmX2ZpZWxkGAYgASgJEg0KBWF1ZGl0GAcgASgIOksKBGF1dGgSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxjRhgMgASgLMhUuYWx0YWx1bmUudjEuQXV0aFJ1bGVSBGF1dGhiBnByb3RvMw", [file_google_protobuf_descriptor]);
 
 /**
  * The authorization rule of one RPC. Every RPC declares exactly one; the call pipeline reads
- * it from the method descriptor at start-up and denies any method that has none.
+ * it from the method descriptor at start-up and denies any method that has none. Whether an RPC
+ * changes anything is declared beside it by the standard `idempotency_level = NO_SIDE_EFFECTS`
+ * (reads); the others are mutations.
  *
  * @generated from message altalune.v1.AuthRule
  */
@@ -63,6 +65,15 @@ export type AuthRule = Message<"altalune.v1.AuthRule"> & {
    * @generated from field: string self_field = 6;
    */
   selfField: string;
+
+  /**
+   * Only on a read (idempotency_level = NO_SIDE_EFFECTS) that must still be written to the audit
+   * log: one that discloses a secret. Every RPC that is not such a read is a mutation and audited
+   * anyway (docs/observability.md, "Audit log").
+   *
+   * @generated from field: bool audit = 7;
+   */
+  audit: boolean;
 };
 
 /**

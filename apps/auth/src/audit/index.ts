@@ -1,0 +1,1 @@
+export { auditProviderEvents, SecurityAudit, securityRecord, type RequestOrigin, type SecurityEvent } from "./security-audit.js";
