@@ -11,5 +11,5 @@ export {
 } from "./auth/access-token-verifier.js";
 export { API_SCOPES, isApiScope } from "./auth/api-scopes.js";
 export { USER_STATE_TTL_MS, UserStateCache } from "./auth/user-state.js";
-export { findProviderBySlug, listEnabledProviders, ProviderConfigError, type LoginProvider, type ProviderConfig } from "./domains/oauth-provider/lookup.js";
-export { secretContext as oauthClientSecretContext } from "./domains/oauth-client/model.js";
+export { findProviderBySlug, listEnabledProviders, ProviderConfigError, type LoginProvider, type ProviderConfig } from "./domains/oauth-provider/index.js";
+export { secretContext as oauthClientSecretContext } from "./domains/oauth-client/index.js";

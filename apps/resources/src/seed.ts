@@ -1,8 +1,8 @@
 import type { Config, Logger } from "@altalune/core";
 import type { Sql } from "@altalune/db";
-import { seedIam } from "./domains/iam/seed.js";
-import { seedDashboardClient, type DashboardClientSeedConfig } from "./domains/oauth-client/seed.js";
-import { ProjectRepo } from "./domains/project/repo.js";
+import { seedIam } from "./domains/iam/index.js";
+import { seedDashboardClient, type DashboardClientSeedConfig } from "./domains/oauth-client/index.js";
+import { ProjectRepo } from "./domains/project/index.js";
 
 // Any fixed 64-bit key works; it only has to differ from the migrator's.
 const SEED_LOCK_KEY = 7_245_130_115_009_051n;

@@ -1,22 +1,8 @@
 import { accessTokenCookieName, startMetricsServer, type Config, type Logger, type MetricsPort, type MetricsServer } from "@altalune/core";
 import { callAuditEvents, databaseCallGuard, databaseHealth, traceStatements, type Sql } from "@altalune/db";
 import {
-  ApiKeyService,
-  AuditService,
-  ConfigService,
-  EmployeeService,
-  IAMMapperService,
-  OAuthClientService,
-  OAuthProviderService,
-  PermissionService,
-  ProjectService,
-  RoleService,
-  UserService,
-} from "@altalune/proto";
-import {
   CallAuditor,
   CallPipeline,
-  registration,
   startConnectServer,
   startGrpcServer,
   type HttpRoute,
@@ -26,9 +12,9 @@ import { AccessTokenVerifier, type AccessTokenVerifierOptions } from "./auth/acc
 import { createAuthorizer } from "./auth/authorizer.js";
 import { UserStateCache } from "./auth/user-state.js";
 import { createContainer } from "./container.js";
-import { startAuditMaintenance } from "./domains/audit/maintenance.js";
-import type { Clock } from "./domains/api-key/model.js";
-import type { UserEvents } from "./domains/user/events.js";
+import { startAuditMaintenance } from "./domains/audit/index.js";
+import type { Clock } from "./domains/api-key/index.js";
+import type { UserEvents } from "./domains/user/index.js";
 import { ResourcesMetrics } from "./metrics.js";
 
 export interface ResourcesServer {
@@ -83,20 +69,8 @@ export async function startResourcesServer(opts: StartOptions): Promise<Resource
       given?.userAccessChanged?.(userPublicId);
     },
   };
-  const { services, auth } = createContainer({ sql, config, logger, userEvents, ...(opts.clock ? { clock: opts.clock } : {}) });
-  const registrations = [
-    registration(ProjectService, services.project),
-    registration(ConfigService, services.config),
-    registration(EmployeeService, services.employee),
-    registration(ApiKeyService, services.apiKey),
-    registration(UserService, services.user),
-    registration(RoleService, services.role),
-    registration(PermissionService, services.permission),
-    registration(IAMMapperService, services.iamMapper),
-    registration(OAuthClientService, services.oauthClient),
-    registration(OAuthProviderService, services.oauthProvider),
-    registration(AuditService, services.audit),
-  ];
+  // Every domain of domains.ts, on both ports.
+  const { registrations, auth } = createContainer({ sql, config, logger, userEvents, ...(opts.clock ? { clock: opts.clock } : {}) });
   // Every method's rule is read from the proto and checked at start-up (a method without one is
   // never served); this step enforces it for both ports.
   const authorize = metrics.countRefusals(createAuthorizer({

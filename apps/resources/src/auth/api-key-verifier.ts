@@ -1,8 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
 import type { Logger } from "@altalune/core";
-import type { ApiKeyRepo } from "../domains/api-key/repo.js";
-import { hashSecret, parseApiKey } from "../domains/api-key/key-format.js";
-import type { Clock } from "../domains/api-key/model.js";
+import { hashSecret, parseApiKey, type ApiKeyRepo, type Clock } from "../domains/api-key/index.js";
 
 export type ApiKeyVerification =
   | { ok: true; projectPublicId: string; projectId: string; keyPublicId: string }

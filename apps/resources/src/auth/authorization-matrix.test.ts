@@ -1,22 +1,23 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { create, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { create, type DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import * as api from "@altalune/proto";
-import { authRuleOf, type AuthRule } from "@altalune/rpc";
+import { AuthRuleSchema } from "@altalune/proto";
+import { authRuleOf, permissionsOfRule, type AuthRule } from "@altalune/rpc";
 import { startTestApi, type TestApi, type TransportName } from "../testing/api-harness.js";
 import { randomUUID } from "node:crypto";
 import { newPublicId } from "@altalune/core";
+import { DOMAIN_SERVICES } from "../domains.js";
 import { API_SCOPES } from "./api-scopes.js";
-import { API_KEY_PERMISSIONS } from "./authorizer.js";
+import { decide } from "./authorizer.js";
 
-// The authorization matrix: every RPC of every service in the API's descriptors, called as every
-// kind of caller over the Connect port and the grpc-js port. The expected cell follows from the
-// method's declared rule alone, so a new RPC (or a changed rule) is covered without editing this
-// file. "ok" means the call got past authorization (whatever the service then answered).
+// The authorization matrix: every RPC of every registered domain (domains.ts, which
+// domains.test.ts holds to every service in the API's descriptors), called as every kind of caller
+// over the Connect port and the grpc-js port. The expected cell follows from the method's declared
+// rule alone, so a new domain, a new RPC or a changed rule is covered without editing this file.
+// "ok" means the call got past authorization (whatever the service then answered).
 
-const services = (Object.values(api) as unknown[]).filter(
-  (v): v is DescService => typeof v === "object" && v !== null && "kind" in v && (v as { kind: unknown }).kind === "service",
-);
+const services = DOMAIN_SERVICES;
 
 const IDENTITIES = [
   "anonymous",
@@ -39,9 +40,7 @@ type Outcome = "ok" | "Unauthenticated" | "PermissionDenied";
 
 const PORTS: readonly TransportName[] = ["connect-binary", "grpc-js"];
 
-function permissionsOf(rule: AuthRule): string[] {
-  return [...(rule.permission === "" ? [] : [rule.permission]), ...rule.anyPermission];
-}
+const permissionsOf = permissionsOfRule;
 
 /** The expected outcome, written from the rule's meaning (not by calling the authorizer). */
 function expected(rule: AuthRule, who: Identity): Outcome {
@@ -61,7 +60,8 @@ function expected(rule: AuthRule, who: Identity): Outcome {
     case "permission-not-member":
       return rule.projectScoped ? "PermissionDenied" : "ok";
     case "api-key-same-project":
-      return rule.projectScoped && permissionsOf(rule).some((p) => API_KEY_PERMISSIONS.has(p)) ? "ok" : "PermissionDenied";
+      // Admitted by the rule's api_key (which ruleProblems allows only with project_scoped).
+      return rule.apiKey && rule.projectScoped ? "ok" : "PermissionDenied";
     case "api-key-other-project":
       return "PermissionDenied";
     // Machine clients (client_credentials): their granted scopes are their permissions, their
@@ -224,6 +224,18 @@ describe("authorization matrix", () => {
     console.log(`\n${header}\n${rows.join("\n")}\n${legend}\nok=past authorization, 401=Unauthenticated, 403=PermissionDenied; ${cells} calls\n`);
     expect(unexpected).toEqual([]);
     expect(cells).toBeGreaterThan(services.reduce((n, s) => n + s.methods.length, 0) * IDENTITIES.length);
+  });
+});
+
+describe("API keys are admitted by the rule, not by the permissions they carry", () => {
+  const method = api.EmployeeService.method.queryEmployees;
+  // A key of the request's project carrying the rule's permission.
+  const key = { kind: "api_key", keyPublicId: "k", projectPublicId: "p", permissions: new Set(["employee:read"]) } as const;
+  const request = create(method.input, { projectId: "p" } as never);
+  it("refuses a key on a project-scoped rule naming a permission it carries but without api_key", () => {
+    const rule = create(AuthRuleSchema, { permission: "employee:read", projectScoped: true });
+    expect(() => decide(rule, method, request, key)).toThrow(/requires employee:read/);
+    expect(() => decide({ ...rule, apiKey: true }, method, request, key)).not.toThrow();
   });
 });
 

@@ -1,6 +1,7 @@
 import type { DescMethod, Message } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
-import { principalKey, type AuthRule, type AuthStep, type Principal } from "@altalune/rpc";
+import * as api from "@altalune/proto";
+import { apiKeyPermissions, permissionsOfRule, principalKey, servicesIn, type AuthRule, type AuthStep, type Principal } from "@altalune/rpc";
 import type { AccessTokenVerifier } from "./access-token-verifier.js";
 import type { ApiKeyVerifier } from "./api-key-verifier.js";
 import { presentedCredential, type CookiePolicy } from "./credentials.js";
@@ -11,10 +12,11 @@ import type { UserStateCache } from "./user-state.js";
 export const ROOT_PERMISSION = "root";
 
 /**
- * What a project API key may do, inside its own project only: work with the project's data
- * (employees). Never IAM, projects, memberships or API keys themselves.
+ * What a project API key carries, inside its own project only: the permissions of the RPCs whose
+ * rule says `api_key: true` (the project's data, such as employees; never IAM, projects,
+ * memberships or API keys themselves). Read from the descriptors, never listed by hand.
  */
-export const API_KEY_PERMISSIONS: ReadonlySet<string> = new Set(["employee:read", "employee:write", "employee:delete"]);
+export const API_KEY_PERMISSIONS: ReadonlySet<string> = apiKeyPermissions(servicesIn(api));
 
 const API_KEY_REFUSALS = {
   malformed: "API key is malformed",
@@ -36,10 +38,6 @@ function stringField(method: DescMethod, request: Message, protoName: string): s
   if (field === undefined) return undefined;
   const value = (request as unknown as Record<string, unknown>)[field.localName];
   return typeof value === "string" ? value : undefined;
-}
-
-function requiredPermissions(rule: AuthRule): string[] {
-  return [...(rule.permission === "" ? [] : [rule.permission]), ...rule.anyPermission];
 }
 
 function holdsAny(p: Principal, wanted: readonly string[]): boolean {
@@ -64,8 +62,10 @@ export function decide(rule: AuthRule, method: DescMethod, request: Message, p: 
   if (rule.authenticated) return;
 
   if (p.kind === "user" && rule.selfField !== "" && stringField(method, request, rule.selfField) === p.userPublicId) return;
-  const wanted = requiredPermissions(rule);
-  if (!holdsAny(p, wanted)) {
+  const wanted = permissionsOfRule(rule);
+  // A key is admitted by the rule, not by a permission it happens to carry; refused as a missing
+  // permission, as every project-scoped RPC outside its reach always was.
+  if ((p.kind === "api_key" && !rule.apiKey) || !holdsAny(p, wanted)) {
     throw permissionDenied(`permission denied: ${describeRequirement(wanted)}`, { reason: "permission", required: wanted.join(",") });
   }
   if (rule.projectScoped) {

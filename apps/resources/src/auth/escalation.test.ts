@@ -6,6 +6,7 @@ import { authRuleOf } from "@altalune/rpc";
 import { startTestApi, type TestApi, type TransportName } from "../testing/api-harness.js";
 import { detailOf } from "../testing/errors.js";
 import { loadAuthorization } from "../../../auth/src/provider/accounts.js";
+import { DOMAIN_SERVICES } from "../domains.js";
 import { seed } from "../seed.js";
 import { API_KEY_PERMISSIONS } from "./authorizer.js";
 
@@ -19,9 +20,8 @@ import { API_KEY_PERMISSIONS } from "./authorizer.js";
 // email, activation and existence. Profiles come from the rules in the descriptors, so a new
 // permission or a new RPC is covered without editing this file.
 
-const services = (Object.values(api) as unknown[]).filter(
-  (v): v is DescService => typeof v === "object" && v !== null && "kind" in v && (v as { kind: unknown }).kind === "service",
-);
+// Every registered domain's service (domains.ts).
+const services = DOMAIN_SERVICES;
 
 const isMutating = (m: DescMethod) => !/^(Get|Query)/.test(m.name);
 

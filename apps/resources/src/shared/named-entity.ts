@@ -1,6 +1,6 @@
 import { newPublicId, type AppError } from "@altalune/core";
 import { auditedWrite, defineListSpec, isUniqueViolation, runListQuery, type ListQuery, type ListResult, type Queryable, type Sql } from "@altalune/db";
-import type { Grantor } from "../domains/iam/delegation.js";
+import type { Grantor } from "../domains/iam/index.js";
 
 // Roles and permissions are the same kind of record: a case-insensitively unique name, a
 // description, and a `system_key` marking the rows the system itself relies on. Protected rows

@@ -1,6 +1,5 @@
 import { classifyPgError } from "@altalune/db";
-import { projectNotFound } from "../domains/project/errors.js";
-import type { ProjectRef } from "../domains/project/model.js";
+import { projectNotFound, type ProjectRef } from "../domains/project/index.js";
 
 /**
  * A row inserted into a partitioned table whose project was deleted a moment ago finds no

@@ -4,7 +4,7 @@ import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } f
 import { createLogger, loadConfig, type Config, type Logger } from "@altalune/core";
 import { runPostMigrate } from "@altalune/db";
 import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
-import type { Clock } from "../domains/api-key/model.js";
+import type { Clock } from "../domains/api-key/index.js";
 import { seed } from "../seed.js";
 import { startResourcesServer, type ResourcesServer } from "../server.js";
 import { createGrpcJsClient } from "@altalune/rpc";

@@ -4,6 +4,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import * as api from "@altalune/proto";
 import { authRuleOf, isAudited, isReadOnly } from "@altalune/rpc";
 import { newPublicId } from "@altalune/core";
+import { DOMAIN_SERVICES } from "../../domains.js";
 import { startTestApi, type TestApi, type TransportName } from "../../testing/api-harness.js";
 
 // The audit log of the RPCs, generated from the descriptors like the authorization matrix: every
@@ -12,9 +13,8 @@ import { startTestApi, type TestApi, type TransportName } from "../../testing/ap
 // change nothing; anonymous refusals write nothing. A mutating RPC without a recipe below fails
 // the test, so a new one cannot go unaudited unnoticed.
 
-const services = (Object.values(api) as unknown[]).filter(
-  (v): v is DescService => typeof v === "object" && v !== null && "kind" in v && (v as { kind: unknown }).kind === "service",
-);
+// Every registered domain's service (domains.ts).
+const services = DOMAIN_SERVICES;
 const audited = services.flatMap((s) => s.methods.filter((m) => isAudited(m, authRuleOf(m)!)).map((m) => ({ service: s, method: m })));
 
 type AnyCall = (request: unknown, options?: { headers?: Record<string, string> }) => Promise<Record<string, unknown>>;

@@ -1,5 +1,6 @@
 import { newPublicId } from "@altalune/core";
 import type { Sql, TransactionSql } from "@altalune/db";
+import { SYSTEM_PERMISSIONS } from "../../auth/system-permissions.js";
 import { ROOT_PERMISSION } from "../permission/model.js";
 import { DEFAULT_USER_ROLE, SUPERADMIN_ROLE } from "../role/model.js";
 import { OWNER_ROLE } from "./model.js";
@@ -19,32 +20,11 @@ export const SEED_ROLES: readonly SystemRow[] = [
   { key: DEFAULT_USER_ROLE, name: DEFAULT_USER_ROLE, description: "Default role for authenticated users" },
 ];
 
-const ENTITIES: ReadonlyArray<readonly [entity: string, plural: string]> = [
-  ["employee", "employees"],
-  ["user", "users"],
-  ["role", "roles"],
-  ["permission", "permissions"],
-  ["project", "projects"],
-  ["apikey", "API keys"],
-  ["chatbot", "chatbot settings"],
-  ["client", "OAuth clients"],
-  ["provider", "OAuth providers"],
-  ["member", "project members"],
-];
-
-/** The system permissions: a system permission's name is its key. */
-export const SEED_PERMISSIONS: readonly Named[] = [
-  { name: ROOT_PERMISSION, description: "Full system access - wildcard permission" },
-  { name: "dashboard:read", description: "Basic dashboard read access" },
-  ...ENTITIES.flatMap(([entity, plural]) => [
-    { name: `${entity}:read`, description: `View ${plural}` },
-    { name: `${entity}:write`, description: `Create and update ${plural}` },
-    { name: `${entity}:delete`, description: `Delete ${plural}` },
-  ]),
-  { name: "iam:read", description: "View role and permission assignments" },
-  { name: "iam:write", description: "Change role and permission assignments" },
-  { name: "audit:read", description: "View the audit log" },
-];
+/**
+ * The system permissions: a system permission's name is its key. Every permission an RPC rule
+ * names, plus the few the dashboard expects (auth/system-permissions.ts): never listed here.
+ */
+export const SEED_PERMISSIONS: readonly Named[] = SYSTEM_PERMISSIONS;
 
 export const SEED_ROLE_PERMISSIONS: ReadonlyArray<readonly [role: string, permission: string]> = [
   [SUPERADMIN_ROLE, ROOT_PERMISSION],

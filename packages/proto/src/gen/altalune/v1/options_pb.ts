@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file altalune/v1/options.proto.
  */
 export const file_altalune_v1_options: GenFile = /*@__PURE__*/
-  fileDesc("ChlhbHRhbHVuZS92MS9vcHRpb25zLnByb3RvEgthbHRhbHVuZS52MSKYAQoIQXV0aFJ1bGUSDgoGcHVibGljGAEgASgIEhUKDWF1dGhlbnRpY2F0ZWQYAiABKAgSEgoKcGVybWlzc2lvbhgDIAEoCRIWCg5wcm9qZWN0X3Njb3BlZBgEIAEoCBIWCg5hbnlfcGVybWlzc2lvbhgFIAMoCRISCgpzZWxmX2ZpZWxkGAYgASgJEg0KBWF1ZGl0GAcgASgIOksKBGF1dGgSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxjRhgMgASgLMhUuYWx0YWx1bmUudjEuQXV0aFJ1bGVSBGF1dGhiBnByb3RvMw", [file_google_protobuf_descriptor]);
+  fileDesc("ChlhbHRhbHVuZS92MS9vcHRpb25zLnByb3RvEgthbHRhbHVuZS52MSKpAQoIQXV0aFJ1bGUSDgoGcHVibGljGAEgASgIEhUKDWF1dGhlbnRpY2F0ZWQYAiABKAgSEgoKcGVybWlzc2lvbhgDIAEoCRIWCg5wcm9qZWN0X3Njb3BlZBgEIAEoCBIWCg5hbnlfcGVybWlzc2lvbhgFIAMoCRISCgpzZWxmX2ZpZWxkGAYgASgJEg0KBWF1ZGl0GAcgASgIEg8KB2FwaV9rZXkYCCABKAg6SwoEYXV0aBIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGNGGAyABKAsyFS5hbHRhbHVuZS52MS5BdXRoUnVsZVIEYXV0aGIGcHJvdG8z", [file_google_protobuf_descriptor]);
 
 /**
  * The authorization rule of one RPC. Every RPC declares exactly one; the call pipeline reads
@@ -74,6 +74,15 @@ export type AuthRule = Message<"altalune.v1.AuthRule"> & {
    * @generated from field: bool audit = 7;
    */
   audit: boolean;
+
+  /**
+   * Project API keys may make this call, inside their own project only: requires project_scoped
+   * and a permission. The permissions of these rules are what a key carries (and what its creator
+   * must hold); every other RPC refuses an API key.
+   *
+   * @generated from field: bool api_key = 8;
+   */
+  apiKey: boolean;
 };
 
 /**

@@ -1,0 +1,102 @@
+import { describe, expect, it } from "vitest";
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join, relative, resolve, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as api from "@altalune/proto";
+import { servicesIn } from "@altalune/rpc";
+import { DOMAINS, DOMAIN_SERVICES } from "./domains.js";
+import type { DomainModule } from "./shared/domain-module.js";
+
+// domains.ts is the one registration point: every domain folder is listed there and nowhere else,
+// every service of the API is served by exactly one listed domain, and no file outside the
+// domains reaches into a domain's internals (only its index.ts, for what it chooses to export).
+// The container, both ports, the authorization matrix, the escalation test and the audit test
+// all read DOMAINS, so a domain added there is covered by all of them.
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, "../../..");
+const domainsDir = join(here, "domains");
+const registry = join(here, "domains.ts");
+const folders = readdirSync(domainsDir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+
+function isDomainModule(v: unknown): v is DomainModule {
+  return typeof v === "object" && v !== null && "serve" in v && "service" in v && "key" in v;
+}
+
+/** Every hand-written TypeScript file of the workspace (generated code aside). */
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) return e.name === "node_modules" || e.name === "gen" || e.name.startsWith(".") ? [] : sources(path);
+    return e.name.endsWith(".ts") ? [path] : [];
+  });
+}
+
+const IMPORT = /(?:^|[\s;])(?:import|export)\s(?:[^;"']*?\sfrom\s)?["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;
+
+/** The relative imports of a file, resolved to paths (".js" specifiers name the ".ts" file). */
+function importsOf(file: string): { specifier: string; target: string; names: string }[] {
+  const text = readFileSync(file, "utf8");
+  return [...text.matchAll(IMPORT)].flatMap((m) => {
+    const specifier = m[1] ?? m[2] ?? "";
+    if (!specifier.startsWith(".")) return [];
+    return [{ specifier, target: resolve(dirname(file), specifier).replace(/\.js$/, ".ts"), names: m[0] }];
+  });
+}
+
+/** The domain folder a path lies in, if any. */
+function domainOf(path: string): string | undefined {
+  const rel = relative(domainsDir, path);
+  if (rel.startsWith("..") || rel === "") return undefined;
+  return rel.split(sep)[0];
+}
+
+describe("domains.ts, the registration point", () => {
+  it("lists every domain folder's module, once, and each folder exports one", async () => {
+    const listed = new Set<DomainModule>(DOMAINS);
+    expect(listed.size).toBe(DOMAINS.length);
+    const found: string[] = [];
+    for (const folder of folders) {
+      const exported = Object.values(await import(/* @vite-ignore */ join(domainsDir, folder, "index.ts"))).filter(isDomainModule);
+      expect(exported, `domains/${folder}/index.ts exports one domain module`).toHaveLength(1);
+      if (listed.has(exported[0]!)) found.push(folder);
+    }
+    expect(found).toEqual(folders);
+    expect(new Set(DOMAINS.map((d) => d.key)).size).toBe(DOMAINS.length);
+  });
+
+  it("serves every service of the API's descriptors, each by one domain", () => {
+    const names = DOMAIN_SERVICES.map((s) => s.typeName);
+    expect(names.length).toBe(new Set(names).size);
+    expect([...names].sort()).toEqual(servicesIn(api).map((s) => s.typeName).sort());
+  });
+
+  it("is the only file outside the domains that imports a domain module, and none reaches into a domain's internals", () => {
+    const problems: string[] = [];
+    let checked = 0;
+    const files = [...sources(join(root, "apps")), ...sources(join(root, "packages")), ...sources(join(root, "bench")), ...sources(join(root, "test"))];
+    expect(files).toContain(registry);
+    for (const file of files) {
+      const own = domainOf(file);
+      if (own !== undefined) continue; // a domain's own files (and its collaborators among the domains)
+      for (const { specifier, target, names } of importsOf(file)) {
+        const domain = domainOf(target);
+        if (domain === undefined) continue;
+        checked++;
+        const where = `${relative(root, file)} imports ${specifier}`;
+        if (target !== join(domainsDir, domain, "index.ts")) problems.push(`${where}: a domain's internals (import its index.ts)`);
+        if (file !== registry && /\b\w+Domain\b/.test(names)) problems.push(`${where}: a domain module, which only domains.ts registers`);
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(checked, "imports of the domains from outside them were found and checked").toBeGreaterThan(DOMAINS.length);
+  });
+
+  it("the container and the ports name no domain: they read DOMAINS", () => {
+    for (const file of ["container.ts", "server.ts"]) {
+      const text = readFileSync(join(here, file), "utf8");
+      expect(text, file).not.toMatch(/from "@altalune\/proto"/);
+      expect(text, file).not.toMatch(/\bregistration\(/);
+    }
+  });
+});

@@ -1,0 +1,10 @@
+import { PermissionService as PermissionServiceDesc } from "@altalune/proto";
+import { defineDomain } from "../../shared/domain-module.js";
+import { PermissionRepo } from "./repo.js";
+import { PermissionService } from "./service.js";
+
+export const permissionDomain = defineDomain({
+  key: "permission",
+  service: PermissionServiceDesc,
+  create: (deps) => new PermissionService(new PermissionRepo(deps.sql)),
+});

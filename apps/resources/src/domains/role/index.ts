@@ -1,0 +1,10 @@
+import { RoleService as RoleServiceDesc } from "@altalune/proto";
+import { defineDomain } from "../../shared/domain-module.js";
+import { RoleRepo } from "./repo.js";
+import { RoleService } from "./service.js";
+
+export const roleDomain = defineDomain({
+  key: "role",
+  service: RoleServiceDesc,
+  create: (deps) => new RoleService(new RoleRepo(deps.sql)),
+});
