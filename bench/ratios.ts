@@ -13,9 +13,13 @@
 // the full auth chain); its log goes to a file, whose per-call lines are the server's own call
 // counter: h2load sees only HTTP 200, so a gRPC row counts only if every call logged in it ended OK.
 // Appends the table to bench/RESULTS.md.
-//   pnpm bench:ratios [--seconds 3] [--pairs 5] [--concurrency 16] [--no-publish]
+//   pnpm bench:ratios [--seconds 3] [--pairs 5] [--concurrency 16] [--only 1,2] [--profile] [--no-publish]
+// --profile runs the server under `node --cpu-prof` and reports, per row, how the server's busy CPU
+// samples of the project runs split between our code (apps/, packages/) and what it runs on
+// (connect-es, protobuf-es, grpc-js, postgres.js, pino, jose, Node's own JS, V8/native); the
+// ratios of such a run are taken under the profiler and are not comparable with a plain run.
 import { spawn } from "node:child_process";
-import { mkdtemp, open, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, open, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -34,6 +38,7 @@ import {
   GetPublicConfigResponseSchema,
 } from "@altalune/proto";
 import { TestIssuer } from "../apps/resources/src/testing/test-issuer.js";
+import { parsePattern, profileShares } from "./profile-share.js";
 import { publish, sectionHeading, startBenchDatabase } from "./support.js";
 
 const { values } = parseArgs({
@@ -43,6 +48,7 @@ const { values } = parseArgs({
     concurrency: { type: "string", default: "16" },
     "no-publish": { type: "boolean", default: false },
     only: { type: "string" },
+    profile: { type: "boolean", default: false },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -122,11 +128,12 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function startServer(databaseUrl: string, issuer: string, dir: string): Promise<Server> {
+async function startServer(databaseUrl: string, issuer: string, dir: string, profileDir?: string): Promise<Server> {
   const logPath = join(dir, "server.log");
   const log = await open(logPath, "w");
   // SERVER_NODE_ARGS: extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const nodeArgs = (process.env["SERVER_NODE_ARGS"] ?? "").split(" ").filter((a) => a !== "");
+  if (profileDir !== undefined) nodeArgs.push("--cpu-prof", `--cpu-prof-dir=${profileDir}`);
   const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", join(root, "apps/cli/src/main.ts"), "serve"], {
     env: { ...process.env, DATABASE_URL: databaseUrl, RESOURCES_PORT: "0", GRPC_PORT: "0", LOG_LEVEL: "info", AUTH_ISSUER: issuer },
     stdio: ["ignore", log.fd, "inherit"],
@@ -222,7 +229,10 @@ async function main() {
   const [version] = await sql<{ v: string }[]>`select current_setting('server_version') as v`;
   const issuer = await TestIssuer.start();
   const token = await issuer.token({ sub: admin!.public_id, perms: ["root"], expiresIn: 3600 });
-  const server = await startServer(db.url, issuer.url, dir);
+  // Kept after the run (its path is printed), for bench/profile-share.ts by hand.
+  const profileDir = values.profile ? await mkdtemp(join(tmpdir(), "altalune-ratios-profile-")) : undefined;
+  const serverStarted = performance.now();
+  const server = await startServer(db.url, issuer.url, dir, profileDir);
 
   // One employee to read (created through the API, like any other).
   const baseUrl = `http://127.0.0.1:${server.connect}/api`;
@@ -343,19 +353,25 @@ async function main() {
   const only = values.only?.split(",").map(Number);
   const selected = rows.filter((_, i) => only === undefined || only.includes(i + 1));
 
+  /** Per row: seconds since the server started, from its first pair to its last (the profile's window). */
+  const windows = new Map<string, { from: number; to: number }>();
+  let profileLines: string[] = [];
   try {
     for (const row of selected) {
       // The server's code paths for this call get compiled before anything is counted.
       await row.warm();
+      const from = (performance.now() - serverStarted) / 1000;
       for (let i = 0; i < PAIRS; i++) {
         const pair = await row.measure();
         row.pairs.push(pair);
         process.stderr.write(`${row.name}: project ${pair.project.toFixed(2)} ${row.unit}, anchor ${pair.anchor.toFixed(2)} → ${row.ratio(pair).toFixed(3)}; server CPU ${pair.cpuUs.toFixed(0)} µs/call\n`);
       }
+      windows.set(row.name, { from, to: (performance.now() - serverStarted) / 1000 });
     }
   } finally {
     await anchors.stop();
     await server.stop();
+    if (profileDir !== undefined) profileLines = await profileTable(profileDir, selected.map((r) => r.name), windows);
     await issuer.close();
     await sql.end();
     await db.stop();
@@ -375,8 +391,63 @@ async function main() {
       return `| ${r.name}: ${r.project} | ${f(median(r.pairs.map((p) => p.project)))} | ${r.anchor}: ${f(median(r.pairs.map((p) => p.anchor)))} | ${r.unit} | **${median(ratios).toFixed(3)}** | ${ratios.map((x) => x.toFixed(2)).join(", ")} | ${r.goal} | ${Math.round(median(r.pairs.map((p) => p.cpuUs)))} µs |`;
     }),
   ];
+  if (profileLines.length > 0) {
+    lines[2] = `${lines[2]} **Run under \`--profile\`: the server ran under \`node --cpu-prof\`, so these ratios are not comparable with a plain run.**`;
+    lines.push("", ...profileLines);
+  }
   if (values["no-publish"]) process.stdout.write(`${lines.join("\n")}\n`);
   else await publish(lines);
+}
+
+/**
+ * Where the server's CPU goes, per row: the self samples (innermost frame) of each part, as % of
+ * the busy samples while the row's project runs were going (its anchor runs leave the server idle,
+ * and idle samples are not counted). "ours" is every file of apps/ and packages/ outside
+ * node_modules; the other parts are the libraries and runtime it runs on.
+ */
+async function profileTable(profileDir: string, rowNames: string[], windows: Map<string, { from: number; to: number }>): Promise<string[]> {
+  // The main thread's profile (thread 0); workers (pino's transport, if any) write their own.
+  const file = (await readdir(profileDir)).find((f) => /\.0\.\d+\.cpuprofile$/.test(f));
+  if (file === undefined) throw new Error(`no main-thread profile in ${profileDir}`);
+  const profile = JSON.parse(await readFile(join(profileDir, file), "utf8"));
+  const esc = root.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const parts = [
+    `ours=/^file:\/\/${esc}(apps|packages)\/(?!.*\/node_modules\/)/`,
+    // The package's own directory: pnpm's store path of connect-node names protobuf-es too.
+    "connect-es=/\/node_modules\/@connectrpc\//",
+    "protobuf-es=/\/node_modules\/@bufbuild\//",
+    "grpc-js=/\/node_modules\/@grpc\//",
+    "postgres.js=/\/node_modules\/postgres\//",
+    "pino=/\/node_modules\/(pino|pino-std-serializers|sonic-boom|thread-stream|fast-redact|quick-format-unescaped|safe-stable-stringify)\//",
+    "jose=/\/node_modules\/jose\//",
+    "Node's JS (node:)=/^node:/",
+    "V8 / native (GC, builtins)=/^$/",
+  ].map(parsePattern);
+  const header = ["call", ...parts.map((p) => p.label), "other", "busy samples"];
+  const notes: string[] = [];
+  const out = [
+    `Where the server's CPU goes (\`--profile\`): self samples of each part as % of the server's busy samples during the row's project runs (innermost frame; \`bench/profile-share.ts\` on ${file}). The largest own functions per row are listed below the table.`,
+    "",
+    `| ${header.join(" | ")} |`,
+    `|${header.map(() => "---:").join("|")}|`,
+  ];
+  for (const name of rowNames) {
+    const w = windows.get(name);
+    if (w === undefined) continue;
+    const shares = profileShares(file, profile, parts, { from: w.from + 0.5, to: w.to - 0.5 });
+    const counted = shares.patterns.reduce((n, p) => n + p.selfSamples, 0);
+    const other = shares.busySamples === 0 ? 0 : (100 * (shares.busySamples - counted)) / shares.busySamples;
+    out.push(`| ${name} | ${shares.patterns.map((p) => `${p.selfPercentOfBusy.toFixed(1)} %`).join(" | ")} | ${other.toFixed(1)} % | ${shares.busySamples} |`);
+    const own = profileShares(file, profile, [parts[0]!], { from: w.from + 0.5, to: w.to - 0.5, top: 200 });
+    const top = own.topFunctions
+      .filter((f) => f.selfSamples > 0)
+      .sort((a, b) => b.selfSamples - a.selfSamples)
+      .slice(0, 6)
+      .map((f) => `\`${f.function}\` ${f.location.replace(`file://${root}`, "").replace(/:\d+$/, "")} ${f.selfPercentOfBusy.toFixed(1)} %`);
+    notes.push(`- ${name}: ${top.join(", ")}`);
+  }
+  process.stderr.write(`profile kept in ${profileDir}\n`);
+  return [...out, "", "Our largest functions by self samples (% of busy):", ...notes];
 }
 
 main().then(

@@ -1,4 +1,4 @@
-import type { Message } from "@bufbuild/protobuf";
+import type { DescMethod, Message } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import { bounded, Counter, createMetricsRegistry, DURATION_BUCKETS, Gauge, Histogram, isAppError, type Registry } from "@altalune/core";
 import { observePool, poolStats, type QueryObserver, type Sql, type StatementKind } from "@altalune/db";
@@ -79,7 +79,7 @@ export class ResourcesMetrics {
   private readonly querySeconds: Histogram<"kind" | "result">;
   private readonly auditEvents: Counter<"result" | "written">;
   /** prom-client hashes a label set on every inc(); a call's children are looked up once. */
-  private readonly callChildren = new Map<string, { count: Counter.Internal; seconds: Histogram.Internal<"service" | "method" | "transport"> }>();
+  private readonly callChildren = new Map<DescMethod, Map<string, { count: Counter.Internal; seconds: Histogram.Internal<"service" | "method" | "transport"> }>>();
   private sources: Sources = { callsInFlight: () => 0 };
   private readonly pools = new Set<Sql>();
   private readonly unobserve: Array<() => void> = [];
@@ -175,13 +175,16 @@ export class ResourcesMetrics {
   }
 
   readonly observeCall: CallObserver = (call, code, seconds) => {
-    const transport = bounded(call.transport, TRANSPORTS);
-    const key = `${call.service.typeName}/${call.method.name}/${transport}/${code}`;
-    let child = this.callChildren.get(key);
+    // Children found by method object, then transport and code (no key string built per call).
+    let byMethod = this.callChildren.get(call.method);
+    if (byMethod === undefined) this.callChildren.set(call.method, (byMethod = new Map()));
+    const key = `${call.transport}\u0000${code}`;
+    let child = byMethod.get(key);
     if (child === undefined) {
+      const transport = bounded(call.transport, TRANSPORTS);
       const labels = { service: call.service.typeName, method: call.method.name, transport };
       child = { count: this.calls.labels({ ...labels, code }), seconds: this.callSeconds.labels(labels) };
-      this.callChildren.set(key, child);
+      byMethod.set(key, child);
     }
     child.count.inc();
     // Overload refusals (no duration) are answered before any work: counted, not timed.
