@@ -50,7 +50,7 @@ describe("audit log partitions", () => {
 
     const result = await runAuditMaintenance(db.sql, { retentionDays: 365, now });
     expect(fromMigration.length).toBeGreaterThanOrEqual(4);
-    expect(result).toEqual({ created: [], dropped: [...fromMigration, "altalune_audit_events_203004", "altalune_audit_events_203005"], skipped: false });
+    expect(result).toEqual({ created: [], dropped: [...fromMigration, "altalune_audit_events_203004", "altalune_audit_events_203005"], failed: [], skipped: false });
     const names = (await auditPartitions(db.sql)).map((p) => p.name);
     expect(names).not.toContain("altalune_audit_events_203005");
     expect(names).toContain("altalune_audit_events_203006");
@@ -70,11 +70,56 @@ describe("audit log partitions", () => {
       await reserved`begin`;
       await reserved`select pg_advisory_xact_lock(hashtext(${AUDIT_MAINTENANCE_LOCK}))`;
       const result = await runAuditMaintenance(db.sql, { retentionDays: 1, now: new Date("2032-06-15T00:00:00Z") });
-      expect(result).toEqual({ created: [], dropped: [], skipped: true });
+      expect(result).toEqual({ created: [], dropped: [], failed: [], skipped: true });
       await reserved`rollback`;
     } finally {
       reserved.release();
     }
     expect((await auditPartitions(db.sql)).map((p) => p.name)).toContain("altalune_audit_events_203106");
+  });
+
+  it("a month that cannot be dropped is reported and retried; the months ahead are created all the same", async () => {
+    const later = new Date("2033-03-15T00:00:00Z");
+    await runAuditMaintenance(db.sql, { retentionDays: 365, now: new Date("2032-06-15T00:00:00Z") });
+    const oldest = (await auditPartitions(db.sql))[0]!.name;
+    // An operator's view on an old month: its DROP fails until the view goes.
+    await db.sql.unsafe(`create view audit_report as select count(*) from ${oldest}`);
+    try {
+      const result = await runAuditMaintenance(db.sql, { retentionDays: 365, now: later });
+      expect(result.failed.map((f) => f.name)).toEqual([oldest]);
+      expect(result.failed[0]!.error).toMatch(/depend/);
+      expect(result.created).toContain("altalune_audit_events_203306");
+      await writeAuditEvent(db.sql, { actorType: "system", action: "still.written", result: "ok", occurredAt: later });
+    } finally {
+      await db.sql.unsafe("drop view audit_report");
+    }
+    expect((await runAuditMaintenance(db.sql, { retentionDays: 365, now: later })).dropped).toEqual([oldest]);
+  });
+
+  it("creating a month does not hold up audited writes behind an open transaction on the table", async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    // A transaction that wrote an audit row and stays open (a slow mutation).
+    const open = db.sql.begin(async (tx) => {
+      await writeAuditEvent(tx, { actorType: "system", action: "slow", result: "ok", occurredAt: new Date("2033-03-15T00:00:00Z") });
+      await held;
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      // Months far ahead are missing: the run creates them while the transaction above is open.
+      const maintenance = runAuditMaintenance(db.sql, { retentionDays: 3650, now: new Date("2033-09-15T00:00:00Z"), lockTimeoutMs: 5000 });
+      await new Promise((r) => setTimeout(r, 100));
+      // A second write meanwhile: not queued behind the maintenance's lock request.
+      const started = performance.now();
+      await writeAuditEvent(db.sql, { actorType: "system", action: "unrelated", result: "ok", occurredAt: new Date("2033-03-16T00:00:00Z") });
+      const waitedMs = performance.now() - started;
+      const result = await maintenance;
+      expect(result.created).toContain("altalune_audit_events_203312");
+      // Queued behind an ACCESS EXCLUSIVE request, the write would wait for the open transaction (seconds).
+      expect(waitedMs).toBeLessThan(1000);
+    } finally {
+      release();
+      await open;
+    }
   });
 });

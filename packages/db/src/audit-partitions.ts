@@ -56,8 +56,11 @@ export async function auditPartitions(q: Queryable): Promise<AuditPartition[]> {
 
 /**
  * Creates the missing monthly partitions from the month of `from` (default: `now`) through
- * `monthsAhead` months after `now`'s. Returns the names created. Creating a partition locks the
- * parent table until commit: run it in a short transaction.
+ * `monthsAhead` months after `now`'s. Returns the names created. A month is made as a table of
+ * its own and then attached: ATTACH PARTITION takes only SHARE UPDATE EXCLUSIVE on the parent,
+ * which does not conflict with the inserts of audited calls (CREATE … PARTITION OF would take
+ * ACCESS EXCLUSIVE and queue every writer behind any open transaction on the table). The CHECK
+ * of the month's bounds lets the attach skip its validation scan.
  */
 export async function ensureAuditPartitions(
   q: Queryable,
@@ -72,26 +75,34 @@ export async function ensureAuditPartitions(
     const name = monthName(month);
     if (existing.has(name)) continue;
     // Bounds are dates made here, never input; the name is derived from them.
+    const [from, to] = [boundLiteral(month), boundLiteral(utcMonth(month, 1))];
+    const [table, parent] = [quoteIdent(name), quoteIdent(AUDIT_EVENTS_TABLE)];
     await q.unsafe(
-      `create table if not exists ${quoteIdent(name)} partition of ${quoteIdent(AUDIT_EVENTS_TABLE)} ` +
-        `for values from (${boundLiteral(month)}) to (${boundLiteral(utcMonth(month, 1))})`,
+      `create table ${table} (like ${parent} including defaults including constraints, ` +
+        `constraint ${quoteIdent(`${name}_bounds`)} check (occurred_at >= ${from} and occurred_at < ${to}))`,
     );
+    await q.unsafe(`alter table ${parent} attach partition ${table} for values from (${from}) to (${to})`);
+    // Redundant once attached (the partition bound says the same).
+    await q.unsafe(`alter table ${table} drop constraint ${quoteIdent(`${name}_bounds`)}`);
     created.push(name);
   }
   return created;
 }
 
-/**
- * Drops the partitions whose every row is older than `retentionDays` at `now` (the month ended
- * before the cut-off): rows are kept at least that long, and at most a month longer. Returns the
- * names dropped.
- */
-export async function dropExpiredAuditPartitions(q: Queryable, opts: { now?: Date; retentionDays: number }): Promise<string[]> {
+/** The partitions whose every row is older than `retentionDays` at `now` (the month ended before the cut-off). */
+export async function expiredAuditPartitions(q: Queryable, opts: { now?: Date; retentionDays: number }): Promise<AuditPartition[]> {
   const now = opts.now ?? new Date();
   const cutoff = now.getTime() - opts.retentionDays * 86_400_000;
+  return (await auditPartitions(q)).filter((p) => p.to.getTime() <= cutoff);
+}
+
+/**
+ * Drops the expired partitions: rows are kept at least `retentionDays`, and at most a month
+ * longer. Returns the names dropped.
+ */
+export async function dropExpiredAuditPartitions(q: Queryable, opts: { now?: Date; retentionDays: number }): Promise<string[]> {
   const dropped: string[] = [];
-  for (const partition of await auditPartitions(q)) {
-    if (partition.to.getTime() > cutoff) continue;
+  for (const partition of await expiredAuditPartitions(q, opts)) {
     await q.unsafe(`drop table ${quoteIdent(partition.name)}`);
     dropped.push(partition.name);
   }
@@ -101,26 +112,46 @@ export async function dropExpiredAuditPartitions(q: Queryable, opts: { now?: Dat
 export interface AuditMaintenanceResult {
   created: string[];
   dropped: string[];
+  /** Months that could not be dropped this time (tried again at the next run), with the reason. */
+  failed: { name: string; error: string }[];
   /** Another replica held the lock: this run did nothing. */
   skipped: boolean;
 }
 
 /**
- * The periodic job: months ahead created, expired months dropped, in one short transaction
- * under a transaction-scoped advisory lock, so replicas running it at the same moment do the
- * work once. The DDL waits at most `lockTimeoutMs` for the table (busy with writes, it is tried
- * again at the next run rather than queueing every writer behind it).
+ * The periodic job, under a transaction-scoped advisory lock so replicas running it at the same
+ * moment do the work once. Creating the months ahead comes first and in its own transaction, so
+ * a month that cannot be dropped (a lock it cannot get, an object depending on it) never keeps
+ * the future months from existing. Each expired month is then dropped in its own short
+ * transaction: a DROP needs ACCESS EXCLUSIVE on the parent, so it waits at most `lockTimeoutMs`
+ * (busy with writes, it is tried again at the next run rather than queueing every writer behind it).
  */
 export async function runAuditMaintenance(
   sql: Sql,
   opts: { retentionDays: number; now?: Date; monthsAhead?: number; lockTimeoutMs?: number },
 ): Promise<AuditMaintenanceResult> {
-  return sql.begin(async (tx) => {
-    if (!(await tryAdvisoryXactLock(tx, AUDIT_MAINTENANCE_LOCK))) return { created: [], dropped: [], skipped: true };
-    await tx`select set_config('lock_timeout', ${`${opts.lockTimeoutMs ?? 2000}ms`}, true)`;
-    const now = opts.now ?? new Date();
-    const created = await ensureAuditPartitions(tx, { now, ...(opts.monthsAhead === undefined ? {} : { monthsAhead: opts.monthsAhead }) });
-    const dropped = await dropExpiredAuditPartitions(tx, { now, retentionDays: opts.retentionDays });
-    return { created, dropped, skipped: false };
+  const now = opts.now ?? new Date();
+  const lockTimeout = `${opts.lockTimeoutMs ?? 100}ms`;
+  const created = await sql.begin(async (tx) => {
+    if (!(await tryAdvisoryXactLock(tx, AUDIT_MAINTENANCE_LOCK))) return undefined;
+    await tx`select set_config('lock_timeout', ${lockTimeout}, true)`;
+    return ensureAuditPartitions(tx, { now, ...(opts.monthsAhead === undefined ? {} : { monthsAhead: opts.monthsAhead }) });
   });
+  if (created === undefined) return { created: [], dropped: [], failed: [], skipped: true };
+  const dropped: string[] = [];
+  const failed: { name: string; error: string }[] = [];
+  for (const partition of await expiredAuditPartitions(sql, { now, retentionDays: opts.retentionDays })) {
+    try {
+      const done = await sql.begin(async (tx) => {
+        if (!(await tryAdvisoryXactLock(tx, AUDIT_MAINTENANCE_LOCK))) return false;
+        await tx`select set_config('lock_timeout', ${lockTimeout}, true)`;
+        await tx.unsafe(`drop table if exists ${quoteIdent(partition.name)}`);
+        return true;
+      });
+      if (done) dropped.push(partition.name);
+    } catch (e) {
+      failed.push({ name: partition.name, error: e instanceof Error ? e.message : String(e) });
+    }
+  }
+  return { created, dropped, failed, skipped: false };
 }

@@ -20,6 +20,8 @@ export class PendingAuditEvent {
   private openTransactions = 0;
   private writtenWithChange = false;
   private readonly extraTags = new Set<string>();
+  /** Tags added while a transaction attempt is open: they stand only if it commits. */
+  private readonly attemptTags = new Set<string>();
   private described: AuditEventRecord | undefined;
 
   /**
@@ -47,13 +49,14 @@ export class PendingAuditEvent {
   }
 
   addTags(tags: readonly string[]): void {
-    for (const tag of tags) this.extraTags.add(tag);
+    const into = this.openTransactions > 0 ? this.attemptTags : this.extraTags;
+    for (const tag of tags) into.add(tag);
   }
 
   record(): AuditEventRecord {
     const described = (this.described ??= this.describe());
-    if (this.extraTags.size === 0) return described;
-    return { ...described, tags: [...new Set([...(described.tags ?? []), ...this.extraTags])] };
+    if (this.extraTags.size === 0 && this.attemptTags.size === 0) return described;
+    return { ...described, tags: [...new Set([...(described.tags ?? []), ...this.extraTags, ...this.attemptTags])] };
   }
 
   /** Writes the row in its own statement, once (the caller's path for calls that wrote nothing). */
@@ -82,6 +85,11 @@ export class PendingAuditEvent {
   /** @internal runTransaction: the attempt committed, or rolled back (its row went with it). */
   transactionEnded(committed: boolean): void {
     this.openTransactions--;
+    if (this.openTransactions === 0) {
+      // A rolled-back (or retried) attempt's decisions did not happen: neither did its tags.
+      if (committed) for (const tag of this.attemptTags) this.extraTags.add(tag);
+      this.attemptTags.clear();
+    }
     if (this.state !== "staged") return;
     this.state = committed ? "written" : "pending";
     if (committed) this.writtenWithChange = true;

@@ -85,6 +85,8 @@ interface MethodPlan {
   tags: readonly string[];
   /** Tags of a refused or failed call. */
   failureTags: readonly string[];
+  /** An audited read: its answer hands out a secret. */
+  revealsSecret: boolean;
 }
 
 const SECRET_REVEALED = "secret_revealed";
@@ -130,6 +132,7 @@ function planOf(service: DescService, method: DescMethod, rule: AuthRule): Metho
     recordedFields,
     tags: revealed ? [SECURITY_TAG, SECRET_REVEALED] : [],
     failureTags: revealed ? [SECURITY_TAG] : [],
+    revealsSecret: revealed,
   };
 }
 
@@ -182,6 +185,8 @@ export class MethodAuditor {
    */
   async call<T>(call: CallInfo, request: Message, ctx: HandlerContext, admit: () => Promise<void>, serve: () => Promise<T>): Promise<T> {
     const event = this.opts.open(() => this.describe(call, request, ctx));
+    // A secret in the answer: no cache may keep it (Connect serves these reads by GET too).
+    if (this.plan.revealsSecret) ctx.responseHeader.set("cache-control", "no-store");
     let response: T;
     try {
       await admit();
@@ -234,7 +239,9 @@ export class MethodAuditor {
       result: "ok",
       requestId: call.requestId,
       traceId: auditTraceId(headers.get("traceparent")),
-      clientAddress: clientAddressOf(headers, ctx.values.get(peerAddressKey)?.(), this.opts.trustedProxyHops ?? 0),
+      // X-Forwarded-For is only believed on the Connect port, behind the proxies TRUSTED_PROXY_HOPS
+      // counts; on the native gRPC port any client can send that metadata.
+      clientAddress: clientAddressOf(headers, ctx.values.get(peerAddressKey)?.(), call.transport === "grpc-js" ? 0 : (this.opts.trustedProxyHops ?? 0)),
       userAgent: headers.get("user-agent") ?? undefined,
       changedFields: plan.recordedFields.filter((f) => isFieldSet(request, f)).map((f) => f.name),
       tags: plan.tags,

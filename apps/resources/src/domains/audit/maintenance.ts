@@ -20,9 +20,10 @@ export function startAuditMaintenance(sql: Sql, opts: { retentionDays: number; l
   const run = () => {
     running ??= runAuditMaintenance(sql, { retentionDays: opts.retentionDays })
       .then(
-        ({ created, dropped, skipped }) => {
+        ({ created, dropped, failed, skipped }) => {
           if (created.length + dropped.length > 0) log.info({ created, dropped }, "audit log partitions maintained");
           else if (skipped) log.debug({}, "audit log maintenance: another replica holds the lock");
+          if (failed.length > 0) log.warn({ failed }, "audit log months past the retention could not be dropped; retrying at the next interval");
         },
         (e: unknown) => log.warn({ err: e }, "audit log maintenance failed; retrying at the next interval"),
       )
