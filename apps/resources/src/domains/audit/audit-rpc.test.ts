@@ -409,6 +409,19 @@ describe("the audit log of the RPCs", () => {
     expect(viaGrpc?.user_agent).toMatch(/grpc-node-js/);
   });
 
+  it("answers a secret reveal with Cache-Control: no-store, by POST and by GET (a side-effect-free method)", async () => {
+    const id = await fixtures.oauthClient();
+    const path = `${t.baseUrl}/altalune.v1.OAuthClientService/RevealOAuthClientSecret`;
+    const auth = { authorization: `Bearer ${t.rootToken}` };
+    const post = await fetch(path, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify({ id }) });
+    const get = await fetch(`${path}?connect=v1&encoding=json&message=${encodeURIComponent(JSON.stringify({ id }))}`, { headers: auth });
+    for (const res of [post, get]) {
+      expect(res.status).toBe(200);
+      expect(res.headers.get("cache-control")).toBe("no-store");
+      expect(((await res.json()) as { clientSecret?: string }).clientSecret).toBeTruthy();
+    }
+  });
+
   it("commits no change without its row: a row that cannot be written takes the change with it", async () => {
     // The audit table refuses this request id: the change's statement or transaction must fail whole.
     await t.db.sql`alter table altalune_audit_events add constraint audit_test_refuse check (request_id is distinct from 'audit-refused')`;
