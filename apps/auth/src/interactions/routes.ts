@@ -249,12 +249,18 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     return row?.public_id;
   }
 
-  /** A code mailed to a user's address (none is mailed to an unknown one, nor when refused). */
-  async function codeSent(ctx: Context, result: { status: string }, email: string): Promise<void> {
-    if (result.status !== "sent") return;
-    const user = await userOf(email);
-    if (user === undefined) return;
-    await deps.audit?.record(ctx, { action: "auth.login_code.sent", actorType: "anonymous", targetType: "user", targetId: user, details: { method: "email_code" } });
+  /**
+   * A code mailed to a user's address (none is mailed to an unknown one, nor when refused). Not
+   * awaited: the row is written for known addresses only, and an answer that waited for it would
+   * tell known from unknown addresses by its timing, which LoginCodes.request takes care not to.
+   */
+  function codeSent(ctx: Context, result: { status: string }, email: string): void {
+    if (result.status !== "sent" || deps.audit === undefined) return;
+    const audit = deps.audit;
+    void userOf(email).then(
+      (user) => (user === undefined ? undefined : audit.record(ctx, { action: "auth.login_code.sent", actorType: "anonymous", targetType: "user", targetId: user, details: { method: "email_code" } })),
+      (e: unknown) => logger.warn({ err: e }, "the audit event of a login code could not be written"),
+    );
   }
 
   async function loggedIn(ctx: Context, result: Awaited<ReturnType<LoginCodes["verify"]>>, email: string): Promise<void> {
@@ -322,7 +328,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (!EMAIL.test(email)) return renderLogin(ctx, interaction, { error: "invalid_email", email }, 400);
     const result = await loginCodes.request(email, ctx.ip, caller(ctx, interaction, email));
     deps.events?.loginCode(result.status);
-    await codeSent(ctx, result, email);
+    codeSent(ctx, result, email);
     if (result.status === "rate_limited") return renderLogin(ctx, interaction, { error: "rate_limited", email }, 429);
     await saveState(interaction, { email });
     ctx.status = 303;
@@ -338,7 +344,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (!email) return renderLogin(ctx, interaction);
     const result = await loginCodes.request(email, ctx.ip, caller(ctx, interaction, email));
     deps.events?.loginCode(result.status);
-    await codeSent(ctx, result, email);
+    codeSent(ctx, result, email);
     if (result.status === "rate_limited") return renderCode(ctx, interaction, email, { error: "rate_limited" }, 429);
     return renderCode(ctx, interaction, email, { notice: "code_sent" });
   });
