@@ -2,8 +2,8 @@
 // answers GetProject (one indexed read, root token) over Connect JSON on HTTP/2 (h2c, loopback).
 // 1. Capacity: closed loop at --concurrency (default 16) → throughput R, p99.
 // 2. Sustainable rate S: the highest open-loop rate from 0.8 R down whose p99 stays within 2 × the closed loop's.
-// 3. Overload: the server restarted with MAX_CALLS_IN_FLIGHT = --limit (default: sized from the
-//    measurements, see docs/operations.md), then open loop at 4 S for 5 s (a bounded count):
+// 3. Overload: the server restarted with MAX_CALLS_IN_FLIGHT = --limit (default R × W: the capacity
+//    times the closed loop's median latency, see docs/operations.md), then open loop at 4 S for 5 s (a bounded count):
 //    p99 of the admitted calls, share refused (resource_exhausted, HTTP 429).
 // The same run without the limit (MAX_CALLS_IN_FLIGHT=100000) shows what the limit prevents.
 // Run: pnpm exec tsx bench/overload.ts [--concurrency 16] [--limit N] [--publish]
@@ -155,8 +155,9 @@ async function main() {
     return { capacity, baseline, sustainable: rate };
   });
   // Little's law: a saturated process answering R calls/s with L in flight makes each wait about
-  // L / R. L = R × P (P: the sustainable p99) keeps an admitted call near P (see docs/operations.md).
-  const limit = values.limit ? Number(values.limit) : Math.max(4, Math.ceil((capacity.okPerSecond * baseline.p99) / 1000));
+  // L / R. The closed loop reaches capacity R with its calls taking W (its median): L = R × W calls
+  // in flight are all the process can use, and any more only wait (see docs/operations.md).
+  const limit = values.limit ? Number(values.limit) : Math.max(4, Math.ceil((capacity.okPerSecond * capacity.p50) / 1000));
   const overload = { total: sustainable * 4 * seconds, connections: 4, streams: 1024, rps: sustainable * 4 };
   const limited = await run(limit, (url) => h2load(url, token, bodyFile, overload));
   const unlimited = await run(100_000, (url) => h2load(url, token, bodyFile, overload));
