@@ -1,7 +1,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import * as api from "@altalune/proto";
 import { authRuleOf } from "@altalune/rpc";
-import { ROOT_PERMISSION } from "./authorizer.js";
+import { ROOT_PERMISSION } from "@altalune/core";
 
 /*
  * The OAuth scopes of the Resources API (API_AUDIENCE): every system permission a method's rule

@@ -1,5 +1,6 @@
 import type { DescMethod, Message } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
+import { ROOT_PERMISSION } from "@altalune/core";
 import * as api from "@altalune/proto";
 import { apiKeyPermissions, permissionsOfRule, principalKey, servicesIn, type AuthRule, type AuthStep, type Principal } from "@altalune/rpc";
 import type { AccessTokenVerifier } from "./access-token-verifier.js";
@@ -9,7 +10,6 @@ import { permissionDenied, unauthenticated } from "./errors.js";
 import type { UserStateCache } from "./user-state.js";
 
 /** The permission that passes every rule. */
-export const ROOT_PERMISSION = "root";
 
 /**
  * What a project API key carries, inside its own project only: the permissions of the RPCs whose

@@ -1,5 +1,5 @@
 import { API_SCOPES } from "./api-scopes.js";
-import { ROOT_PERMISSION } from "./authorizer.js";
+import { ROOT_PERMISSION } from "@altalune/core";
 
 /*
  * The system permissions the seed creates: `root`, every permission an RPC rule names (read from

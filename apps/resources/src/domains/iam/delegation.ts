@@ -1,8 +1,7 @@
 import type { HandlerContext } from "@connectrpc/connect";
-import { AppError } from "@altalune/core";
+import { AppError, ROOT_PERMISSION } from "@altalune/core";
 import type { Queryable } from "@altalune/db";
 import { principalOf, type Principal } from "@altalune/rpc";
-import { ROOT_PERMISSION } from "../permission/model.js";
 
 /*
  * No delegation beyond what you hold (what Kubernetes RBAC calls the escalation check). A caller

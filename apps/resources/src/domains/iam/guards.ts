@@ -1,6 +1,6 @@
 import type { Queryable } from "@altalune/db";
 import { rootOfSuperadmin } from "../permission/errors.js";
-import { ROOT_PERMISSION } from "../permission/model.js";
+import { ROOT_PERMISSION } from "@altalune/core";
 import { lastSuperadmin } from "../role/errors.js";
 import { SUPERADMIN_ROLE } from "../role/model.js";
 import { lastOwner } from "./errors.js";

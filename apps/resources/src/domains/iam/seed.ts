@@ -1,7 +1,6 @@
-import { newPublicId } from "@altalune/core";
+import { newPublicId, ROOT_PERMISSION } from "@altalune/core";
 import type { Sql, TransactionSql } from "@altalune/db";
 import { SYSTEM_PERMISSIONS } from "../../auth/system-permissions.js";
-import { ROOT_PERMISSION } from "../permission/model.js";
 import { DEFAULT_USER_ROLE, SUPERADMIN_ROLE } from "../role/model.js";
 import { OWNER_ROLE } from "./model.js";
 

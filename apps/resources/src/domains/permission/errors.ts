@@ -1,6 +1,5 @@
-import { AppError } from "@altalune/core";
+import { AppError, ROOT_PERMISSION } from "@altalune/core";
 import { SUPERADMIN_ROLE } from "../role/model.js";
-import { ROOT_PERMISSION } from "./model.js";
 
 export const PermissionCodes = {
   NotFound: "60700",

@@ -1,7 +1,6 @@
 import type { NamedEntity, NamedEntityInput } from "../../shared/named-entity.js";
 
 /** System key of the permission that satisfies every check; it can be neither deleted nor renamed. */
-export const ROOT_PERMISSION = "root";
 
 export type Permission = NamedEntity;
 export type CreatePermissionInput = NamedEntityInput;
