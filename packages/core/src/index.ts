@@ -5,6 +5,7 @@ export * from "./config.js";
 export * from "./crypto.js";
 export * from "./dev-secrets.js";
 export * from "./cookies.js";
+export * from "./cors.js";
 export * from "./permissions.js";
 export * from "./outbound.js";
 export * from "./metrics.js";

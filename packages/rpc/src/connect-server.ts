@@ -4,6 +4,7 @@ import net from "node:net";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { cors, createContextValues, type ConnectRouter, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { corsAnswer, type CorsPolicy } from "@altalune/core";
 import { peerAddressKey } from "./call-audit.js";
 import { OverloadRefusal } from "./overload-refusal.js";
 import type { CallPipeline } from "./pipeline.js";
@@ -44,29 +45,15 @@ export interface RunningServer {
 
 const CORS_ALLOWED_HEADERS = [...cors.allowedHeaders, "authorization", "x-api-key", "x-request-id"].join(", ");
 const CORS_EXPOSED_HEADERS = [...cors.exposedHeaders, "x-request-id"].join(", ");
-const CORS_MAX_AGE_SECONDS = "7200";
+const CORS_MAX_AGE_SECONDS = 7200;
 
-/**
- * CORS with credentials for an exact allowlist of origins. Returns true when the request was a
- * preflight and has been answered.
- */
-function applyCors(allowed: ReadonlySet<string>, req: NodeRequest, res: NodeResponse): boolean {
-  const origin = req.headers.origin;
-  res.setHeader("vary", "origin");
-  const permitted = typeof origin === "string" && allowed.has(origin);
-  if (permitted) {
-    res.setHeader("access-control-allow-origin", origin);
-    res.setHeader("access-control-allow-credentials", "true");
-    res.setHeader("access-control-expose-headers", CORS_EXPOSED_HEADERS);
-  }
-  if (req.method !== "OPTIONS" || req.headers["access-control-request-method"] === undefined) return false;
-  if (permitted) {
-    res.setHeader("access-control-allow-methods", cors.allowedMethods.join(", "));
-    res.setHeader("access-control-allow-headers", CORS_ALLOWED_HEADERS);
-    res.setHeader("access-control-max-age", CORS_MAX_AGE_SECONDS);
-  }
-  // A refused preflight is answered without CORS headers: the browser then blocks the call.
-  res.writeHead(permitted ? 204 : 403);
+/** Applies the CORS policy (packages/core/src/cors.ts); true when the request was a preflight, now answered. */
+function applyCors(policy: CorsPolicy, req: NodeRequest, res: NodeResponse): boolean {
+  const preflight = req.method === "OPTIONS" && req.headers["access-control-request-method"] !== undefined;
+  const answer = corsAnswer(policy, req.headers.origin, preflight);
+  for (const [name, value] of answer.headers) res.setHeader(name, value);
+  if (answer.preflightStatus === undefined) return false;
+  res.writeHead(answer.preflightStatus);
   res.end();
   return true;
 }
@@ -96,7 +83,13 @@ export async function startConnectServer(opts: ConnectServerOptions, port: numbe
     },
   });
   const routes = opts.routes ?? {};
-  const allowedOrigins = new Set(opts.allowedOrigins ?? []);
+  const corsPolicy: CorsPolicy = {
+    origins: new Set(opts.allowedOrigins ?? []),
+    allowMethods: cors.allowedMethods.join(", "),
+    allowHeaders: CORS_ALLOWED_HEADERS,
+    exposeHeaders: CORS_EXPOSED_HEADERS,
+    maxAgeSeconds: CORS_MAX_AGE_SECONDS,
+  };
   const { pipeline } = opts;
   const release = () => pipeline.release();
   const refusal = new OverloadRefusal();
@@ -106,7 +99,7 @@ export async function startConnectServer(opts: ConnectServerOptions, port: numbe
   }
   const handler = (req: NodeRequest, res: NodeResponse) => {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
-    if (applyCors(allowedOrigins, req, res)) return;
+    if (applyCors(corsPolicy, req, res)) return;
     const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
     const route = routes[path];
     if (route === undefined) {

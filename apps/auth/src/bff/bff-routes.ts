@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import Router from "@koa/router";
 import type { Context } from "koa";
-import { accessTokenCookieName, refreshTokenCookieName, type Config, type Logger } from "@altalune/core";
+import { accessTokenCookieName, corsAnswer, refreshTokenCookieName, type Config, type CorsPolicy, type Logger } from "@altalune/core";
 import type { AccessTokenClaims, UserTokenClaims } from "@altalune/resources";
 import { contentTypeOf, readBody } from "../security/index.js";
 import type { RateLimitResult } from "../rate-limit/index.js";
@@ -127,25 +127,22 @@ export function bffRoutes(deps: BffDeps): Router {
   };
 
   // CORS with credentials for the allowed origins; preflights answered here.
+  // (packages/core/src/cors.ts, the policy the API's Connect port applies too.)
+  const corsPolicy: CorsPolicy = { origins: allowedOrigins, allowMethods: "GET, POST", allowHeaders: "content-type", maxAgeSeconds: 7200 };
   router.use(async (ctx, next) => {
-    const origin = ctx.get("origin");
-    ctx.vary("origin");
-    if (origin !== "" && allowedOrigins.has(origin)) {
-      ctx.set("access-control-allow-origin", origin);
-      ctx.set("access-control-allow-credentials", "true");
-      if (ctx.method === "OPTIONS") {
-        ctx.set("access-control-allow-methods", "GET, POST");
-        ctx.set("access-control-allow-headers", "content-type");
-        ctx.set("access-control-max-age", "7200");
-        ctx.status = 204;
-        return;
-      }
+    const answer = corsAnswer(corsPolicy, ctx.get("origin"), ctx.method === "OPTIONS");
+    for (const [name, value] of answer.headers) {
+      if (name === "vary") ctx.vary(value);
+      else ctx.set(name, value);
+    }
+    if (answer.preflightStatus !== undefined) {
+      ctx.status = answer.preflightStatus;
+      return;
     }
     await next();
   });
 
-  // Preflights reach the CORS middleware above only through a matching route; a preflight from
-  // an origin it did not answer is refused here.
+  // Preflights reach the CORS middleware above only through a matching route: one per path.
   for (const path of BFF_ROUTES) {
     router.options(path, (ctx) => {
       ctx.status = 403;
