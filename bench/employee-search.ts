@@ -10,11 +10,18 @@
 //   provision  ensureAllPartitions for --provision-projects existing projects, against creating the
 //              same partitions one statement (one transaction) each, as before batching
 //   keywords   the keyword cases on --keyword-rows rows, with and without the pg_trgm index (0006)
+//   growth     what one CREATE … PARTITION OF costs as partitions accumulate: projects are provisioned
+//              (ensureAllPartitions) up to each of --growth-at in turn, and there the next
+//              --growth-sample projects' partitions are created, half one statement and transaction
+//              each, half in one transaction, alternating (ABAB)
 // Each case creates its own database on DATABASE_URL's server (else a throwaway embedded one) and
 // drops it. The defaults are the issue's sizes: ~20 min on 2 cores, most of it PostgreSQL creating
-// 20,000 partitions (`--many 2000` for a quick run). Appends a dated section to bench/RESULTS.md.
-// Run: pnpm bench:search [--cases scale,ratio,provision,keywords] [--calls 1000] [--warm-pass] [--no-publish]
+// 20,000 partitions (`--many 2000` for a quick run; growth, another ~8 min, only when asked for).
+// Appends a dated section to bench/RESULTS.md; each case ends with its UTC times and the load
+// average at its start and end, as the machine is shared.
+// Run: pnpm bench:search [--cases scale,ratio,provision,keywords,growth] [--calls 1000] [--warm-pass] [--no-publish]
 import { randomBytes } from "node:crypto";
+import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { create } from "@bufbuild/protobuf";
 import { createClient, type Client } from "@connectrpc/connect";
@@ -47,6 +54,8 @@ const { values } = parseArgs({
     "filler-rows": { type: "string", default: "20" },
     "provision-projects": { type: "string", default: "2000" },
     "keyword-rows": { type: "string", default: "100000" },
+    "growth-at": { type: "string", default: "1000,2500,5000,10000" },
+    "growth-sample": { type: "string", default: "40" },
     "page-size": { type: "string", default: "20" },
     calls: { type: "string", default: "1000" },
     runs: { type: "string", default: "20" },
@@ -118,11 +127,11 @@ async function createBenchDatabase(serverUrl: string, label: string): Promise<Be
 }
 
 /** `count` projects inserted in one statement (as a restore or an import would leave them), no partitions yet. */
-async function insertProjects(sql: Sql, count: number): Promise<void> {
+async function insertProjects(sql: Sql, count: number, first = 1): Promise<void> {
   await sql`
     insert into altalune_projects (public_id, name, timezone, environment)
     select substr(translate(md5('p' || g), '01io', '2345'), 1, 14), 'Tenant ' || g, 'UTC', 'live'
-    from generate_series(1, ${count}) g`;
+    from generate_series(${first}::int, ${first + count - 1}::int) g`;
 }
 
 /**
@@ -419,6 +428,10 @@ async function ratioCase(serverUrl: string, issuer: TestIssuer): Promise<string[
   }
 }
 
+function createPartitionSql(table: string, projectId: string): string {
+  return `create table if not exists ${quoteIdent(partitionName(table, projectId))} partition of ${quoteIdent(table)} for values in (${projectId})`;
+}
+
 /** How partitions were created before batching: one CREATE … PARTITION OF, one transaction, per partition. */
 async function createPartitionsOneByOne(sql: Sql): Promise<number> {
   const tables = await partitionedTables(sql);
@@ -426,9 +439,7 @@ async function createPartitionsOneByOne(sql: Sql): Promise<number> {
   let created = 0;
   for (const { id } of projects) {
     for (const table of tables) {
-      await sql.unsafe(
-        `create table if not exists ${quoteIdent(partitionName(table, id))} partition of ${quoteIdent(table)} for values in (${id})`,
-      );
+      await sql.unsafe(createPartitionSql(table, id));
       created++;
     }
   }
@@ -459,6 +470,72 @@ async function provisionCase(serverUrl: string): Promise<string[]> {
     "",
     "| how | partitions | seconds | ms per partition |",
     "|---|---:|---:|---:|",
+    ...rows,
+    "",
+  ];
+}
+
+/**
+ * The cost of one CREATE … PARTITION OF against the partitions that already exist. At each
+ * checkpoint the projects up to it get their partitions (ensureAllPartitions, timed), then the next
+ * --growth-sample projects' partitions are created in four alternating runs: one statement and
+ * transaction per partition (the statements in a row on one connection), and all of a run's in one
+ * transaction. Reported per partition.
+ */
+async function growthCase(serverUrl: string): Promise<string[]> {
+  const checkpoints = values["growth-at"].split(",").map((c) => Number(c.trim()));
+  if (checkpoints.some((c, i) => !Number.isSafeInteger(c) || c < 1 || (i > 0 && c <= checkpoints[i - 1]!))) {
+    throw new Error("--growth-at must be increasing positive integers");
+  }
+  const sample = num("growth-sample");
+  const perRun = Math.max(1, Math.floor(sample / 4));
+  const db = await createBenchDatabase(serverUrl, "growth");
+  const rows: string[] = [];
+  try {
+    await migrateUp(db.sql);
+    const tables = await partitionedTables(db.sql);
+    let projects = 0;
+    let provisioned = 0;
+    for (const at of checkpoints) {
+      if (at > projects) await insertProjects(db.sql, at - projects, projects + 1);
+      projects = Math.max(projects, at);
+      const provision = await timed(() => ensureAllPartitions(db.sql));
+      provisioned += provision.seconds;
+      const [counts] = await db.sql<{ partitions: number; constraints: number }[]>`
+        select (select count(*) from pg_inherits i join pg_class c on c.oid = i.inhparent where c.relname = any(${tables}::text[]))::int as partitions,
+               (select count(*) from pg_constraint)::int as constraints`;
+      const { partitions, constraints } = counts ?? { partitions: 0, constraints: 0 };
+      const perPartition: Record<"separate" | "one", number[]> = { separate: [], one: [] };
+      for (let run = 0; run < 4; run++) {
+        await insertProjects(db.sql, perRun, projects + 1);
+        const ids = Array.from({ length: perRun }, (_, i) => String(projects + 1 + i));
+        projects += perRun;
+        const statements = ids.flatMap((id) => tables.map((table) => createPartitionSql(table, id)));
+        const mode = run % 2 === 0 ? "separate" : "one";
+        const t = await timed(async () => {
+          if (mode === "separate") for (const statement of statements) await db.sql.unsafe(statement);
+          else await db.sql.begin((tx) => tx.unsafe(statements.join(";\n")));
+        });
+        perPartition[mode].push((t.seconds * 1000) / statements.length);
+      }
+      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+      process.stderr.write(`growth: ${partitions} partitions: ${ms(mean(perPartition.separate))} / ${ms(mean(perPartition.one))} ms per partition\n`);
+      rows.push(
+        `| ${partitions.toLocaleString("en")} | ${constraints.toLocaleString("en")} | ${provisioned.toFixed(1)} | ` +
+          `${perPartition.separate.map(ms).join(", ")} | ${perPartition.one.map(ms).join(", ")} |`,
+      );
+    }
+  } finally {
+    await db.drop();
+  }
+  return [
+    "### CREATE … PARTITION OF against the partitions that exist",
+    "",
+    `${checkpoints.map((c) => c.toLocaleString("en")).join(", ")} projects provisioned in turn (ensureAllPartitions; the time is cumulative), then at each the next ` +
+      `${4 * perRun} projects' partitions (${perRun} projects per run, alternating): one statement and transaction per partition, and one transaction per run. Milliseconds per partition, one value per run.`,
+    "",
+    "| per-project partitions before | rows in pg_constraint | ensureAllPartitions so far, s | one transaction each, ms | one transaction per run, ms |",
+    "|---:|---:|---:|---:|---:|",
     ...rows,
     "",
   ];
@@ -558,10 +635,20 @@ async function main() {
       ["ratio", () => ratioCase(server.url, issuer)],
       ["provision", () => provisionCase(server.url)],
       ["keywords", () => keywordsCase(server.url, issuer)],
+      ["growth", () => growthCase(server.url)],
     ];
     for (const [name, run] of runs) {
       if (!cases.has(name)) continue;
+      // The machine is shared: what else ran is part of the result.
+      const before = loadavg();
+      const started = new Date().toISOString().slice(11, 16);
       const section = await run();
+      const after = loadavg();
+      section.push(
+        `Case \`${name}\` ran from ${started} to ${new Date().toISOString().slice(11, 16)} UTC; load average (1, 5, 15 min) ` +
+          `${before.map((l) => l.toFixed(2)).join(", ")} at its start and ${after.map((l) => l.toFixed(2)).join(", ")} at its end.`,
+        "",
+      );
       // Shown as soon as it is measured: a later case can take long, or fail.
       process.stderr.write(`${section.join("\n")}\n`);
       sections.push(...section);

@@ -263,9 +263,14 @@ export interface EnsurePartitionsOptions {
  * Partitions are created in batches, each one multi-statement round trip that
  * commits on its own (when `sql` is a pool; inside a caller's transaction all
  * batches share it, and its locks). Batching saves the round trip and commit
- * per partition, not the server's own work: each CREATE … PARTITION OF rebuilds
- * the parent's partition descriptor and scans pg_constraint, so its cost grows
- * with the partitions that exist (see docs/architecture.md, bench/RESULTS.md).
+ * per partition, not the server's own work, which grows with what exists
+ * (PostgreSQL 15, profiled): each CREATE … PARTITION OF rebuilds the parent's
+ * partition descriptor, parsing every sibling's bound (O(partitions of the
+ * parent)), and CloneFkReferenced seq-scans all of pg_constraint (O(constraints
+ * in the database), whether or not a key references the parent). A batch in
+ * one transaction saves only the commits, which matter while few partitions
+ * exist. Numbers: docs/architecture.md, bench/RESULTS.md (`bench:search
+ * --cases growth`).
  */
 export async function ensureAllPartitions(sql: Queryable, opts: EnsurePartitionsOptions = {}): Promise<string[]> {
   const [exists] = await sql<{ ok: boolean }[]>`select to_regclass(${PROJECTS_TABLE}) is not null as ok`;
