@@ -6,8 +6,11 @@
 //       code submitted → consent → callback → token exchange (openid-client and a no-JS browser).
 // The server is `altalune serve-auth` in its default configuration (LOG_LEVEL=info, its log in a
 // file, metrics on, rate limits counted in PostgreSQL), pinned with `taskset -c 0` when util-linux
-// has it; this process pins itself to core 1. Its database is created for the run and dropped
-// after it: on DATABASE_URL's server when set, else on a throwaway embedded PostgreSQL.
+// has it; this process pins itself to core 1, and so are the PostgreSQL backends serving the run's
+// database (pinned before each measured phase, by pid): the server is alone on its core, as the
+// goal states (`--postgres-unpinned` leaves them wherever the scheduler puts them, as runs before
+// 2026-12-02 did). Its database is created for the run and dropped after it: on DATABASE_URL's
+// server when set, else on a throwaway embedded PostgreSQL.
 //
 // Rate limits. Every login comes from its own loopback source address (127.1.x.y: all of
 // 127.0.0.0/8 is the loopback interface), as every browser has its own, so the per-IP (20 codes /
@@ -20,13 +23,13 @@
 // (/proc/<pid>/stat before and after), of this client (process.cpuUsage) and of the PostgreSQL
 // backends serving the server's pool, and how busy each core was. Appends to bench/RESULTS.md.
 //   pnpm bench:auth-flow [--logins 400] [--login-concurrency 16] [--refresh-seconds 10]
-//     [--refresh-concurrency 16] [--warmup 40] [--label text] [--no-publish]
+//     [--refresh-concurrency 16] [--warmup 40] [--label text] [--no-publish] [--postgres-unpinned]
 // SERVER_NODE_ARGS adds node flags to the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
 import { AsyncLocalStorage } from "node:async_hooks";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, open, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -47,6 +50,7 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "40" },
     label: { type: "string", default: "" },
     "no-publish": { type: "boolean", default: false },
+    "postgres-unpinned": { type: "boolean", default: false },
   },
 });
 const LOGINS = Number(values.logins);
@@ -158,6 +162,17 @@ async function sample(server: ChildProcess, admin: Sql, database: string, known?
   for (const pid of pids) backends.set(pid, await processCpuMs(pid));
   const cpu = process.cpuUsage();
   return { at: performance.now(), serverMs: await processCpuMs(server.pid!), clientMs: (cpu.user + cpu.system) / 1000, backends, cores: await coreTicks() };
+}
+
+/**
+ * Moves the PostgreSQL backends serving the run's database to core 1 (the client's), so core 0 is
+ * the server's alone. A backend the pool opens later is moved at the next call; returns how many
+ * were moved.
+ */
+async function pinBackends(admin: Sql, database: string): Promise<number> {
+  const pids = await backendPids(admin, database);
+  for (const pid of pids) execFileSync("taskset", ["-p", "-c", "1", String(pid)], { stdio: "ignore" });
+  return pids.length;
 }
 
 function usageBetween(a: Sample, b: Sample): Usage {
@@ -363,18 +378,24 @@ async function main() {
     await refreshPhase(rp, warm.kept, 2, MAX_REFRESHES);
     await Promise.all(warm.kept.map((k) => k.browse.close()));
 
+    const pinPostgres = pin && !values["postgres-unpinned"];
+    let pinnedBackends = 0;
+    if (pinPostgres) pinnedBackends = await pinBackends(db.admin, db.name);
+    const loadBefore = loadavg();
     const s0 = await sample(server.child, db.admin, db.name);
     const t0 = performance.now();
     const logins = await loginPhase(ctx, WARMUP, LOGINS, LOGIN_CONCURRENCY, REFRESH_CONCURRENCY);
     const loginSeconds = (performance.now() - t0) / 1000;
     const s1 = await sample(server.child, db.admin, db.name, s0);
 
+    if (pinPostgres) pinnedBackends = Math.max(pinnedBackends, await pinBackends(db.admin, db.name));
     const s2 = await sample(server.child, db.admin, db.name);
     const t2 = performance.now();
     const refreshes = await refreshPhase(rp, logins.kept, REFRESH_SECONDS, MAX_REFRESHES);
     const refreshSeconds = (performance.now() - t2) / 1000;
     const s3 = await sample(server.child, db.admin, db.name, s2);
     await Promise.all(logins.kept.map((k) => k.browse.close()));
+    const loadAfter = loadavg();
 
     const exitCode = await server.stop();
     server = undefined;
@@ -405,7 +426,8 @@ async function main() {
       "",
       `\`altalune serve-auth\` in its own process${pin ? ", pinned to core 0 (`taskset -c 0`)" : " (not pinned: taskset is not installed)"}, ` +
         `default configuration (LOG_LEVEL=info to a file, metrics on) but TOKEN_RATE_LIMIT_PER_MINUTE=${TOKEN_RATE_LIMIT_PER_MINUTE}; ` +
-        `the client in another process${pin ? " on core 1" : ""}, PostgreSQL ${process.env["DATABASE_URL"] ? "from DATABASE_URL (a database made for the run)" : "embedded"}, unpinned. ` +
+        `the client in another process${pin ? " on core 1" : ""}, PostgreSQL ${process.env["DATABASE_URL"] ? "from DATABASE_URL (a database made for the run)" : "embedded"}, ` +
+        `${pinPostgres ? `its backends for the run's database (${pinnedBackends}) pinned to core 1 before each phase` : "unpinned"}. ` +
         `Every login from its own loopback address (login-code limits at their defaults). Tree: ${state}.`,
       `Full login = authorization request → login page → email form → code from the mail (SMTP to this process) → code form → consent → callback → ` +
         `token exchange (confidential client, PKCE), ${LOGIN_CONCURRENCY} at a time; refresh = refresh_token grant with rotation, ${logins.kept.length} chains.`,
@@ -414,6 +436,9 @@ async function main() {
       "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
       row("full login with consent", logins.ms, loginSeconds, usageBetween(s0, s1)),
       row("refresh (rotation)", refreshes, refreshSeconds, usageBetween(s2, s3)),
+      "",
+      `Load average (1 / 5 / 15 min) before the measured phases: ${loadBefore.map((l) => l.toFixed(2)).join(" / ")}; after: ${loadAfter.map((l) => l.toFixed(2)).join(" / ")} ` +
+        `(the machine is shared: other processes' work shows in the cores' busy share).`,
       ...(problems.length > 0 ? ["", `Server log: ${problems.length} warning/error lines, first: \`${problems[0]!.slice(0, 300)}\``] : []),
     ];
     if (values["no-publish"]) process.stdout.write(`${lines.join("\n")}\n`);

@@ -143,8 +143,8 @@ describe("LoginCodes", () => {
     expect(unknownAnswers).toEqual(knownAnswers);
     expect(unknownAnswers).toEqual([
       { status: "sent" },
-      ...Array.from({ length: 4 }, () => ({ ok: false, reason: "invalid" })),
-      { ok: false, reason: "too_many_attempts" },
+      ...Array.from({ length: 4 }, () => ({ ok: false, reason: "invalid", counted: true })),
+      { ok: false, reason: "too_many_attempts", counted: true },
       { ok: false, reason: "too_many_attempts" },
       { status: "sent" },
       { ok: false, reason: "expired" },
@@ -165,7 +165,7 @@ describe("LoginCodes", () => {
     const chosen = "24681357";
     const hash = createHmac("sha256", pepper).update(`${email}\n${chosen}`, "utf8").digest("hex");
     await db.sql`update altalune_login_codes set code_hash = ${hash} where email = ${email}`;
-    expect(await codes.verify(email, chosen, at)).toEqual({ ok: false, reason: "invalid" });
+    expect(await codes.verify(email, chosen, at)).toEqual({ ok: false, reason: "invalid", counted: true });
     const [row] = await db.sql`select attempts, consumed_at from altalune_login_codes where email = ${email}`;
     expect(row).toEqual({ attempts: 1, consumed_at: null });
   });
@@ -214,8 +214,8 @@ describe("LoginCodes", () => {
     const code = await codeFromMail(email);
     // Not-a-code input costs no attempt.
     expect(await codes.verify(email, "12ab", at)).toEqual({ ok: false, reason: "invalid" });
-    for (let i = 1; i <= 4; i++) expect(await codes.verify(email, wrong(code), at)).toEqual({ ok: false, reason: "invalid" });
-    expect(await codes.verify(email, wrong(code), at)).toEqual({ ok: false, reason: "too_many_attempts" });
+    for (let i = 1; i <= 4; i++) expect(await codes.verify(email, wrong(code), at)).toEqual({ ok: false, reason: "invalid", counted: true });
+    expect(await codes.verify(email, wrong(code), at)).toEqual({ ok: false, reason: "too_many_attempts", counted: true });
     expect(await codes.verify(email, code, at)).toEqual({ ok: false, reason: "too_many_attempts" });
     const [row] = await db.sql`select attempts, consumed_at from altalune_login_codes where email = ${email}`;
     expect(row).toEqual({ attempts: 5, consumed_at: null });
@@ -258,7 +258,7 @@ describe("LoginCodes", () => {
     clock.advance(30);
     await codes.request(email, ip, at);
     const second = await codeFromMail(email);
-    if (first !== second) expect(await codes.verify(email, first, at)).toEqual({ ok: false, reason: "invalid" });
+    if (first !== second) expect(await codes.verify(email, first, at)).toEqual({ ok: false, reason: "invalid", counted: true });
     expect(await codes.verify(email, second, at)).toMatchObject({ ok: true });
     const rows = await db.sql`select consumed_at from altalune_login_codes where email = ${email} order by id`;
     expect(rows.every((r) => r["consumed_at"] !== null)).toBe(true);
@@ -308,7 +308,7 @@ describe("LoginCodes", () => {
     expect(await codes.verify(email, code, elsewhere)).toEqual({ ok: false, reason: "invalid" });
     await codes.request(email, "203.0.113.9", elsewhere);
     await smtp.waitFor(email);
-    expect(await codes.verify(email, code, elsewhere)).toEqual({ ok: false, reason: "invalid" });
+    expect(await codes.verify(email, code, elsewhere)).toEqual({ ok: false, reason: "invalid", counted: true });
     expect(await codes.verify(email, code, { ...at, knownDevice: true })).toMatchObject({ ok: true });
     const rows = await db.sql`select attempts from altalune_login_codes where email = ${email} order by id`;
     expect(rows).toEqual([{ attempts: 0 }, { attempts: 1 }]);
@@ -352,7 +352,7 @@ describe("LoginCodes", () => {
       const owner = browser(true);
       await codes.request(email, "198.51.100.250", owner);
       const ownerCode = await codeFromMail(email);
-      expect(await codes.verify(email, wrong(ownerCode), owner)).toEqual({ ok: false, reason: "invalid" });
+      expect(await codes.verify(email, wrong(ownerCode), owner)).toEqual({ ok: false, reason: "invalid", counted: true });
       expect(await codes.verify(email, ownerCode, owner)).toMatchObject({ ok: true });
       // Rolling 24 hours: when the first failures leave the window, unknown browsers may guess again.
       clock.advance(86_400 - 4 * 60 + 1);

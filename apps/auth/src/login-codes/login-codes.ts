@@ -75,7 +75,12 @@ export type LoginCodeRequestResult = { status: "sent" | "rate_limited" };
 
 export type LoginCodeVerifyResult =
   | { ok: true; userId: string; userPublicId: string; active: boolean }
-  | { ok: false; reason: "invalid" | "expired" | "too_many_attempts" | "guess_limit" };
+  | {
+      ok: false;
+      reason: "invalid" | "expired" | "too_many_attempts" | "guess_limit";
+      /** A wrong code that used one of the code's attempts (and the address's budget): a guess, worth a record. */
+      counted?: true;
+    };
 
 interface CodeRow {
   id: string;
@@ -116,25 +121,20 @@ export class LoginCodes {
     const { sql, limiter, logger } = this.deps;
     const { perIp, perInteraction, perEmail } = this.limits;
     const binding = this.bindingHash(caller.interaction);
-    // Counted before the address is looked up, so a refusal says nothing about the account.
-    const byIp = await limiter.hit("login_code:ip", ip, perIp.limit, perIp.windowSeconds);
-    if (!byIp.allowed) {
-      logger.warn({ email: maskEmail(address) }, "login code refused: per-IP limit");
+    // Counted before the address is looked up, so a refusal says nothing about the account; in
+    // this order, each only when the ones before allowed the request (one statement).
+    // Only browsers not known for the address share the per-address budget: third-party
+    // requests cannot use it up for the owner's own browsers.
+    const limits = [
+      { bucket: "login_code:ip", key: ip, ...perIp, refused: "login code refused: per-IP limit" },
+      { bucket: "login_code:interaction", key: `${address}\n${binding}`, ...perInteraction, refused: "login code refused: per-sign-in limit" },
+      ...(caller.knownDevice ? [] : [{ bucket: "login_code:email", key: address, ...perEmail, refused: "login code refused: per-address limit" }]),
+    ];
+    const counted = await limiter.hitInOrder(limits);
+    const refused = counted.findIndex((r) => !r.allowed);
+    if (refused >= 0) {
+      logger.warn({ email: maskEmail(address) }, limits[refused]!.refused);
       return { status: "rate_limited" };
-    }
-    const byInteraction = await limiter.hit("login_code:interaction", `${address}\n${binding}`, perInteraction.limit, perInteraction.windowSeconds);
-    if (!byInteraction.allowed) {
-      logger.warn({ email: maskEmail(address) }, "login code refused: per-sign-in limit");
-      return { status: "rate_limited" };
-    }
-    // Only browsers not known for the address share this budget: third-party requests cannot
-    // use it up for the owner's own browsers.
-    if (!caller.knownDevice) {
-      const byEmail = await limiter.hit("login_code:email", address, perEmail.limit, perEmail.windowSeconds);
-      if (!byEmail.allowed) {
-        logger.warn({ email: maskEmail(address) }, "login code refused: per-address limit");
-        return { status: "rate_limited" };
-      }
     }
 
     const code = String(randomInt(0, CODE_SPACE)).padStart(LOGIN_CODE_DIGITS, "0");
@@ -184,14 +184,15 @@ export class LoginCodes {
       // guesses from unknown browsers against any of its codes take turns, so the cap is exact.
       // A known browser skips it: neither counted nor stopped.
       if (!caller.knownDevice) {
-        await tx`
-          insert into altalune_login_code_failures (email_hash, failed_at, expires_at)
-          values (${failureKey}, '{}', ${now}) on conflict (email_hash) do nothing`;
+        // One statement creates it if missing and locks it either way: DO UPDATE locks the row
+        // as SELECT … FOR UPDATE would (its SET changes nothing) and returns it.
         const [budget] = await tx<{ recent: number }[]>`
-          select cardinality(array(
-            select f from unnest(failed_at) as f
-            where f > ${now}::timestamptz - make_interval(secs => ${failures.windowSeconds}))) as recent
-          from altalune_login_code_failures where email_hash = ${failureKey} for update`;
+          insert into altalune_login_code_failures as b (email_hash, failed_at, expires_at)
+          values (${failureKey}, '{}', ${now})
+          on conflict (email_hash) do update set expires_at = b.expires_at
+          returning cardinality(array(
+            select f from unnest(b.failed_at) as f
+            where f > ${now}::timestamptz - make_interval(secs => ${failures.windowSeconds}))) as recent`;
         if ((budget?.recent ?? 0) >= failures.limit) {
           this.deps.logger.warn({ email: maskEmail(address) }, "login code refused: per-address wrong-guess budget used up");
           return { ok: false, reason: "guess_limit" } as const;
@@ -221,13 +222,14 @@ export class LoginCodes {
             where email_hash = ${failureKey}`;
         }
         this.deps.logger.info({ email: maskEmail(address), attempts }, "wrong login code");
-        return { ok: false, reason: attempts >= LOGIN_CODE_MAX_ATTEMPTS ? "too_many_attempts" : "invalid" } as const;
+        return { ok: false, reason: attempts >= LOGIN_CODE_MAX_ATTEMPTS ? "too_many_attempts" : "invalid", counted: true } as const;
       }
-      await tx`update altalune_login_codes set consumed_at = ${now} where id = ${row.id}`;
-      // Reading the code proves the address: verified, and activated_at records the first time.
-      // is_active is an administrator's decision and stays as it is. The address must still be
-      // the user's (it may have changed since the code was sent).
+      // The code is spent (whatever follows), and reading it proves the address: verified, and
+      // activated_at records the first time. is_active is an administrator's decision and stays
+      // as it is. The address must still be the user's (it may have changed since the code was
+      // sent). Both in one statement.
       const [user] = await tx<{ id: string; public_id: string; is_active: boolean }[]>`
+        with spent as (update altalune_login_codes set consumed_at = ${now} where id = ${row.id})
         update altalune_users
         set email_verified = true, activated_at = coalesce(activated_at, ${now}), updated_at = ${now}
         where id = ${row.user_id} and email = ${address}

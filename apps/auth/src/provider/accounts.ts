@@ -1,4 +1,4 @@
-import type { Sql } from "@altalune/db";
+import type { Sql, SqlFragment } from "@altalune/db";
 import { isApiScope } from "@altalune/resources";
 
 const ROOT_PERMISSION = "root";
@@ -66,7 +66,7 @@ export interface Authorization {
  * names. A system permission by its key (what the API's rules name; it cannot be renamed), a
  * custom one by its name.
  */
-function permissionsOf(sql: Sql, userPublicId: string) {
+function permissionsOf(sql: Sql, userPublicId: string | SqlFragment) {
   return sql`array(
     select coalesce(p.system_key, p.name) from altalune_permissions p
     where p.id in (
@@ -82,7 +82,7 @@ function permissionsOf(sql: Sql, userPublicId: string) {
 }
 
 /** The user's memberships as a json array of [project public id, role] (IamRepo.projectsOfUser's rules). */
-function membershipsOf(sql: Sql, userPublicId: string) {
+function membershipsOf(sql: Sql, userPublicId: string | SqlFragment) {
   return sql`coalesce((
     select json_agg(json_build_array(p.public_id, m.role))
     from altalune_project_members m
@@ -115,6 +115,26 @@ export async function findUserWithAuthorization(sql: Sql, publicId: string): Pro
            ${permissionsOf(sql, publicId)} as perms, ${membershipsOf(sql, publicId)} as memberships
     from altalune_users where public_id = ${publicId}`;
   return row ? { user: fromRow(row), authz: toAuthorization(row) } : undefined;
+}
+
+/**
+ * findUserWithAuthorization's answer as one json value (null without such a user), for a
+ * statement in which the user's public id is `publicId`, a column of that statement: the token
+ * being redeemed names its user, so its read brings the user along (pg-adapter.ts).
+ */
+export function userWithAuthorizationJson(sql: Sql, publicId: SqlFragment): SqlFragment {
+  return sql`(
+    select json_build_object(
+      'id', id::text, 'public_id', public_id, 'email', email, 'first_name', first_name, 'last_name', last_name,
+      'avatar_url', avatar_url, 'is_active', is_active, 'email_verified', email_verified,
+      'perms', ${permissionsOf(sql, publicId)}, 'memberships', ${membershipsOf(sql, publicId)})
+    from altalune_users where public_id = ${publicId})`;
+}
+
+/** A value of userWithAuthorizationJson, as JSON text. */
+export function parseUserWithAuthorization(json: string): { user: AccountRecord; authz: Authorization } {
+  const row = JSON.parse(json) as UserRow & AuthorizationRow;
+  return { user: fromRow(row), authz: toAuthorization(row) };
 }
 
 /**

@@ -8,7 +8,9 @@ import {
   findUserByPublicId,
   findUserWithAuthorization,
   loadAuthorization,
+  parseUserWithAuthorization,
   standardClaims,
+  userWithAuthorizationJson,
   withinScopes,
   type AccountRecord,
   type Authorization,
@@ -16,7 +18,7 @@ import {
 import { FIRST_PARTY, PKCE_REQUIRED, type ClientStore } from "./client-store.js";
 import { cookieKeys, storedIdKey } from "./derived-secrets.js";
 import { clientTokenClaims, loadClientGrants } from "./machine-clients.js";
-import { createAdapterFactory } from "./pg-adapter.js";
+import { accountReadWithToken, createAdapterFactory } from "./pg-adapter.js";
 import type { KeySet } from "./signing-keys.js";
 import { StoredIdSealer } from "./stored-ids.js";
 
@@ -150,7 +152,7 @@ export function createProvider({ sql, config, logger, clients, keys, pages }: Pr
   };
 
   const configuration: Configuration = {
-    adapter: createAdapterFactory(sql, clients, new StoredIdSealer(storedIdKey(encryptionKey))),
+    adapter: createAdapterFactory(sql, clients, new StoredIdSealer(storedIdKey(encryptionKey)), userWithAuthorizationJson),
     clients: [],
     jwks: { keys: keys.published.map((k) => k.privateJwk) as never },
     cookies: { keys: cookieKeys(encryptionKey), long: cookie, short: cookie },
@@ -175,7 +177,11 @@ export function createProvider({ sql, config, logger, clients, keys, pages }: Pr
     // (oidcCallback), as the adapter does; see availability/unavailable.ts.
     async findAccount(_ctx, sub, token) {
       const read = await oidcCallback(async (): Promise<AccountRead | undefined> => {
-        if (token !== undefined && REDEEMED_FOR_ACCESS_TOKEN.has(token.kind)) return findUserWithAuthorization(sql, sub);
+        if (token !== undefined && REDEEMED_FOR_ACCESS_TOKEN.has(token.kind)) {
+          // Read with the token itself, earlier in this request (pg-adapter.ts, TokenAccountRead).
+          const withToken = accountReadWithToken(sub);
+          return withToken === undefined ? findUserWithAuthorization(sql, sub) : parseUserWithAuthorization(withToken);
+        }
         const user = await findUserByPublicId(sql, sub);
         return user && { user };
       });

@@ -1,5 +1,5 @@
 import { sha256Hex } from "@altalune/core";
-import type { Sql } from "@altalune/db";
+import type { Sql, SqlFragment } from "@altalune/db";
 import { errors, type Adapter, type AdapterFactory, type AdapterPayload } from "oidc-provider";
 import { oidcCallback } from "../availability/unavailable.js";
 import type { ClientStore } from "./client-store.js";
@@ -26,6 +26,9 @@ type Payload = AdapterPayload & Record<string, unknown>;
 
 interface Row {
   id: string;
+  /** The redeemed token's user (TokenAccountRead), as JSON text; absent on other reads. */
+  account?: string | null;
+  account_id?: string | null;
   /** As JSON text, parsed for each answer (so a row read once can answer again: RequestReads). */
   payload: string;
   consumed_at: Date | null;
@@ -59,11 +62,26 @@ type Lookup = "id" | "uid" | "user_code";
 /** Shared by the models' adapters: a token's adapter leaves its Grant for the Grant's. */
 const requestReads = new RequestReads<Row>();
 
+/**
+ * A code or refresh token being redeemed names its user, whom findAccount reads right after (and
+ * extraTokenClaims uses that read): the token's read brings the user and their authorization
+ * along, as `account` (configuration.ts passes the expression, accounts.ts's
+ * userWithAuthorizationJson), kept for this request under the user's public id.
+ */
+export type TokenAccountRead = (sql: Sql, publicId: SqlFragment) => SqlFragment;
+const accountReads = new RequestReads<{ payload: string }>();
+
+/** What the read of the token being redeemed in this request brought of user `publicId` (JSON text). */
+export function accountReadWithToken(publicId: string): string | undefined {
+  return accountReads.get("Account", "public_id", publicId)?.payload;
+}
+
 class PgAdapter implements Adapter {
   constructor(
     private readonly sql: Sql,
     private readonly model: string,
     private readonly sealer: StoredIdSealer,
+    private readonly tokenAccount?: TokenAccountRead,
   ) {}
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
@@ -93,14 +111,16 @@ class PgAdapter implements Adapter {
       client_id: clientIdOf(stored),
       account_id: accountIdOf(stored),
     };
-    await this.sql`
-      insert into altalune_oidc_models (model, id, payload, grant_id, uid, user_code, client_id, account_id, expires_at)
-      values (${row.model}, ${row.id}, ${row.payload}, ${row.grant_id}, ${row.uid}, ${row.user_code}, ${row.client_id},
-              ${row.account_id},
-              ${expiresIn ? this.sql`CURRENT_TIMESTAMP + make_interval(secs => ${expiresIn})` : null})
+    const expiresAt = expiresIn ? this.sql`CURRENT_TIMESTAMP + make_interval(secs => ${expiresIn})` : null;
+    const onConflict = this.sql`
       on conflict (model, id) do update set
         payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid, user_code = excluded.user_code,
         client_id = excluded.client_id, account_id = excluded.account_id, expires_at = excluded.expires_at`;
+    await this.sql`
+      insert into altalune_oidc_models (model, id, payload, grant_id, uid, user_code, client_id, account_id, expires_at)
+      values (${row.model}, ${row.id}, ${row.payload}, ${row.grant_id}, ${row.uid}, ${row.user_code}, ${row.client_id},
+              ${row.account_id}, ${expiresAt})
+      ${onConflict}`;
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
@@ -128,15 +148,22 @@ class PgAdapter implements Adapter {
     if (lookup === "id" && WITH_GRANT_MODELS.has(this.model)) {
       // The token and its Grant (whose id is the token's grant_id) in one statement; the Grant is
       // left for the Grant.find that follows in this request.
+      // And the token's user (TokenAccountRead), for the findAccount that follows.
+      const account = this.tokenAccount === undefined ? this.sql`null` : this.tokenAccount(this.sql, this.sql`t.account_id`);
       const rows = await this.sql<(Row & { model: string })[]>`
-        select model, id, payload::text as payload, consumed_at, ${inLeeway} as in_leeway
-        from ${this.sql(TABLE)}
-        where (model = ${this.model} and id = ${hash}
-               or model = 'Grant' and id = (select grant_id from ${this.sql(TABLE)} where model = ${this.model} and id = ${hash}))
+        select t.model, t.id, t.payload::text as payload, t.consumed_at, ${inLeeway} as in_leeway, t.account_id,
+               case when t.model = ${this.model} then ${account}::text end as account
+        from ${this.sql(TABLE)} t
+        where (t.model = ${this.model} and t.id = ${hash}
+               or t.model = 'Grant' and t.id = (select grant_id from ${this.sql(TABLE)} where model = ${this.model} and id = ${hash}))
           and ${live}`;
       const grant = rows.find((r) => r.model === "Grant");
       if (grant !== undefined) requestReads.remember("Grant", "id", grant.id, grant);
-      return rows.find((r) => r.model === this.model);
+      const token = rows.find((r) => r.model === this.model);
+      if (typeof token?.account === "string" && typeof token.account_id === "string") {
+        accountReads.remember("Account", "public_id", token.account_id, { payload: token.account });
+      }
+      return token;
     }
     const [row] = await this.sql<Row[]>`
       select id, payload::text as payload, consumed_at, ${inLeeway} as in_leeway
@@ -164,12 +191,14 @@ class PgAdapter implements Adapter {
     return restored;
   }
 
-  async consume(id: string): Promise<void> {
-    // The second consumption (a use within the leeway) marks the extra use as spent; a third
-    // presentation is then treated as reuse, which revokes the grant. oidc-provider reads
-    // (find) and consumes in two steps, so concurrent presentations could all pass the read:
-    // the update itself decides, and a presentation that finds nothing left to consume loses.
-    const rows = await this.sql`
+  /**
+   * The second consumption (a use within the leeway) marks the extra use as spent; a third
+   * presentation is then treated as reuse, which revokes the grant. oidc-provider reads (find)
+   * and consumes in two steps, so concurrent presentations could all pass the read: the update
+   * itself decides, and a presentation that finds nothing left to consume loses.
+   */
+  private consumeUpdate(id: string): SqlFragment {
+    return this.sql`
       update altalune_oidc_models
       set consumed_at = coalesce(consumed_at, CURRENT_TIMESTAMP),
           reused_at = case when consumed_at is null then null else CURRENT_TIMESTAMP end
@@ -178,6 +207,10 @@ class PgAdapter implements Adapter {
              or (model = 'RefreshToken' and reused_at is null
                  and consumed_at > CURRENT_TIMESTAMP - make_interval(secs => ${REFRESH_REUSE_LEEWAY_SECONDS})))
       returning grant_id`;
+  }
+
+  async consume(id: string): Promise<void> {
+    const rows = await this.sql`${this.consumeUpdate(id)}`;
     if (rows.length > 0 || !SINGLE_USE_MODELS.has(this.model)) return;
     if (this.model === "AuthorizationCode") {
       // A code redeemed twice at once is a replayed code: whatever was issued from it goes.
@@ -265,12 +298,13 @@ function unavailabilityAware(adapter: Adapter): Adapter {
   };
 }
 
-export function createAdapterFactory(sql: Sql, clients: ClientStore, sealer: StoredIdSealer): AdapterFactory {
+export function createAdapterFactory(sql: Sql, clients: ClientStore, sealer: StoredIdSealer, tokenAccount?: TokenAccountRead): AdapterFactory {
   const adapters = new Map<string, Adapter>();
   return (name: string) => {
     let adapter = adapters.get(name);
     if (!adapter) {
-      adapter = unavailabilityAware(name === "Client" ? new ClientAdapter(clients) : forgettingReadsOnWrite(new PgAdapter(sql, name, sealer), name));
+      const pg = name === "Client" ? undefined : new PgAdapter(sql, name, sealer, tokenAccount);
+      adapter = unavailabilityAware(pg === undefined ? new ClientAdapter(clients) : forgettingReadsOnWrite(pg, name));
       adapters.set(name, adapter);
     }
     return adapter;

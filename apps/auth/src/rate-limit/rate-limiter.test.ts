@@ -91,6 +91,51 @@ describe("RateLimiter", () => {
     expect((await rl.hit("t6", "short", 1, 60)).allowed).toBe(true);
   });
 
+  it("hitInOrder counts limits in order in one statement: a refusal leaves the later ones uncounted", async () => {
+    const clock = manualClock();
+    const refused: string[] = [];
+    const rl = new RateLimiter(db.sql, clock.now, (bucket) => refused.push(bucket));
+    const limits = [
+      { bucket: "t8a", key: "ip", limit: 2, windowSeconds: 900 },
+      { bucket: "t8b", key: "flow", limit: 1, windowSeconds: 900 },
+      { bucket: "t8c", key: "address", limit: 5, windowSeconds: 3600 },
+    ];
+    const hitsOf = async (bucket: string) => {
+      const [row] = await db.sql<{ n: number }[]>`select cardinality(hits) as n from altalune_rate_limits where bucket = ${bucket}`;
+      return row?.n ?? 0;
+    };
+    const ok = { allowed: true, retryAfterSeconds: 0 };
+    expect(await rl.hitInOrder(limits)).toEqual([ok, ok, ok]);
+    // The second limit refuses: the first is counted, the third is not, and the answer stops there.
+    clock.advance(60);
+    expect(await rl.hitInOrder(limits)).toEqual([ok, { allowed: false, retryAfterSeconds: 840 }]);
+    expect([await hitsOf("t8a"), await hitsOf("t8b"), await hitsOf("t8c")]).toEqual([2, 1, 1]);
+    // The first refuses: nothing after it is even looked at.
+    expect(await rl.hitInOrder(limits)).toEqual([{ allowed: false, retryAfterSeconds: 840 }]);
+    expect([await hitsOf("t8a"), await hitsOf("t8b"), await hitsOf("t8c")]).toEqual([2, 1, 1]);
+    expect(refused).toEqual(["t8b", "t8a"]);
+    // A single limit answers as `hit` does.
+    expect(await rl.hitInOrder([{ bucket: "t8d", key: "k", limit: 1, windowSeconds: 60 }])).toEqual([ok]);
+    expect(await rl.hit("t8d", "k", 1, 60)).toEqual({ allowed: false, retryAfterSeconds: 60 });
+  });
+
+  it("hitInOrder lets exactly `limit` of many parallel requests through each limit", async () => {
+    const rl = new RateLimiter(db.sql, manualClock().now);
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        rl.hitInOrder([
+          { bucket: "t9a", key: "shared", limit: 8, windowSeconds: 60 },
+          { bucket: "t9b", key: `own-${i % 2}`, limit: 3, windowSeconds: 60 },
+        ]),
+      ),
+    );
+    // 8 pass the shared limit; of those, at most 3 per second-level key pass the second.
+    expect(results.filter((r) => r[0]!.allowed)).toHaveLength(8);
+    expect(results.filter((r) => r.length === 2 && r[1]!.allowed).length).toBeLessThanOrEqual(6);
+    const [row] = await db.sql<{ n: number }[]>`select sum(cardinality(hits))::int as n from altalune_rate_limits where bucket = 't9b'`;
+    expect(row!.n).toBe(results.filter((r) => r.length === 2 && r[1]!.allowed).length);
+  });
+
   it("refuses nonsensical limits", async () => {
     const rl = new RateLimiter(db.sql);
     await expect(rl.hit("t7", "k", 0, 60)).rejects.toThrow(RangeError);

@@ -1,10 +1,18 @@
 import { sha256Hex } from "@altalune/core";
-import type { Sql } from "@altalune/db";
+import type { Sql, SqlFragment } from "@altalune/db";
 
 export interface RateLimitResult {
   allowed: boolean;
   /** Seconds until the next hit would be allowed; 0 when this one was. */
   retryAfterSeconds: number;
+}
+
+/** One limit to count a hit against: `limit` hits of (bucket, key) per `windowSeconds`. */
+export interface RateLimitHit {
+  bucket: string;
+  key: string;
+  limit: number;
+  windowSeconds: number;
 }
 
 /**
@@ -23,35 +31,75 @@ export class RateLimiter {
   ) {}
 
   async hit(bucket: string, key: string, limit: number, windowSeconds: number): Promise<RateLimitResult> {
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`rate limit must be a positive integer, got ${limit}`);
-    if (!Number.isInteger(windowSeconds) || windowSeconds < 1) {
-      throw new RangeError(`rate limit window must be a positive number of seconds, got ${windowSeconds}`);
+    const [result] = await this.hitInOrder([{ bucket, key, limit, windowSeconds }]);
+    return result!;
+  }
+
+  /**
+   * Several limits in one statement, counted in order as successive `hit` calls would be: each
+   * is counted only when every one before it was allowed, and the answer stops at the first
+   * refusal (its result is the last one returned). One round trip instead of one per limit.
+   */
+  async hitInOrder(hits: readonly RateLimitHit[]): Promise<RateLimitResult[]> {
+    if (hits.length === 0) return [];
+    for (const { limit, windowSeconds } of hits) {
+      if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`rate limit must be a positive integer, got ${limit}`);
+      if (!Number.isInteger(windowSeconds) || windowSeconds < 1) {
+        throw new RangeError(`rate limit window must be a positive number of seconds, got ${windowSeconds}`);
+      }
     }
+    const { sql } = this;
     const now = this.clock();
-    const keyHash = sha256Hex(key);
-    // One statement: INSERT … ON CONFLICT DO UPDATE locks the row, and every SET expression sees
-    // the row as the previous hit left it, so concurrent hits are counted one after the other.
-    // `recent` (repeated inline: SET cannot share a subquery) = hits still inside the window.
-    const recent = this.sql`array(
-      select h from unnest(rl.hits) as h
-      where h > ${now}::timestamptz - make_interval(secs => ${windowSeconds}) order by h)`;
-    const [row] = await this.sql<{ allowed: boolean; retry_after: number | null }[]>`
-      insert into altalune_rate_limits as rl (bucket, key_hash, hits, allowed, expires_at)
-      values (${bucket}, ${keyHash}, array[${now}::timestamptz], true,
-              ${now}::timestamptz + make_interval(secs => ${windowSeconds}))
-      on conflict (bucket, key_hash) do update set
-        hits = case when cardinality(${recent}) < ${limit}
-                    then ${recent} || ${now}::timestamptz else ${recent} end,
-        allowed = cardinality(${recent}) < ${limit},
-        expires_at = case when cardinality(${recent}) < ${limit}
-                          then ${now}::timestamptz + make_interval(secs => ${windowSeconds}) else rl.expires_at end
-      returning allowed,
-        case when allowed then 0 else ceil(extract(epoch from (
-          (select h from unnest(hits) as h order by h offset greatest(cardinality(hits) - ${limit}, 0) limit 1)
-          + make_interval(secs => ${windowSeconds}) - ${now}::timestamptz)))::int end as retry_after`;
-    if (!row) throw new Error("rate limit upsert returned no row");
-    if (!row.allowed) this.onRefused?.(bucket);
-    return { allowed: row.allowed, retryAfterSeconds: row.allowed ? 0 : Math.max(1, row.retry_after ?? windowSeconds) };
+    // Each limit is an INSERT … ON CONFLICT DO UPDATE, which locks the row, and every SET
+    // expression sees the row as the previous hit left it, so concurrent hits are counted one
+    // after the other. `recent` (repeated inline: SET cannot share a subquery) = hits still
+    // inside the window. Limit i+1 inserts only when limit i's row says allowed (reading h<i>
+    // also makes it run first), so rows are locked in the order given and a refusal stops the
+    // rest uncounted, as with separate statements.
+    const upsert = ({ bucket, key, limit, windowSeconds }: RateLimitHit, when: SqlFragment | undefined) => {
+      const recent = sql`array(
+        select h from unnest(rl.hits) as h
+        where h > ${now}::timestamptz - make_interval(secs => ${windowSeconds}) order by h)`;
+      const keyHash = sha256Hex(key);
+      const expiresAt = sql`${now}::timestamptz + make_interval(secs => ${windowSeconds})`;
+      // The first hit's row; alone, as VALUES (the statement `hit` always ran), else only `when`.
+      const row =
+        when === undefined
+          ? sql`values (${bucket}, ${keyHash}, array[${now}::timestamptz], true, ${expiresAt})`
+          : sql`select ${bucket}::varchar, ${keyHash}::varchar, array[${now}::timestamptz], true, ${expiresAt} where ${when}`;
+      return sql`
+        insert into altalune_rate_limits as rl (bucket, key_hash, hits, allowed, expires_at)
+        ${row}
+        on conflict (bucket, key_hash) do update set
+          hits = case when cardinality(${recent}) < ${limit}
+                      then ${recent} || ${now}::timestamptz else ${recent} end,
+          allowed = cardinality(${recent}) < ${limit},
+          expires_at = case when cardinality(${recent}) < ${limit}
+                            then ${now}::timestamptz + make_interval(secs => ${windowSeconds}) else rl.expires_at end
+        returning allowed,
+          case when allowed then 0 else ceil(extract(epoch from (
+            (select h from unnest(hits) as h order by h offset greatest(cardinality(hits) - ${limit}, 0) limit 1)
+            + make_interval(secs => ${windowSeconds}) - ${now}::timestamptz)))::int end as retry_after`;
+    };
+    type Answer = { step: number; allowed: boolean; retry_after: number | null };
+    let rows: Answer[];
+    if (hits.length === 1) {
+      rows = (await sql<Omit<Answer, "step">[]>`${upsert(hits[0]!, undefined)}`).map((r) => ({ ...r, step: 0 }));
+    } else {
+      const steps = hits.map((hit, i) => sql`${sql(`h${i}`)} as (${upsert(hit, i === 0 ? sql`true` : sql`(select allowed from ${sql(`h${i - 1}`)})`)})`);
+      const answers = hits.map((_, i) => sql`select ${i}::int as step, allowed, retry_after from ${sql(`h${i}`)}`);
+      const list = (items: SqlFragment[], separator: SqlFragment) => items.reduce((acc, item) => sql`${acc}${separator}${item}`);
+      rows = await sql<Answer[]>`with ${list(steps, sql`, `)} ${list(answers, sql` union all `)} order by step`;
+    }
+    if (rows[0]?.step !== 0) throw new Error("rate limit upsert returned no row");
+    const results: RateLimitResult[] = [];
+    for (const row of rows) {
+      const hit = hits[row.step]!;
+      if (!row.allowed) this.onRefused?.(hit.bucket);
+      results.push({ allowed: row.allowed, retryAfterSeconds: row.allowed ? 0 : Math.max(1, row.retry_after ?? hit.windowSeconds) });
+      if (!row.allowed) break;
+    }
+    return results;
   }
 
   /** Deletes rows whose every hit has left its window. Returns how many. */
