@@ -9,7 +9,8 @@ import { auditProviderEvents, SecurityAudit } from "./audit/index.js";
 import { availability } from "./availability/index.js";
 import { BFF_PATH, BFF_ROUTES, bffRoutes, DashboardTokenClient } from "./bff/index.js";
 import { EmailVerification, emailChangeRoutes, verificationUserEvents } from "./email-verification/index.js";
-import { interactionRoutes, providerPages, rememberCspNonce } from "./interactions/routes.js";
+import { interactionRoutes, providerPages } from "./interactions/routes.js";
+import { rememberCspNonce } from "./views/send-page.js";
 import { AuthMetrics } from "./metrics.js";
 import { httpTracing } from "./tracing.js";
 import { KnownDevices, LoginCodes, deriveKnownDeviceKey, deriveLoginCodeKey, type LoginCodesDeps } from "./login-codes/index.js";
@@ -91,7 +92,7 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
   const verification = new EmailVerification({ sql, mailer, limiter, logger: log, brand, baseUrl: config.auth.issuer, ...(clock ? { clock } : {}) });
   const pages = providerPages({ brand, csrfSecret: csrfSecret(encryptionKey) });
   // Security events (logins, consents, links, refresh-token reuse) in altalune_audit_events.
-  const audit = new SecurityAudit(sql, log);
+  const audit = new SecurityAudit(sql, log, limiter);
 
   const host = await ProviderHost.start({
     sql,

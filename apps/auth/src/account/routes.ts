@@ -15,6 +15,7 @@ import { parseNames } from "./profile-input.js";
 import { LINK_START_PATH } from "../social/link-routes.js";
 import { linkableProviders } from "../social/login-providers.js";
 import type { AuthEvents } from "../metrics.js";
+import { pageNonce, sendPage } from "../views/send-page.js";
 
 /**
  * The account pages: profile (identities, applications with access, verification), edit
@@ -57,18 +58,6 @@ const VERIFICATION_NOTICES = {
   rate_limited: "verification_rate_limited",
   unknown_user: "verification_failed",
 } as const;
-
-function sendPage(ctx: Context, page: { toString(): string }, status = 200): void {
-  ctx.status = status;
-  ctx.type = "html";
-  ctx.set("cache-control", "no-store");
-  ctx.body = String(page);
-}
-
-const nonceOf = (ctx: Context): { nonce?: string } => {
-  const nonce: unknown = ctx.state["cspNonce"];
-  return typeof nonce === "string" ? { nonce } : {};
-};
 
 const noticeOf = (ctx: Context): { notice?: string } => {
   const notice = ctx.query["notice"];
@@ -117,7 +106,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     }
     const body = await readForm(ctx, deps.formMaxBytes);
     if (!verifyCsrfToken(csrfSecret, me.csrfBinding, body.get("csrf_token"))) {
-      sendPage(ctx, errorPage({ brand, ...nonceOf(ctx), title: "Form expired", message: "The form could not be verified. Go back, reload the page and try again." }), 403);
+      sendPage(ctx, errorPage({ brand, ...pageNonce(ctx), title: "Form expired", message: "The form could not be verified. Go back, reload the page and try again." }), 403);
       return undefined;
     }
     return { me, user, body };
@@ -128,7 +117,7 @@ export function accountRoutes(deps: AccountDeps): Router {
       ctx,
       pendingActivationPage({
         brand,
-        ...nonceOf(ctx),
+        ...pageNonce(ctx),
         email: user.email,
         emailVerified: user.emailVerified,
         ...(notice ? { notice } : {}),
@@ -144,7 +133,7 @@ export function accountRoutes(deps: AccountDeps): Router {
       ctx,
       editProfilePage({
         brand,
-        ...nonceOf(ctx),
+        ...pageNonce(ctx),
         email: user.email,
         ...form,
         csrfToken: csrf(me),
@@ -169,7 +158,7 @@ export function accountRoutes(deps: AccountDeps): Router {
       ctx,
       accountPage({
         brand,
-        ...nonceOf(ctx),
+        ...pageNonce(ctx),
         ...noticeOf(ctx),
         user,
         identities,
@@ -197,7 +186,7 @@ export function accountRoutes(deps: AccountDeps): Router {
         : "This sign-in could not be verified or has expired.";
     sendPage(
       ctx,
-      accountMessagePage({ brand, ...nonceOf(ctx), title: "Sign-in not completed", message, linkHref: ACCOUNT_PATHS.account, linkLabel: "Sign in again" }),
+      accountMessagePage({ brand, ...pageNonce(ctx), title: "Sign-in not completed", message, linkHref: ACCOUNT_PATHS.account, linkLabel: "Sign in again" }),
       400,
     );
   });
@@ -244,7 +233,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     if (clientId === "" || clientId.length > CLIENT_ID_MAX) {
       return sendPage(
         ctx,
-        accountMessagePage({ brand, ...nonceOf(ctx), title: "Invalid request", message: "No application was given.", linkHref: ACCOUNT_PATHS.account, linkLabel: "Back to your account" }),
+        accountMessagePage({ brand, ...pageNonce(ctx), title: "Invalid request", message: "No application was given.", linkHref: ACCOUNT_PATHS.account, linkLabel: "Back to your account" }),
         400,
       );
     }
@@ -252,7 +241,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     if (revoked === 0) {
       return sendPage(
         ctx,
-        accountMessagePage({ brand, ...nonceOf(ctx), title: "Consent not found", message: "This application has no access to your account.", linkHref: ACCOUNT_PATHS.account, linkLabel: "Back to your account" }),
+        accountMessagePage({ brand, ...pageNonce(ctx), title: "Consent not found", message: "This application has no access to your account.", linkHref: ACCOUNT_PATHS.account, linkLabel: "Back to your account" }),
         404,
       );
     }
@@ -275,12 +264,12 @@ export function accountRoutes(deps: AccountDeps): Router {
     if (me) {
       const body = await readForm(ctx, deps.formMaxBytes);
       if (!verifyCsrfToken(csrfSecret, me.csrfBinding, body.get("csrf_token"))) {
-        return sendPage(ctx, errorPage({ brand, ...nonceOf(ctx), title: "Form expired", message: "The form could not be verified. Go back, reload the page and try again." }), 403);
+        return sendPage(ctx, errorPage({ brand, ...pageNonce(ctx), title: "Form expired", message: "The form could not be verified. Go back, reload the page and try again." }), 403);
       }
       await endLoginSession(deps.provider(), ctx, me, secure);
       logger.info({ user: me.accountId }, "signed out from the account pages");
     }
-    sendPage(ctx, loggedOutPage({ brand, ...nonceOf(ctx) }));
+    sendPage(ctx, loggedOutPage({ brand, ...pageNonce(ctx) }));
   });
 
   return router;

@@ -30,11 +30,24 @@ export function securityRecord(origin: RequestOrigin | undefined, event: Securit
   };
 }
 
+/** Counts anonymous events per client address (the auth server's RateLimiter). */
+export interface AnonymousEventBudget {
+  hit(bucket: string, key: string, limit: number, windowSeconds: number): Promise<{ allowed: boolean }>;
+}
+
+/**
+ * Anonymous events (failed sign-ins through an upstream provider, wrong codes) a client address
+ * may have written per window: a year-long row must not be something anyone can make at will.
+ * Beyond it they are counted in metrics only.
+ */
+export const ANONYMOUS_EVENTS_PER_ADDRESS = { limit: 100, windowSeconds: 15 * 60 } as const;
+
 /** Writes the auth server's events. */
 export class SecurityAudit {
   constructor(
     private readonly sql: Queryable,
     private readonly logger: Pick<Logger, "warn">,
+    private readonly anonymousBudget?: AnonymousEventBudget,
   ) {}
 
   /**
@@ -44,6 +57,10 @@ export class SecurityAudit {
    */
   async record(origin: RequestOrigin | undefined, event: SecurityEvent): Promise<void> {
     try {
+      if (event.actorType === "anonymous" && origin !== undefined && this.anonymousBudget !== undefined) {
+        const { limit, windowSeconds } = ANONYMOUS_EVENTS_PER_ADDRESS;
+        if (!(await this.anonymousBudget.hit("audit:anonymous", origin.ip, limit, windowSeconds)).allowed) return;
+      }
       await writeAuditEvent(this.sql, securityRecord(origin, event));
     } catch (e) {
       this.logger.warn({ err: e, action: event.action }, "an auth-server audit event could not be written");

@@ -1,6 +1,7 @@
 import * as oidc from "openid-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "@altalune/core";
+import { LOGIN_CODE_MAX_ATTEMPTS } from "../login-codes/index.js";
 import { keyRetentionSeconds } from "../provider/configuration.js";
 import { rotateSigningKey } from "../provider/signing-keys.js";
 import { insertProvider, startUpstreamIdp, type UpstreamIdp } from "../social/testing.js";
@@ -117,6 +118,21 @@ describe("auth-server security events", () => {
       expect(row.client_address).toBe("127.0.0.1");
       expect(row.user_agent).toEqual(expect.any(String));
     }
+  });
+
+  it("writes a failed login only for a guess that used an attempt: repeated refusals of an anonymous caller add no row", async () => {
+    const target = await createUser(auth.sql, { email: email("guessed") });
+    const guesser = new Browser(auth.issuer);
+    const start = await authorizationUrl(rp, app, { scope: "openid" });
+    let page: Page = await startLogin(guesser, start, target.email);
+    const code = await codeFromMail(auth.smtp, target.email);
+    secrets.push(code);
+    const wrong = code === "00000000" ? "11111111" : "00000000";
+    // Past the code's attempts, then not even code-shaped: refused each time, recorded only while attempts were used.
+    for (let i = 0; i < LOGIN_CODE_MAX_ATTEMPTS + 10; i++) page = await guesser.submit(page, /\/code$/, { code: wrong });
+    for (let i = 0; i < 5; i++) page = await guesser.submit(page, /\/code$/, { code: "not-a-code" });
+    const failed = (await rowsFor(target.publicId)).filter((r) => r.action === "auth.login.failed");
+    expect(failed.map((r) => r.result)).toEqual([...Array<string>(LOGIN_CODE_MAX_ATTEMPTS - 1).fill("invalid"), "too_many_attempts"]);
   });
 
   it("a refresh token presented again after the leeway: the grant is revoked, and the reuse is on record", async () => {

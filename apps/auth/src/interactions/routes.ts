@@ -1,4 +1,3 @@
-import type { IncomingMessage } from "node:http";
 import Router from "@koa/router";
 import type { Context } from "koa";
 import type { Logger } from "@altalune/core";
@@ -24,6 +23,9 @@ import { findUserByPublicId } from "../provider/accounts.js";
 import { loginProviders } from "../social/index.js";
 import { isFirstParty } from "../provider/configuration.js";
 import { issueCsrfToken, readForm, verifyCsrfToken } from "../security/index.js";
+import { pageNonce, sendPage } from "../views/send-page.js";
+import { loginAudit } from "./login-audit.js";
+import { saveState, stateOf } from "./state.js";
 import { isApiScope } from "@altalune/resources";
 import {
   codePage,
@@ -64,45 +66,8 @@ export interface InteractionDeps {
   audit?: SecurityAudit;
 }
 
-/** What this server keeps in an Interaction between its steps (in `result`, which it owns until the end). */
-interface LoginState {
-  email?: string;
-  /** A user who proved their address but is not active yet: shown the pending page, never sent back. */
-  pendingUser?: string;
-}
-
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
 const CODE = new RegExp(`^\\d{${LOGIN_CODE_DIGITS}}$`);
-
-function stateOf(interaction: Interaction): LoginState {
-  const raw = (interaction.result as { altalune?: LoginState } | undefined)?.altalune;
-  return raw ?? {};
-}
-
-async function saveState(interaction: Interaction, state: LoginState): Promise<void> {
-  interaction.result = { altalune: state };
-  await interaction.save(Math.max(1, (interaction.exp ?? 0) - Math.floor(Date.now() / 1000)));
-}
-
-const requestNonces = new WeakMap<IncomingMessage, string>();
-
-/** Keeps the response's CSP nonce where oidc-provider's pages (another Koa context) can find it. */
-export function rememberCspNonce(ctx: Context): void {
-  const nonce: unknown = ctx.state["cspNonce"];
-  if (typeof nonce === "string") requestNonces.set(ctx.req, nonce);
-}
-
-const nonceOf = (ctx: { req: IncomingMessage }): { nonce?: string } => {
-  const nonce = requestNonces.get(ctx.req);
-  return nonce === undefined ? {} : { nonce };
-};
-
-function sendPage(ctx: Context, page: { toString(): string }, status = 200): void {
-  ctx.status = status;
-  ctx.type = "html";
-  ctx.set("cache-control", "no-store");
-  ctx.body = String(page);
-}
 
 export function interactionRoutes(deps: InteractionDeps): Router {
   const { brand, csrfSecret, loginCodes, verification, logger } = deps;
@@ -149,7 +114,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     }
     sendPage(
       ctx,
-      errorPage({ brand, ...nonceOf(ctx), title: "Sign-in expired", message: "This sign-in page is no longer valid. Go back to the application and sign in again." }),
+      errorPage({ brand, ...pageNonce(ctx), title: "Sign-in expired", message: "This sign-in page is no longer valid. Go back to the application and sign in again." }),
       400,
     );
     return undefined;
@@ -159,7 +124,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   async function form(ctx: Context, interaction: Interaction): Promise<URLSearchParams | undefined> {
     const body = await readForm(ctx, deps.formMaxBytes);
     if (!verifyCsrfToken(csrfSecret, `interaction:${interaction.uid}`, body.get("csrf_token"))) {
-      sendPage(ctx, errorPage({ brand, ...nonceOf(ctx), title: "Form expired", message: "The form could not be verified. Go back, reload the page and try again." }), 403);
+      sendPage(ctx, errorPage({ brand, ...pageNonce(ctx), title: "Form expired", message: "The form could not be verified. Go back, reload the page and try again." }), 403);
       return undefined;
     }
     return body;
@@ -175,7 +140,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     const name = await clientName(interaction);
     sendPage(
       ctx,
-      loginPage({ brand, ...nonceOf(ctx), ...(name ? { clientName: name } : {}), ...extra, providers: await loginProviders(deps.sql, interaction.uid), csrfToken: csrf(interaction.uid), action: p.login }),
+      loginPage({ brand, ...pageNonce(ctx), ...(name ? { clientName: name } : {}), ...extra, providers: await loginProviders(deps.sql, interaction.uid), csrfToken: csrf(interaction.uid), action: p.login }),
       status,
     );
   }
@@ -186,7 +151,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       ctx,
       codePage({
         brand,
-        ...nonceOf(ctx),
+        ...pageNonce(ctx),
         maskedEmail: maskEmail(email),
         ...message,
         csrfToken: csrf(interaction.uid),
@@ -205,7 +170,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       ctx,
       pendingActivationPage({
         brand,
-        ...nonceOf(ctx),
+        ...pageNonce(ctx),
         email: user?.email ?? "",
         emailVerified: user?.emailVerified ?? false,
         ...(notice ? { notice } : {}),
@@ -239,51 +204,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     await provider.interactionFinished(ctx.req, ctx.res, { consent: { grantId } }, { mergeWithLastSubmission: true });
   }
 
-  /**
-   * The user an address belongs to, for the audit log only: LoginCodes answers known and unknown
-   * addresses alike, and so does every page; the log may name the account.
-   */
-  async function userOf(email: string): Promise<string | undefined> {
-    if (deps.audit === undefined) return undefined;
-    const [row] = await deps.sql<{ public_id: string }[]>`select public_id from altalune_users where email = ${normalizeEmail(email)}`;
-    return row?.public_id;
-  }
-
-  /**
-   * A code mailed to a user's address (none is mailed to an unknown one, nor when refused). Not
-   * awaited: the row is written for known addresses only, and an answer that waited for it would
-   * tell known from unknown addresses by its timing, which LoginCodes.request takes care not to.
-   */
-  function codeSent(ctx: Context, result: { status: string }, email: string): void {
-    if (result.status !== "sent" || deps.audit === undefined) return;
-    const audit = deps.audit;
-    void userOf(email).then(
-      (user) => (user === undefined ? undefined : audit.record(ctx, { action: "auth.login_code.sent", actorType: "anonymous", targetType: "user", targetId: user, details: { method: "email_code" } })),
-      (e: unknown) => logger.warn({ err: e }, "the audit event of a login code could not be written"),
-    );
-  }
-
-  async function loggedIn(ctx: Context, result: Awaited<ReturnType<LoginCodes["verify"]>>, email: string): Promise<void> {
-    const method = { method: "email_code" };
-    if (result.ok) {
-      const user = { actorType: "user", actorId: result.userPublicId, targetType: "user", targetId: result.userPublicId } as const;
-      await deps.audit?.record(
-        ctx,
-        result.active
-          ? { action: "auth.login.succeeded", ...user, details: method }
-          : { action: "auth.login.failed", ...user, result: "pending_activation", details: { ...method, reason: "pending_activation" } },
-      );
-      return;
-    }
-    const user = await userOf(email);
-    await deps.audit?.record(ctx, {
-      action: "auth.login.failed",
-      actorType: "anonymous",
-      ...(user === undefined ? {} : { targetType: "user", targetId: user }),
-      result: result.reason,
-      details: { ...method, reason: result.reason },
-    });
-  }
+  const { codeSent, loggedIn } = loginAudit(deps);
 
   router.get("/interaction/:uid", async (ctx) => {
     const interaction = await load(ctx);
@@ -305,7 +226,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
         ctx,
         consentPage({
           brand,
-          ...nonceOf(ctx),
+          ...pageNonce(ctx),
           clientName: client?.clientName ?? "An application",
           scopes: requested.filter((name) => !isApiScope(name)).map((name) => ({ name })),
           apiScopes: requested.filter(isApiScope).map(describeApiScope),
@@ -315,7 +236,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
       );
       return;
     }
-    sendPage(ctx, errorPage({ brand, ...nonceOf(ctx), title: "Unsupported request", message: "This sign-in step is not supported." }), 400);
+    sendPage(ctx, errorPage({ brand, ...pageNonce(ctx), title: "Unsupported request", message: "This sign-in step is not supported." }), 400);
   });
 
   router.post("/interaction/:uid/login", async (ctx) => {
@@ -410,7 +331,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
     if (!interaction) return;
     if (!(await form(ctx, interaction))) return;
     await interaction.destroy();
-    sendPage(ctx, loggedOutPage({ brand, ...nonceOf(ctx) }));
+    sendPage(ctx, loggedOutPage({ brand, ...pageNonce(ctx) }));
   });
 
   router.post("/interaction/:uid/consent", async (ctx) => {
@@ -436,7 +357,7 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   router.get("/verify-email", async (ctx) => {
     const token = typeof ctx.query["token"] === "string" ? ctx.query["token"] : undefined;
     const result = await verification.verify(token);
-    sendPage(ctx, verifyEmailResultPage({ brand, ...nonceOf(ctx), ok: result.ok, ...(result.ok ? {} : { reason: result.reason }) }), result.ok ? 200 : 400);
+    sendPage(ctx, verifyEmailResultPage({ brand, ...pageNonce(ctx), ok: result.ok, ...(result.ok ? {} : { reason: result.reason }) }), result.ok ? 200 : 400);
   });
 
   return router;
@@ -451,10 +372,10 @@ export function providerPages(deps: { brand: string; csrfSecret: Buffer }) {
       if (out.error === "temporarily_unavailable") {
         // The database or capacity is away for a moment: "try again", not an error (status 503
         // and Retry-After are set by the provider's error handler and middleware).
-        ctx.body = String(unavailablePage({ brand, ...nonceOf(ctx), ...(ctx.method === "GET" ? { retryHref: ctx.originalUrl } : {}) }));
+        ctx.body = String(unavailablePage({ brand, ...pageNonce(ctx), ...(ctx.method === "GET" ? { retryHref: ctx.originalUrl } : {}) }));
         return;
       }
-      ctx.body = String(errorPage({ brand, ...nonceOf(ctx), title: out.error, message: out.error_description ?? "The request cannot be completed." }));
+      ctx.body = String(errorPage({ brand, ...pageNonce(ctx), title: out.error, message: out.error_description ?? "The request cannot be completed." }));
     },
     logout(ctx: KoaContextWithOIDC, _form: string) {
       // oidc-provider's form posts its own xsrf secret (kept in the session) to its confirm route.
@@ -463,7 +384,7 @@ export function providerPages(deps: { brand: string; csrfSecret: Buffer }) {
       ctx.body = String(
         logoutConfirmPage({
           brand,
-          ...nonceOf(ctx),
+          ...pageNonce(ctx),
           csrfToken: secret,
           action: ctx.oidc.urlFor("end_session_confirm"),
           ...(ctx.oidc.client?.clientName ? { clientName: ctx.oidc.client.clientName } : {}),
@@ -473,7 +394,7 @@ export function providerPages(deps: { brand: string; csrfSecret: Buffer }) {
     },
     loggedOut(ctx: KoaContextWithOIDC) {
       ctx.type = "html";
-      ctx.body = String(loggedOutPage({ brand, ...nonceOf(ctx) }));
+      ctx.body = String(loggedOutPage({ brand, ...pageNonce(ctx) }));
     },
   };
 }

@@ -12,6 +12,7 @@ import { dropLinkOffer, findLinkOffer, OFFER_COOKIE, OFFER_PATH, takeLinkOffer }
 import { upstreamProblem, usableProvider } from "./provider-access.js";
 import type { SocialLoginDeps } from "./routes.js";
 import { UpstreamError, type UpstreamClient, type UpstreamProvider } from "./upstream.js";
+import { pageNonce, sendPage } from "../views/send-page.js";
 
 /**
  * Linking an upstream identity to an account that has proven itself, the only way an identity
@@ -39,13 +40,6 @@ const SLUG_MAX = 40;
 
 type LinkDeps = SocialLoginDeps & { upstream: UpstreamClient; redirectUriOf: (slug: string) => string };
 
-function sendPage(ctx: Context, page: { toString(): string }, status: number): void {
-  ctx.status = status;
-  ctx.type = "html";
-  ctx.set("cache-control", "no-store");
-  ctx.body = String(page);
-}
-
 function seeOther(ctx: Context, path: string): void {
   ctx.status = 303;
   ctx.set("cache-control", "no-store");
@@ -60,14 +54,10 @@ const LINK_NOTICES: Record<Exclude<LinkResult, "linked_to_other_user">, string> 
 export function linkRoutes(router: Router, deps: LinkDeps): void {
   const { sql, config, logger, encryptionKey, brand, csrfSecret, upstream } = deps;
   const secure = config.production;
-  const nonceOf = (ctx: Context): { nonce?: string } => {
-    const nonce: unknown = ctx.state["cspNonce"];
-    return typeof nonce === "string" ? { nonce } : {};
-  };
   const message = (ctx: Context, status: number, title: string, text: string) =>
-    sendPage(ctx, accountMessagePage({ brand, ...nonceOf(ctx), title, message: text, linkHref: ACCOUNT_PATH, linkLabel: "Back to your account" }), status);
+    sendPage(ctx, accountMessagePage({ brand, ...pageNonce(ctx), title, message: text, linkHref: ACCOUNT_PATH, linkLabel: "Back to your account" }), status);
   const formExpired = (ctx: Context) =>
-    sendPage(ctx, errorPage({ brand, ...nonceOf(ctx), title: "Form expired", message: "The form could not be verified. Go back, reload the page and try again." }), 403);
+    sendPage(ctx, errorPage({ brand, ...pageNonce(ctx), title: "Form expired", message: "The form could not be verified. Go back, reload the page and try again." }), 403);
 
   /** The signed-in, active user of this browser, with their internal id. */
   async function currentUser(ctx: Context): Promise<{ me: SignedIn; id: string; email: string } | undefined> {
@@ -192,7 +182,7 @@ export function linkRoutes(router: Router, deps: LinkDeps): void {
       ctx,
       linkConfirmPage({
         brand,
-        ...nonceOf(ctx),
+        ...pageNonce(ctx),
         providerName: await providerName(offer.identity.provider),
         upstreamEmail: offer.identity.email ?? "",
         accountEmail: current.email,

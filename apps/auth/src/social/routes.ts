@@ -15,6 +15,8 @@ import { consumeUpstreamLogin, createUpstreamLogin, lookupState, type ConsumeFai
 import { createLinkOffer, OFFER_COOKIE, OFFER_PATH, OFFER_TTL_SECONDS } from "./pending-links.js";
 import { upstreamProblem, usableProvider as findUsableProvider } from "./provider-access.js";
 import { UpstreamClient, UpstreamError, type UpstreamProvider } from "./upstream.js";
+import { saveState } from "../interactions/state.js";
+import { pageNonce, sendPage } from "../views/send-page.js";
 
 /**
  * Sign-in through an upstream identity provider, inside an oidc-provider Interaction:
@@ -64,13 +66,6 @@ export interface SocialLoginDeps {
 
 const MAX_PARAM_LENGTH = 512;
 
-function sendPage(ctx: Context, page: { toString(): string }, status: number): void {
-  ctx.status = status;
-  ctx.type = "html";
-  ctx.set("cache-control", "no-store");
-  ctx.body = String(page);
-}
-
 const queryParam = (ctx: Context, name: string): string | undefined => {
   const v = ctx.query[name];
   return typeof v === "string" && v !== "" && v.length <= MAX_PARAM_LENGTH ? v : undefined;
@@ -85,12 +80,11 @@ export function socialLoginRoutes(deps: SocialLoginDeps): Router {
   const interactionHref = (uid: string) => `/interaction/${encodeURIComponent(uid)}`;
 
   function fail(ctx: Context, status: 400 | 502, title: string, message: string, backUid?: string): void {
-    const nonce: unknown = ctx.state["cspNonce"];
     sendPage(
       ctx,
       socialErrorPage({
         brand,
-        ...(typeof nonce === "string" ? { nonce } : {}),
+        ...pageNonce(ctx),
         title,
         message,
         ...(backUid === undefined ? {} : { backHref: interactionHref(backUid) }),
@@ -279,10 +273,9 @@ export function socialLoginRoutes(deps: SocialLoginDeps): Router {
         maxAge: OFFER_TTL_SECONDS * 1000,
       });
       logger.info({ provider: p.slug }, "upstream sign-in for an existing account's address: link offered, not signed in");
-      const nonce: unknown = ctx.state["cspNonce"];
       return sendPage(
         ctx,
-        linkOfferPage({ brand, ...(typeof nonce === "string" ? { nonce } : {}), providerName: p.displayName, confirmHref: OFFER_PATH, backHref: interactionHref(uid) }),
+        linkOfferPage({ brand, ...pageNonce(ctx), providerName: p.displayName, confirmHref: OFFER_PATH, backHref: interactionHref(uid) }),
         200,
       );
     }
@@ -301,8 +294,7 @@ export function socialLoginRoutes(deps: SocialLoginDeps): Router {
     if (!user.isActive) {
       // As the interaction routes do for an inactive user: remembered in the interaction, which
       // then shows the pending-activation page instead of finishing the login.
-      interaction.result = { altalune: { pendingUser: user.publicId } };
-      await interaction.save(Math.max(1, (interaction.exp ?? 0) - Math.floor(Date.now() / 1000)));
+      await saveState(interaction, { pendingUser: user.publicId });
       ctx.set("cache-control", "no-store");
       ctx.status = 303;
       ctx.redirect(interactionHref(uid));
