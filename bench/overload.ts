@@ -6,7 +6,11 @@
 //    times the closed loop's median latency, see docs/operations.md), then open loop at 4 S for 5 s (a bounded count):
 //    p99 of the admitted calls, share refused (resource_exhausted, HTTP 429).
 // The same run without the limit (MAX_CALLS_IN_FLIGHT=100000) shows what the limit prevents.
-// Run: pnpm exec tsx bench/overload.ts [--concurrency 16] [--limit N] [--publish]
+// --target auth does the same for the auth server (`altalune serve-auth`, HTTP/1.1): a machine
+// client's client_credentials token request, refused with 503 + Retry-After beyond the limit. The
+// run raises only TOKEN_RATE_LIMIT_PER_MINUTE (its documented variable: all its load comes from
+// one address and one client).
+// Run: pnpm exec tsx bench/overload.ts [--target api|auth] [--concurrency 16] [--limit N] [--publish]
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -16,6 +20,7 @@ import { parseArgs } from "node:util";
 import { createLogger, loadConfig } from "@altalune/core";
 import { createPool, migrateUp, runPostMigrate } from "@altalune/db";
 import { seed } from "@altalune/resources";
+import { createClient, freePort, TEST_API_AUDIENCE, TEST_ENCRYPTION_KEY } from "../apps/auth/src/testing/auth-harness.js";
 import { TestIssuer } from "../apps/resources/src/testing/test-issuer.js";
 import { publish, sectionHeading, startBenchDatabase } from "./support.js";
 
@@ -25,8 +30,14 @@ const { values } = parseArgs({
     limit: { type: "string" },
     seconds: { type: "string", default: "5" },
     publish: { type: "boolean", default: false },
+    target: { type: "string", default: "api" },
   },
 });
+if (values.target !== "api" && values.target !== "auth") throw new Error("--target must be api or auth");
+const TARGET = values.target;
+/** The status of a refusal: ResourceExhausted over Connect (HTTP 429) on the API, 503 on the auth server. */
+const REFUSED_STATUS = TARGET === "api" ? 429 : 503;
+const TOKEN_RATE_LIMIT_PER_MINUTE = 100_000; // its maximum
 const CONCURRENCY = Number(values.concurrency);
 const PHASE_MS = Number(values.seconds) * 1000;
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -57,6 +68,39 @@ async function startServer(databaseUrl: string, issuer: string, maxInFlight: num
   return { port, stop: () => new Promise<void>((r) => (child.once("close", () => r()), child.kill("SIGTERM"))) };
 }
 
+/** `altalune serve-auth` in its default configuration but the token rate limit (see the header). */
+async function startAuthServer(databaseUrl: string, maxInFlight: number) {
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  // SERVER_NODE_ARGS: extra node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = (process.env["SERVER_NODE_ARGS"] ?? "").split(" ").filter((a) => a !== "");
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", join(root, "apps/cli/src/main.ts"), "serve-auth"], {
+    env: {
+      PATH: process.env["PATH"],
+      HOME: process.env["HOME"],
+      DATABASE_URL: databaseUrl,
+      DATA_DIR: join(tmpdir(), `altalune-overload-auth-${process.pid}`),
+      LOG_LEVEL: "silent",
+      ENCRYPTION_KEY: TEST_ENCRYPTION_KEY.toString("base64"),
+      API_AUDIENCE: TEST_API_AUDIENCE,
+      AUTH_PORT: String(port),
+      AUTH_ISSUER: issuer,
+      AUTH_METRICS_PORT: "0",
+      MAX_CALLS_IN_FLIGHT: String(maxInFlight),
+      SHUTDOWN_DRAIN_MS: "0",
+      TOKEN_RATE_LIMIT_PER_MINUTE: String(TOKEN_RATE_LIMIT_PER_MINUTE),
+    },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  let exited = false;
+  child.once("close", () => (exited = true));
+  for (let i = 0; !(await fetch(`${issuer}/readyz`).then((r) => r.ok, () => false)); i++) {
+    if (exited || i > 600) throw new Error("auth server did not become ready");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { port, stop: () => new Promise<void>((r) => (exited ? r() : (child.once("close", () => r()), child.kill("SIGTERM")))) };
+}
+
 interface Result {
   ms: number;
   status: number;
@@ -70,13 +114,25 @@ const H2LOAD_HINT = "h2load is not installed: apt-get install -y nghttp2-client 
  * and enough streams per connection (-m) it sends on schedule whether or not answers came back
  * (open loop); with -m small and no --rps it is a closed loop of c × m calls.
  */
-async function h2load(url: string, token: string, bodyFile: string, args: { total: number; connections: number; streams: number; rps?: number }) {
+interface Request {
+  url: string;
+  bodyFile: string;
+  headers: string[];
+  /** HTTP/1.1 (the auth server); the API is called over h2c. */
+  h1: boolean;
+}
+
+async function h2load(req: Request, load: { total: number; connections: number; streams: number; rps?: number }) {
+  // h2load paces each connection at a whole number of requests per second: at a low rate an
+  // HTTP/1.1 open loop uses fewer connections (at least 2 requests per second each).
+  const args = req.h1 && load.rps !== undefined ? { ...load, connections: Math.max(1, Math.min(load.connections, Math.floor(load.rps / 2))) } : load;
   const logFile = join(tmpdir(), `altalune-h2load-${process.pid}-${Date.now()}.log`);
   const argv = [
     "-n", String(args.total), "-c", String(args.connections), "-m", String(args.streams),
     ...(args.rps === undefined ? [] : ["--rps", String(Math.max(1, Math.round(args.rps / args.connections)))]),
-    "-d", bodyFile, "-H", "content-type: application/json", "-H", `authorization: Bearer ${token}`,
-    "--log-file", logFile, url,
+    ...(req.h1 ? ["--h1"] : []),
+    "-d", req.bodyFile, ...req.headers.flatMap((h) => ["-H", h]),
+    "--log-file", logFile, req.url,
   ];
   const started = performance.now();
   const code = await new Promise<number | null>((resolve, reject) => {
@@ -101,7 +157,7 @@ const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length 
 
 function summary(results: Result[], wallMs: number) {
   const ok = results.filter((r) => r.status === 200).map((r) => r.ms).sort((a, b) => a - b);
-  const refused = results.filter((r) => r.status === 429).length;
+  const refused = results.filter((r) => r.status === REFUSED_STATUS).length;
   const other = results.length - ok.length - refused;
   return {
     calls: results.length,
@@ -124,18 +180,43 @@ async function main() {
   const [project] = await sql<{ public_id: string }[]>`select public_id from altalune_projects where is_default`;
   const [version] = await sql<{ v: string }[]>`select current_setting('server_version') as v`;
   await sql.end();
-  const issuer = await TestIssuer.start();
-  const token = await issuer.token({ sub: admin!.public_id, perms: ["root"], expiresIn: 3600 });
   const dir = await mkdtemp(join(tmpdir(), "altalune-overload-"));
-  const bodyFile = join(dir, "get-project.json");
-  await writeFile(bodyFile, JSON.stringify({ id: project!.public_id }));
+  const issuer = await TestIssuer.start();
+  let request: Request;
+  let start: (maxInFlight: number) => Promise<{ port: number; stop(): Promise<void> }>;
+  if (TARGET === "api") {
+    const token = await issuer.token({ sub: admin!.public_id, perms: ["root"], expiresIn: 3600 });
+    const bodyFile = join(dir, "get-project.json");
+    await writeFile(bodyFile, JSON.stringify({ id: project!.public_id }));
+    request = { url: "/api/altalune.v1.ProjectService/GetProject", bodyFile, headers: ["content-type: application/json", `authorization: Bearer ${token}`], h1: false };
+    start = (maxInFlight) => startServer(database.url, issuer.url, maxInFlight);
+  } else {
+    // A machine client of the default project: each call is a signed access token for it.
+    const setup = createPool(database.url, { max: 1 });
+    const client = await createClient(setup, { name: "Overload bench", allowedScopes: ["employee:read"] });
+    await setup`
+      insert into altalune_oauth_client_projects (client_id, project_id)
+      select c.id, p.id from altalune_oauth_clients c, altalune_projects p where c.client_id = ${client.clientId} and p.is_default`;
+    await setup.end();
+    const bodyFile = join(dir, "token.form");
+    await writeFile(bodyFile, "grant_type=client_credentials&scope=employee%3Aread");
+    const basic = Buffer.from(`${client.clientId}:${client.clientSecret}`).toString("base64");
+    request = { url: "/oauth/token", bodyFile, headers: ["content-type: application/x-www-form-urlencoded", `authorization: Basic ${basic}`], h1: true };
+    start = (maxInFlight) => startAuthServer(database.url, maxInFlight);
+  }
+  // HTTP/1.1 has one call in flight per connection: the open loops use many connections.
+  const shape = {
+    closed: request.h1 ? { connections: CONCURRENCY, streams: 1 } : { connections: 4, streams: CONCURRENCY / 4 },
+    open: request.h1 ? { connections: 128, streams: 1 } : { connections: 4, streams: 256 },
+    overload: request.h1 ? { connections: 256, streams: 1 } : { connections: 4, streams: 1024 },
+  };
 
-  const run = async <T>(maxInFlight: number, fn: (url: string) => Promise<T>): Promise<T> => {
-    const server = await startServer(database.url, issuer.url, maxInFlight);
-    const url = `http://127.0.0.1:${server.port}/api/altalune.v1.ProjectService/GetProject`;
+  const run = async <T>(maxInFlight: number, fn: (req: Request) => Promise<T>): Promise<T> => {
+    const server = await start(maxInFlight);
+    const req = { ...request, url: `http://127.0.0.1:${server.port}${request.url}` };
     try {
-      await h2load(url, token, bodyFile, { total: 2000, connections: 4, streams: CONCURRENCY / 4 }); // warm-up (JIT, JWKS, pool)
-      return await fn(url);
+      await h2load(req, { total: 2000, ...shape.closed }); // warm-up (JIT, JWKS, pool)
+      return await fn(req);
     } finally {
       await server.stop();
     }
@@ -144,13 +225,13 @@ async function main() {
 
   // Capacity in a closed loop, then the highest open-loop rate (from 0.8 × capacity down) whose
   // p99 stays within 2 × the closed loop's: the sustainable rate.
-  const { capacity, baseline, sustainable } = await run(100_000, async (url) => {
-    const capacity = await h2load(url, token, bodyFile, { total: 4000, connections: 4, streams: CONCURRENCY / 4 });
+  const { capacity, baseline, sustainable } = await run(100_000, async (req) => {
+    const capacity = await h2load(req, { total: 4000, ...shape.closed });
     let rate = Math.round(capacity.okPerSecond * 0.8);
-    let baseline = await h2load(url, token, bodyFile, { total: rate * seconds, connections: 4, streams: 256, rps: rate });
+    let baseline = await h2load(req, { total: rate * seconds, ...shape.open, rps: rate });
     for (let i = 0; i < 4 && baseline.p99 > 2 * capacity.p99; i++) {
       rate = Math.round(rate * 0.75);
-      baseline = await h2load(url, token, bodyFile, { total: rate * seconds, connections: 4, streams: 256, rps: rate });
+      baseline = await h2load(req, { total: rate * seconds, ...shape.open, rps: rate });
     }
     return { capacity, baseline, sustainable: rate };
   });
@@ -158,9 +239,9 @@ async function main() {
   // L / R. The closed loop reaches capacity R with its calls taking W (its median): L = R × W calls
   // in flight are all the process can use, and any more only wait (see docs/operations.md).
   const limit = values.limit ? Number(values.limit) : Math.max(4, Math.ceil((capacity.okPerSecond * capacity.p50) / 1000));
-  const overload = { total: sustainable * 4 * seconds, connections: 4, streams: 1024, rps: sustainable * 4 };
-  const limited = await run(limit, (url) => h2load(url, token, bodyFile, overload));
-  const unlimited = await run(100_000, (url) => h2load(url, token, bodyFile, overload));
+  const overload = { total: sustainable * 4 * seconds, ...shape.overload, rps: sustainable * 4 };
+  const limited = await run(limit, (req) => h2load(req, overload));
+  const unlimited = await run(100_000, (req) => h2load(req, overload));
   await issuer.close();
   await database.stop();
   await rm(dir, { recursive: true, force: true });
@@ -168,11 +249,16 @@ async function main() {
   const f = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : "–");
   const pct = (n: number) => `${(n * 100).toFixed(1)} %`;
   const out = [
-    sectionHeading("Overload: GetProject at 4 × the sustainable rate, MAX_CALLS_IN_FLIGHT", version?.v ?? "?"),
+    sectionHeading(
+      TARGET === "api" ? "Overload: GetProject at 4 × the sustainable rate, MAX_CALLS_IN_FLIGHT" : "Overload of the auth server: client_credentials token requests at 4 × the sustainable rate, MAX_CALLS_IN_FLIGHT",
+      version?.v ?? "?",
+    ),
     "",
-    `\`pnpm exec tsx bench/overload.ts\` — one \`altalune serve\` process, Connect JSON over h2c from h2load (4 connections), loopback, on the same machine; ${PHASE_MS / 1000} s per phase.`,
+    TARGET === "api"
+      ? `\`pnpm exec tsx bench/overload.ts\` — one \`altalune serve\` process, Connect JSON over h2c from h2load (4 connections), loopback, on the same machine; ${PHASE_MS / 1000} s per phase.`
+      : `\`pnpm exec tsx bench/overload.ts --target auth\` — one \`altalune serve-auth\` process (default configuration but TOKEN_RATE_LIMIT_PER_MINUTE=${TOKEN_RATE_LIMIT_PER_MINUTE}), POST /oauth/token (client_credentials, HTTP Basic) over HTTP/1.1 from h2load (closed loop ${CONCURRENCY} connections; open loops 128 and 256 connections, one request in flight each), loopback; ${PHASE_MS / 1000} s per phase.`,
     "",
-    "| phase | offered calls/s | admitted ok calls/s | p50 ms | p99 ms (admitted) | refused (429) | other errors |",
+    `| phase | offered calls/s | admitted ok calls/s | p50 ms | p99 ms (admitted) | refused (${REFUSED_STATUS}) | other errors |`,
     "|---|---|---|---|---|---|---|",
     `| capacity: closed loop, concurrency ${CONCURRENCY} | – | ${f(capacity.okPerSecond)} | ${f(capacity.p50)} | ${f(capacity.p99)} | ${pct(capacity.refusedShare)} | ${capacity.other} |`,
     `| sustainable: open loop (highest rate with p99 ≤ 2 × closed loop's) | ${f(baseline.offeredPerSecond)} | ${f(baseline.okPerSecond)} | ${f(baseline.p50)} | ${f(baseline.p99)} | ${pct(baseline.refusedShare)} | ${baseline.other} |`,
