@@ -36,9 +36,11 @@ export interface AnonymousEventBudget {
 }
 
 /**
- * Anonymous events (failed sign-ins through an upstream provider, wrong codes) a client address
- * may have written per window: a year-long row must not be something anyone can make at will.
- * Beyond it they are counted in metrics only.
+ * Anonymous events that no other limit bounds (failed sign-ins through an upstream provider) a
+ * client address may have written per window: a year-long row must not be something anyone can
+ * make at will. Beyond it they are counted in metrics only. Events other limits already bound
+ * (codes sent, wrong codes that used an attempt: the login-code limits) do not draw on it, so
+ * spending it cannot hide a guesser's attempts.
  */
 export const ANONYMOUS_EVENTS_PER_ADDRESS = { limit: 100, windowSeconds: 15 * 60 } as const;
 
@@ -55,9 +57,10 @@ export class SecurityAudit {
    * database is away, when the flow itself has just worked) is logged, not turned into a failed
    * sign-in: the flow's outcome stands, as its own log line records it.
    */
-  async record(origin: RequestOrigin | undefined, event: SecurityEvent): Promise<void> {
+  async record(origin: RequestOrigin | undefined, event: SecurityEvent, opts: { unbounded?: boolean } = {}): Promise<void> {
     try {
-      if (event.actorType === "anonymous" && origin !== undefined && this.anonymousBudget !== undefined) {
+      // `unbounded`: an anonymous event nothing else limits (see ANONYMOUS_EVENTS_PER_ADDRESS).
+      if (opts.unbounded === true && event.actorType === "anonymous" && origin !== undefined && this.anonymousBudget !== undefined) {
         const { limit, windowSeconds } = ANONYMOUS_EVENTS_PER_ADDRESS;
         if (!(await this.anonymousBudget.hit("audit:anonymous", origin.ip, limit, windowSeconds)).allowed) return;
       }

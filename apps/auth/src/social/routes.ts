@@ -138,7 +138,7 @@ export function socialLoginRoutes(deps: SocialLoginDeps): Router {
       actorType: "anonymous",
       result: reason,
       details: { method: `upstream_${p.providerType}`, provider: p.slug, reason, ...extra },
-    });
+    }, { unbounded: true });
   }
 
   router.get("/interaction/:uid/upstream/:slug", async (ctx) => {
