@@ -68,6 +68,39 @@ describe("RateLimiter", () => {
     expect(results.filter((r) => !r.allowed).every((r) => r.retryAfterSeconds === 60)).toBe(true);
   });
 
+  it("keeps a large limit's row small: hits of each 1/64 of the window share an entry, and no span of the window lets more than the limit through", async () => {
+    const clock = manualClock();
+    const rl = new RateLimiter(db.sql, clock.now);
+    // 100 per 64 s: entries of 1 s.
+    const hit = () => rl.hit("t10", "198.51.100.9", 100, 64);
+    let allowed = 0;
+    // 100 hits over 50 s (one every 0.5 s), then more: all of them inside one window.
+    for (let i = 0; i < 130; i++) {
+      if ((await hit()).allowed) allowed++;
+      clock.advance(0.5);
+    }
+    expect(allowed).toBe(100);
+    const [row] = await db.sql<{ entries: number; counted: number }[]>`
+      select cardinality(hits) as entries, (select sum(c)::int from unnest(counts) as c) as counted
+      from altalune_rate_limits where bucket = 't10'`;
+    expect(row).toEqual({ entries: 50, counted: 100 });
+    // Now t = 65 s: the first entry (hits at 0 and 0.5 s) has left the window entirely: two more.
+    expect(await hit()).toEqual({ allowed: true, retryAfterSeconds: 0 });
+    expect(await hit()).toEqual({ allowed: true, retryAfterSeconds: 0 });
+    // The next entry (1 and 1.5 s) leaves at 66 s; merged, it is counted until its last instant.
+    expect(await hit()).toEqual({ allowed: false, retryAfterSeconds: 1 });
+    // A steady stream far beyond the limit keeps at most 65 entries.
+    for (let i = 0; i < 300; i++) {
+      await hit();
+      clock.advance(0.25);
+    }
+    const [after] = await db.sql<{ entries: number; counted: number }[]>`
+      select cardinality(hits) as entries, (select sum(c)::int from unnest(counts) as c) as counted
+      from altalune_rate_limits where bucket = 't10'`;
+    expect(after!.entries).toBeLessThanOrEqual(65);
+    expect(after!.counted).toBeLessThanOrEqual(100);
+  });
+
   it("stores keys hashed", async () => {
     const rl = new RateLimiter(db.sql, manualClock().now);
     await rl.hit("t5", "grace@example.com", 3, 60);
