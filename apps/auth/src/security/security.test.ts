@@ -5,7 +5,7 @@ import Koa from "koa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { issueCsrfToken, verifyCsrfToken } from "./csrf.js";
 import { readForm } from "./form.js";
-import { securityHeaders } from "./headers.js";
+import { freshNonce, securityHeaders } from "./headers.js";
 
 describe("CSRF tokens", () => {
   const secret = randomBytes(32);
@@ -72,6 +72,12 @@ afterAll(async () => {
 });
 
 describe("securityHeaders", () => {
+  it("draws nonces from pooled entropy without ever repeating one, across pool refills", () => {
+    const nonces = Array.from({ length: 1000 }, freshNonce);
+    expect(new Set(nonces).size).toBe(1000);
+    for (const n of nonces) expect(Buffer.from(n, "base64")).toHaveLength(16);
+  });
+
   it("sets CSP with a fresh nonce per request, and the other headers", async () => {
     const a = await fetch(`${base}/nonce`);
     const b = await fetch(`${base}/nonce`);
