@@ -6,12 +6,14 @@
 //    times the closed loop's median latency, see docs/operations.md), then open loop at 4 S for 5 s (a bounded count):
 //    p99 of the admitted calls, share refused (resource_exhausted, HTTP 429).
 // The same run without the limit (MAX_CALLS_IN_FLIGHT=100000) shows what the limit prevents.
-// --target auth does the same for the auth server (`altalune serve-auth`, HTTP/1.1): a machine
+// --target auth does the same for the auth server (`altalune serve-auth`, HTTP/1.1; its open loops
+// paced by this script, see `paced`): a machine
 // client's client_credentials token request, refused with 503 + Retry-After beyond the limit. The
 // run raises only TOKEN_RATE_LIMIT_PER_MINUTE (its documented variable: all its load comes from
 // one address and one client).
 // Run: pnpm exec tsx bench/overload.ts [--target api|auth] [--concurrency 16] [--limit N] [--publish]
 import { spawn } from "node:child_process";
+import { Agent, request as httpRequest } from "node:http";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -109,7 +111,7 @@ interface Result {
 const H2LOAD_HINT = "h2load is not installed: apt-get install -y nghttp2-client (.ci/run does this)";
 
 /**
- * h2load (nghttp2, C) generates the load: a Node client on the same 2-core machine saturated
+ * h2load (nghttp2, C) generates the load (but the HTTP/1.1 open loops, see `paced`): a Node client on the same 2-core machine saturated
  * before the server did. Its per-request log gives every call's status and latency. With --rps
  * and enough streams per connection (-m) it sends on schedule whether or not answers came back
  * (open loop); with -m small and no --rps it is a closed loop of c × m calls.
@@ -122,10 +124,71 @@ interface Request {
   h1: boolean;
 }
 
-async function h2load(req: Request, load: { total: number; connections: number; streams: number; rps?: number }) {
-  // h2load paces each connection at a whole number of requests per second: at a low rate an
-  // HTTP/1.1 open loop uses fewer connections (at least 2 requests per second each).
-  const args = req.h1 && load.rps !== undefined ? { ...load, connections: Math.max(1, Math.min(load.connections, Math.floor(load.rps / 2))) } : load;
+interface Load {
+  total: number;
+  connections: number;
+  streams: number;
+  rps?: number;
+}
+
+/** An open loop over HTTP/1.1 is paced here (see `paced`); everything else is h2load's. */
+const load = (req: Request, spec: Load) => (req.h1 && spec.rps !== undefined ? paced(req, spec.rps, spec.total) : h2load(req, spec));
+
+/**
+ * An HTTP/1.1 open loop at an even pace: request i is sent at i / rps s whether or not earlier
+ * ones were answered, each on a free keep-alive connection (a new one when none is free).
+ * h2load cannot do this: its --rps paces each connection on its own timer, the timers of all
+ * connections fire together, and with one request in flight per HTTP/1.1 connection the "open
+ * loop" arrives as bursts of one request per connection (256 at once every 0.6 s at 400/s),
+ * which a limit of 16 in flight refuses for the burst, not for the rate. The auth server's
+ * rates (hundreds per second) leave this Node client most of a core.
+ */
+const PACED_CONNECTIONS = 256;
+
+async function paced(req: Request, rps: number, total: number) {
+  const body = await readFile(req.bodyFile);
+  const url = new URL(req.url);
+  const headers = Object.fromEntries(req.headers.map((h) => [h.slice(0, h.indexOf(":")).trim(), h.slice(h.indexOf(":") + 1).trim()]));
+  // A client that keeps its connections, as a service calling the token endpoint does: opened
+  // before the clock starts, and never more (a request finding them all busy waits in the agent,
+  // which is this client's queue, not the server's: it is timed from when a connection is free).
+  const agent = new Agent({ keepAlive: true, maxSockets: PACED_CONNECTIONS });
+  let results: Result[] = [];
+  const send = () =>
+    new Promise<void>((resolve) => {
+      // Timed from when the request can leave on a connected socket, as h2load times a stream:
+      // the server's answer, not this client's connection set-up.
+      let t0 = performance.now();
+      const done = (status: number) => (results.push({ status, ms: performance.now() - t0 }), resolve());
+      const r = httpRequest(url, { method: "POST", agent, headers: { ...headers, "content-length": String(body.length) } }, (res) => {
+        res.resume();
+        res.once("end", () => done(res.statusCode ?? 0));
+        res.once("error", () => done(0));
+      });
+      r.once("error", () => done(0));
+      r.once("socket", (socket) => {
+        t0 = performance.now();
+        if (socket.connecting) socket.once("connect", () => (t0 = performance.now()));
+      });
+      r.end(body);
+    });
+  await Promise.all(Array.from({ length: PACED_CONNECTIONS }, send));
+  await new Promise((r) => setTimeout(r, 500));
+  results = [];
+  const started = performance.now();
+  const pending: Promise<void>[] = [];
+  for (let sent = 0; sent < total; ) {
+    const due = Math.min(total, Math.floor(((performance.now() - started) * rps) / 1000) + 1);
+    while (sent < due) (pending.push(send()), sent++);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await Promise.all(pending);
+  const wallMs = performance.now() - started;
+  agent.destroy();
+  return { ...summary(results, wallMs), offeredPerSecond: rps };
+}
+
+async function h2load(req: Request, args: Load) {
   const logFile = join(tmpdir(), `altalune-h2load-${process.pid}-${Date.now()}.log`);
   const argv = [
     "-n", String(args.total), "-c", String(args.connections), "-m", String(args.streams),
@@ -204,11 +267,12 @@ async function main() {
     request = { url: "/oauth/token", bodyFile, headers: ["content-type: application/x-www-form-urlencoded", `authorization: Basic ${basic}`], h1: true };
     start = (maxInFlight) => startAuthServer(database.url, maxInFlight);
   }
-  // HTTP/1.1 has one call in flight per connection: the open loops use many connections.
+  // HTTP/1.1 has one call in flight per connection: its closed loop uses one connection per call
+  // (its open loops are `paced`, on PACED_CONNECTIONS connections).
   const shape = {
     closed: request.h1 ? { connections: CONCURRENCY, streams: 1 } : { connections: 4, streams: CONCURRENCY / 4 },
-    open: request.h1 ? { connections: 128, streams: 1 } : { connections: 4, streams: 256 },
-    overload: request.h1 ? { connections: 256, streams: 1 } : { connections: 4, streams: 1024 },
+    open: { connections: 4, streams: 256 },
+    overload: { connections: 4, streams: 1024 },
   };
 
   const run = async <T>(maxInFlight: number, fn: (req: Request) => Promise<T>): Promise<T> => {
@@ -228,10 +292,10 @@ async function main() {
   const { capacity, baseline, sustainable } = await run(100_000, async (req) => {
     const capacity = await h2load(req, { total: 4000, ...shape.closed });
     let rate = Math.round(capacity.okPerSecond * 0.8);
-    let baseline = await h2load(req, { total: rate * seconds, ...shape.open, rps: rate });
+    let baseline = await load(req, { total: rate * seconds, ...shape.open, rps: rate });
     for (let i = 0; i < 4 && baseline.p99 > 2 * capacity.p99; i++) {
       rate = Math.round(rate * 0.75);
-      baseline = await h2load(req, { total: rate * seconds, ...shape.open, rps: rate });
+      baseline = await load(req, { total: rate * seconds, ...shape.open, rps: rate });
     }
     return { capacity, baseline, sustainable: rate };
   });
@@ -240,8 +304,8 @@ async function main() {
   // in flight are all the process can use, and any more only wait (see docs/operations.md).
   const limit = values.limit ? Number(values.limit) : Math.max(4, Math.ceil((capacity.okPerSecond * capacity.p50) / 1000));
   const overload = { total: sustainable * 4 * seconds, ...shape.overload, rps: sustainable * 4 };
-  const limited = await run(limit, (req) => h2load(req, overload));
-  const unlimited = await run(100_000, (req) => h2load(req, overload));
+  const limited = await run(limit, (req) => load(req, overload));
+  const unlimited = await run(100_000, (req) => load(req, overload));
   await issuer.close();
   await database.stop();
   await rm(dir, { recursive: true, force: true });
@@ -256,7 +320,7 @@ async function main() {
     "",
     TARGET === "api"
       ? `\`pnpm exec tsx bench/overload.ts\` — one \`altalune serve\` process, Connect JSON over h2c from h2load (4 connections), loopback, on the same machine; ${PHASE_MS / 1000} s per phase.`
-      : `\`pnpm exec tsx bench/overload.ts --target auth\` — one \`altalune serve-auth\` process (default configuration but TOKEN_RATE_LIMIT_PER_MINUTE=${TOKEN_RATE_LIMIT_PER_MINUTE}), POST /oauth/token (client_credentials, HTTP Basic) over HTTP/1.1 from h2load (closed loop ${CONCURRENCY} connections; open loops 128 and 256 connections, one request in flight each), loopback; ${PHASE_MS / 1000} s per phase.`,
+      : `\`pnpm exec tsx bench/overload.ts --target auth\` — one \`altalune serve-auth\` process (default configuration but TOKEN_RATE_LIMIT_PER_MINUTE=${TOKEN_RATE_LIMIT_PER_MINUTE}), POST /oauth/token (client_credentials, HTTP Basic) over HTTP/1.1 (closed loop: h2load, ${CONCURRENCY} connections; open loops: the bench's own client sending at an even pace on ${PACED_CONNECTIONS} keep-alive connections opened beforehand, each call timed from when a connection is free — h2load's per-connection pacing sends HTTP/1.1 open loops in bursts), loopback; ${PHASE_MS / 1000} s per phase.`,
     "",
     `| phase | offered calls/s | admitted ok calls/s | p50 ms | p99 ms (admitted) | refused (${REFUSED_STATUS}) | other errors |`,
     "|---|---|---|---|---|---|---|",
