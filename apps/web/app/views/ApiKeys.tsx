@@ -1,11 +1,12 @@
-import { defineComponent, onMounted, ref, shallowRef } from "vue";
+import { defineComponent, onMounted, ref } from "vue";
 import { timestampDate, timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { ApiKey } from "@altalune/proto";
 import { useApp } from "../context.js";
 import { describeError, fieldErrors } from "../errors.js";
-import { ErrorBanner, Field, Pager } from "./parts.js";
+import { PagedTable } from "./list-parts.js";
+import { usePagedList } from "./paged-list.js";
+import { ErrorBanner, Field } from "./parts.js";
 
-const PAGE_SIZE = 10;
 const DAY_MS = 86_400_000;
 
 const day = (t: Timestamp | undefined): string => (t === undefined ? "—" : timestampDate(t).toISOString().slice(0, 10));
@@ -15,10 +16,7 @@ export const ApiKeys = defineComponent({
   props: { projectId: { type: String, required: true } },
   setup(props) {
     const { api } = useApp();
-    const page = ref(1);
-    const rows = shallowRef<ApiKey[]>([]);
-    const meta = ref({ rowCount: 0, pageCount: 0 });
-    const error = ref<string>();
+    const list = usePagedList<ApiKey>((pagination) => api.apiKeys.queryApiKeys({ projectId: props.projectId, query: { pagination } }));
     const name = ref("");
     const expires = ref(inDays(90));
     const errors = ref<Record<string, string>>({});
@@ -26,16 +24,6 @@ export const ApiKeys = defineComponent({
     // The key's value is shown once, right after creation: the server keeps only its hash.
     const created = ref<{ name: string; value: string }>();
 
-    const load = async () => {
-      try {
-        const res = await api.apiKeys.queryApiKeys({ projectId: props.projectId, query: { pagination: { page: page.value, pageSize: PAGE_SIZE } } });
-        rows.value = res.data;
-        meta.value = { rowCount: res.meta?.rowCount ?? 0, pageCount: res.meta?.pageCount ?? 0 };
-        error.value = undefined;
-      } catch (e) {
-        error.value = describeError(e);
-      }
-    };
     const create = async (e: Event) => {
       e.preventDefault();
       errors.value = {};
@@ -49,7 +37,7 @@ export const ApiKeys = defineComponent({
         const res = await api.apiKeys.createApiKey({ projectId: props.projectId, name: name.value, expiration: timestampFromDate(expiration) });
         created.value = { name: name.value, value: res.keyValue };
         name.value = "";
-        await load();
+        await list.load();
       } catch (err) {
         errors.value = fieldErrors(err);
         formError.value = describeError(err);
@@ -58,12 +46,12 @@ export const ApiKeys = defineComponent({
     const act = async (fn: () => Promise<unknown>) => {
       try {
         await fn();
-        await load();
+        await list.load();
       } catch (err) {
-        error.value = describeError(err);
+        list.error.value = describeError(err);
       }
     };
-    onMounted(load);
+    onMounted(list.load);
 
     return () => (
       <section>
@@ -87,58 +75,43 @@ export const ApiKeys = defineComponent({
             </button>
           </div>
         ) : null}
-        <ErrorBanner message={error.value} />
-        <table>
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Status</th>
-              <th>Expires</th>
-              <th>Last used</th>
-              <th></th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.value.map((k) => (
-              <tr key={k.id} data-api-key={k.name}>
-                <td>{k.name}</td>
-                <td>{k.status || (k.active ? "active" : "inactive")}</td>
-                <td>{day(k.expiration)}</td>
-                <td>{day(k.lastUsedAt)}</td>
-                <td class="actions">
-                  {k.active ? (
-                    <button type="button" onClick={() => act(() => api.apiKeys.deactivateApiKey({ projectId: props.projectId, apiKeyId: k.id }))}>
-                      Deactivate
-                    </button>
-                  ) : (
-                    <button type="button" onClick={() => act(() => api.apiKeys.activateApiKey({ projectId: props.projectId, apiKeyId: k.id }))}>
-                      Activate
-                    </button>
-                  )}
-                  <button type="button" class="danger" onClick={() => act(() => api.apiKeys.deleteApiKey({ projectId: props.projectId, apiKeyId: k.id }))}>
-                    Delete
-                  </button>
-                </td>
-              </tr>
-            ))}
-            {rows.value.length === 0 ? (
+        <ErrorBanner message={list.error.value} />
+        <PagedTable list={list} colspan={5} emptyText="No API keys yet.">
+          {{
+            head: () => (
               <tr>
-                <td colspan={5} class="empty">
-                  No API keys yet.
-                </td>
+                <th>Name</th>
+                <th>Status</th>
+                <th>Expires</th>
+                <th>Last used</th>
+                <th></th>
               </tr>
-            ) : null}
-          </tbody>
-        </table>
-        <Pager
-          page={page.value}
-          pageCount={meta.value.pageCount}
-          rowCount={meta.value.rowCount}
-          onPage={(p: number) => {
-            page.value = p;
-            void load();
+            ),
+            default: () =>
+              list.rows.value.map((k) => (
+                <tr key={k.id} data-api-key={k.name}>
+                  <td>{k.name}</td>
+                  <td>{k.status || (k.active ? "active" : "inactive")}</td>
+                  <td>{day(k.expiration)}</td>
+                  <td>{day(k.lastUsedAt)}</td>
+                  <td class="actions">
+                    {k.active ? (
+                      <button type="button" onClick={() => act(() => api.apiKeys.deactivateApiKey({ projectId: props.projectId, apiKeyId: k.id }))}>
+                        Deactivate
+                      </button>
+                    ) : (
+                      <button type="button" onClick={() => act(() => api.apiKeys.activateApiKey({ projectId: props.projectId, apiKeyId: k.id }))}>
+                        Activate
+                      </button>
+                    )}
+                    <button type="button" class="danger" onClick={() => act(() => api.apiKeys.deleteApiKey({ projectId: props.projectId, apiKeyId: k.id }))}>
+                      Delete
+                    </button>
+                  </td>
+                </tr>
+              )),
           }}
-        />
+        </PagedTable>
       </section>
     );
   },

@@ -2,9 +2,10 @@ import { defineComponent, onMounted, reactive, ref, shallowRef } from "vue";
 import { EmployeeStatus, SortOrder, type Employee } from "@altalune/proto";
 import { useApp } from "../context.js";
 import { describeError, fieldErrors } from "../errors.js";
-import { ErrorBanner, Field, Pager, valueOf } from "./parts.js";
+import { PagedTable, SearchToolbar } from "./list-parts.js";
+import { usePagedList } from "./paged-list.js";
+import { ErrorBanner, Field, valueOf } from "./parts.js";
 
-const PAGE_SIZE = 10;
 const COLUMNS = [
   { field: "name", label: "Name" },
   { field: "email", label: "Email" },
@@ -38,11 +39,17 @@ export const Employees = defineComponent({
     const keyword = ref("");
     const status = ref<"" | "active" | "inactive">("");
     const sort = ref<{ field: SortField; order: SortOrder }>({ field: "name", order: SortOrder.ASC });
-    const page = ref(1);
-    const rows = shallowRef<Employee[]>([]);
-    const meta = ref({ rowCount: 0, pageCount: 0 });
-    const error = ref<string>();
-    const loading = ref(false);
+    const list = usePagedList<Employee>((pagination) =>
+      api.employees.queryEmployees({
+        projectId: props.projectId,
+        query: {
+          pagination,
+          keyword: keyword.value.trim(),
+          filters: status.value === "" ? {} : { status: { values: [status.value] } },
+          sorting: sort.value,
+        },
+      }),
+    );
     const notice = ref<string>();
 
     // The create/edit form: `editing` is the employee being edited, undefined when creating.
@@ -54,34 +61,9 @@ export const Employees = defineComponent({
     const saving = ref(false);
     const confirmingDelete = ref<string>();
 
-    const load = async () => {
-      loading.value = true;
-      try {
-        const res = await api.employees.queryEmployees({
-          projectId: props.projectId,
-          query: {
-            pagination: { page: page.value, pageSize: PAGE_SIZE },
-            keyword: keyword.value.trim(),
-            filters: status.value === "" ? {} : { status: { values: [status.value] } },
-            sorting: sort.value,
-          },
-        });
-        rows.value = res.data;
-        meta.value = { rowCount: res.meta?.rowCount ?? 0, pageCount: res.meta?.pageCount ?? 0 };
-        error.value = undefined;
-      } catch (e) {
-        error.value = describeError(e);
-      } finally {
-        loading.value = false;
-      }
-    };
-    const reload = () => {
-      page.value = 1;
-      void load();
-    };
     const sortBy = (field: SortField) => {
       sort.value = { field, order: sort.value.field === field && sort.value.order === SortOrder.ASC ? SortOrder.DESC : SortOrder.ASC };
-      reload();
+      list.reload();
     };
 
     const openForm = (employee?: Employee) => {
@@ -101,7 +83,7 @@ export const Employees = defineComponent({
         else await api.employees.updateEmployee({ ...input, employeeId: target.id });
         notice.value = target === undefined ? `Employee ${draft.name} created.` : `Employee ${draft.name} saved.`;
         formOpen.value = false;
-        await load();
+        await list.load();
       } catch (err) {
         errors.value = fieldErrors(err);
         formError.value = describeError(err);
@@ -114,14 +96,14 @@ export const Employees = defineComponent({
         await api.employees.deleteEmployee({ projectId: props.projectId, employeeId: employee.id });
         notice.value = `Employee ${employee.name} deleted.`;
         confirmingDelete.value = undefined;
-        await load();
+        await list.load();
       } catch (err) {
-        error.value = describeError(err);
+        list.error.value = describeError(err);
       }
     };
 
     onMounted(async () => {
-      void load();
+      void list.load();
       try {
         projectName.value = (await api.projects.getProject({ id: props.projectId })).project?.name ?? "";
       } catch {
@@ -158,102 +140,76 @@ export const Employees = defineComponent({
       </form>
     );
 
+    const row = (emp: Employee) => (
+      <tr key={emp.id} data-employee={emp.email}>
+        <td>{emp.name}</td>
+        <td>{emp.email}</td>
+        <td>{emp.role}</td>
+        <td>{emp.department}</td>
+        <td>{STATUS_LABEL[emp.status]}</td>
+        <td class="actions">
+          <button type="button" onClick={() => openForm(emp)}>
+            Edit
+          </button>
+          {confirmingDelete.value === emp.id ? (
+            <button type="button" class="danger" onClick={() => remove(emp)}>
+              Confirm delete
+            </button>
+          ) : (
+            <button type="button" onClick={() => (confirmingDelete.value = emp.id)}>
+              Delete
+            </button>
+          )}
+        </td>
+      </tr>
+    );
+
     return () => (
       <section>
         <h1>Employees{projectName.value ? ` · ${projectName.value}` : ""}</h1>
-        <form
-          class="toolbar"
-          role="search"
-          onSubmit={(e: Event) => {
-            e.preventDefault();
-            reload();
+        <SearchToolbar label="Search employees" placeholder="Search name, email, role, department" keyword={keyword} onSearch={list.reload}>
+          {{
+            default: () => [
+              <select
+                name="statusFilter"
+                aria-label="Status filter"
+                value={status.value}
+                onChange={(e: Event) => {
+                  status.value = valueOf(e) as "" | "active" | "inactive";
+                  list.reload();
+                }}
+              >
+                <option value="">All statuses</option>
+                <option value="active">Active</option>
+                <option value="inactive">Inactive</option>
+              </select>,
+              <button type="button" class="primary" onClick={() => openForm()}>
+                New employee
+              </button>,
+            ],
           }}
-        >
-          <input
-            type="search"
-            name="keyword"
-            placeholder="Search name, email, role, department"
-            aria-label="Search employees"
-            value={keyword.value}
-            onInput={(e: Event) => (keyword.value = valueOf(e))}
-          />
-          <button type="submit">Search</button>
-          <select
-            name="statusFilter"
-            aria-label="Status filter"
-            value={status.value}
-            onChange={(e: Event) => {
-              status.value = valueOf(e) as "" | "active" | "inactive";
-              reload();
-            }}
-          >
-            <option value="">All statuses</option>
-            <option value="active">Active</option>
-            <option value="inactive">Inactive</option>
-          </select>
-          <button type="button" class="primary" onClick={() => openForm()}>
-            New employee
-          </button>
-        </form>
+        </SearchToolbar>
         {notice.value ? <p class="notice" role="status">{notice.value}</p> : null}
-        <ErrorBanner message={error.value} />
+        <ErrorBanner message={list.error.value} />
         {formOpen.value ? form() : null}
-        <table aria-busy={loading.value ? "true" : "false"}>
-          <thead>
-            <tr>
-              {COLUMNS.map((c) => (
-                <th key={c.field} aria-sort={sort.value.field !== c.field ? "none" : sort.value.order === SortOrder.ASC ? "ascending" : "descending"}>
-                  <button type="button" class="sort" data-sort={c.field} onClick={() => sortBy(c.field)}>
-                    {c.label}
-                    {sortMark(c.field)}
-                  </button>
-                </th>
-              ))}
-              <th></th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.value.map((emp) => (
-              <tr key={emp.id} data-employee={emp.email}>
-                <td>{emp.name}</td>
-                <td>{emp.email}</td>
-                <td>{emp.role}</td>
-                <td>{emp.department}</td>
-                <td>{STATUS_LABEL[emp.status]}</td>
-                <td class="actions">
-                  <button type="button" onClick={() => openForm(emp)}>
-                    Edit
-                  </button>
-                  {confirmingDelete.value === emp.id ? (
-                    <button type="button" class="danger" onClick={() => remove(emp)}>
-                      Confirm delete
-                    </button>
-                  ) : (
-                    <button type="button" onClick={() => (confirmingDelete.value = emp.id)}>
-                      Delete
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-            {rows.value.length === 0 && !loading.value ? (
+        <PagedTable list={list} colspan={6} emptyText="No employees found." showBusy>
+          {{
+            head: () => (
               <tr>
-                <td colspan={6} class="empty">
-                  No employees found.
-                </td>
+                {COLUMNS.map((c) => (
+                  <th key={c.field} aria-sort={sort.value.field !== c.field ? "none" : sort.value.order === SortOrder.ASC ? "ascending" : "descending"}>
+                    <button type="button" class="sort" data-sort={c.field} onClick={() => sortBy(c.field)}>
+                      {c.label}
+                      {sortMark(c.field)}
+                    </button>
+                  </th>
+                ))}
+                <th></th>
               </tr>
-            ) : null}
-          </tbody>
-        </table>
-        <Pager
-          page={page.value}
-          pageCount={meta.value.pageCount}
-          rowCount={meta.value.rowCount}
-          onPage={(p: number) => {
-            page.value = p;
-            void load();
+            ),
+            default: () => list.rows.value.map(row),
           }}
-        />
+        </PagedTable>
       </section>
     );
   },
