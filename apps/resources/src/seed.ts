@@ -1,11 +1,11 @@
 import type { Config, Logger } from "@altalune/core";
-import type { Sql } from "@altalune/db";
+import { advisoryXactLock, type Sql } from "@altalune/db";
 import { seedIam } from "./domains/iam/index.js";
 import { seedDashboardClient, type DashboardClientSeedConfig } from "./domains/oauth-client/index.js";
 import { ProjectRepo } from "./domains/project/index.js";
 
-// Any fixed 64-bit key works; it only has to differ from the migrator's.
-const SEED_LOCK_KEY = 7_245_130_115_009_051n;
+/** The advisory lock seeds take turns under (advisory-lock.ts in @altalune/db). */
+const SEED_LOCK_KEY = "altalune:seed";
 
 /**
  * Idempotent seed data: running it again changes nothing. The default project is found by its
@@ -23,7 +23,7 @@ export async function seed(
   // session-level lock through a transaction-pooling PgBouncer is taken on one server connection
   // and "released" on another: it stays behind and the next seed waits forever.
   await sql.begin(async (lock) => {
-    await lock`select pg_advisory_xact_lock(${SEED_LOCK_KEY.toString()}::bigint)`;
+    await advisoryXactLock(lock, SEED_LOCK_KEY);
     await seedDefaultProject(new ProjectRepo(sql), logger);
     // After the project: the superadmin becomes the default project's owner.
     await seedIam(sql, config.superadminEmail, logger);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { advisoryXactLock } from "./advisory-lock.js";
 import { AUDIT_MAINTENANCE_LOCK, auditPartitions, ensureAuditPartitions, runAuditMaintenance } from "./audit-partitions.js";
 import { writeAuditEvent } from "./audit-writer.js";
 import { createTestDatabase, type TestDatabase } from "./testing.js";
@@ -68,7 +69,7 @@ describe("audit log partitions", () => {
     const reserved = await db.sql.reserve();
     try {
       await reserved`begin`;
-      await reserved`select pg_advisory_xact_lock(hashtext(${AUDIT_MAINTENANCE_LOCK}))`;
+      await advisoryXactLock(reserved, AUDIT_MAINTENANCE_LOCK);
       const result = await runAuditMaintenance(db.sql, { retentionDays: 1, now: new Date("2032-06-15T00:00:00Z") });
       expect(result).toEqual({ created: [], dropped: [], failed: [], skipped: true });
       await reserved`rollback`;

@@ -75,7 +75,8 @@ export {
   translateDatabaseError,
   type UnavailableReason,
 } from "./unavailable.js";
-export { observePool, poolStats, type PoolObserver, type PoolStats, type QueryObserver, type StatementDetail } from "./pool.js";
+export { poolStats, type PoolStats } from "./pool.js";
+export { observePool, type PoolObserver, type QueryObserver, type StatementDetail } from "./pool-observers.js";
 export { traceStatements } from "./tracing.js";
 export { statementKind, type StatementKind } from "./statement-kind.js";
 export { AUDIT_EVENTS_TABLE, writeAuditEvent } from "./audit-writer.js";
@@ -90,4 +91,4 @@ export {
   type AuditMaintenanceResult,
   type AuditPartition,
 } from "./audit-partitions.js";
-export { tryAdvisoryXactLock } from "./advisory-lock.js";
+export { advisoryXactLock, tryAdvisoryXactLock, withAdvisorySessionLock } from "./advisory-lock.js";

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { withAdvisorySessionLock } from "./advisory-lock.js";
 import { isBlankSql, loadMigrations, type Migration, MigrationError } from "./migration-files.js";
 import { type DbLogger, type ReservedSql, type Sql, silentLogger } from "./pool.js";
 
@@ -7,12 +7,8 @@ export { DEFAULT_MIGRATIONS_DIR } from "./migration-files.js";
 
 export const MIGRATIONS_TABLE = "altalune_migrations";
 
-/**
- * Key for the session-level advisory lock that serialises migration runs.
- * Derived from the table name so it cannot collide with locks that other
- * code takes with small hand-picked keys.
- */
-export const MIGRATION_LOCK_KEY: bigint = createHash("sha256").update(MIGRATIONS_TABLE).digest().readBigInt64BE(0);
+/** The session-level advisory lock that serialises migration runs (advisory-lock.ts). */
+export const MIGRATION_LOCK_KEY = `${MIGRATIONS_TABLE}:migrate`;
 
 export interface MigrationOptions {
   /** Directory holding `NNNN_description.sql` files. Default: the repo's `migrations/`. */
@@ -89,23 +85,16 @@ function refuseOutOfOrder(migrations: Migration[], applied: ReadonlySet<string>)
  */
 async function withMigrationLock<T>(sql: Sql, logger: DbLogger, fn: (conn: ReservedSql) => Promise<T>): Promise<T> {
   const conn = await sql.reserve();
-  const key = MIGRATION_LOCK_KEY.toString();
   try {
-    const [row] = await conn<{ locked: boolean }[]>`select pg_try_advisory_lock(${key}::bigint) as locked`;
-    if (!row?.locked) {
-      logger.info("waiting for another process to finish migrating");
-      await conn`select pg_advisory_lock(${key}::bigint)`;
-    }
-    try {
+    const migrate = async () => {
       await conn.unsafe(`create table if not exists ${MIGRATIONS_TABLE} (
         version text primary key,
         checksum text not null,
         applied_at timestamptz not null default now()
       )`);
-      return await fn(conn);
-    } finally {
-      await conn`select pg_advisory_unlock(${key}::bigint)`;
-    }
+      return fn(conn);
+    };
+    return await withAdvisorySessionLock(conn, MIGRATION_LOCK_KEY, migrate, () => logger.info("waiting for another process to finish migrating"));
   } finally {
     conn.release();
   }

@@ -12,7 +12,8 @@ import {
   type PartitionLockCost,
   type PartitionTarget,
 } from "./partitions.js";
-import { observePool, type Queryable } from "./pool.js";
+import { observePool } from "./pool-observers.js";
+import type { Queryable } from "./pool.js";
 import { createTestDatabase, type TestDatabase } from "./testing.js";
 
 let db: TestDatabase;

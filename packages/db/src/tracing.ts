@@ -1,5 +1,6 @@
 import { context, SpanKind, SpanStatusCode, trace, tracingActive, type Tracer } from "@altalune/core";
-import { observePool, type PoolObserver, type Sql } from "./pool.js";
+import { observePool, type PoolObserver } from "./pool-observers.js";
+import type { Sql } from "./pool.js";
 import type { StatementKind } from "./statement-kind.js";
 
 // Database spans (docs/observability.md "Tracing"): one CLIENT span per statement, named by its

@@ -1,26 +1,19 @@
 import type { Config, Logger } from "@altalune/core";
 import type { Sql } from "@altalune/db";
-import Provider, { errors, type Configuration, type KoaContextWithOIDC, type UnknownObject } from "oidc-provider";
+import Provider, { errors, type Configuration, type KoaContextWithOIDC } from "oidc-provider";
 import { API_SCOPES } from "@altalune/resources";
-import { isDatabaseUnavailable, oidcCallback, RETRY_AFTER_SECONDS, UNAVAILABLE_DESCRIPTIONS } from "../availability/unavailable.js";
-import {
-  accessTokenClaims,
-  findUserByPublicId,
-  findUserWithAuthorization,
-  loadAuthorization,
-  parseUserWithAuthorization,
-  standardClaims,
-  userWithAuthorizationJson,
-  withinScopes,
-  type AccountRecord,
-  type Authorization,
-} from "./accounts.js";
+import { isDatabaseUnavailable, RETRY_AFTER_SECONDS, UNAVAILABLE_DESCRIPTIONS } from "../availability/unavailable.js";
+import { accountCallbacks } from "./account-callbacks.js";
+import { userWithAuthorizationJson } from "./accounts.js";
 import { FIRST_PARTY, PKCE_REQUIRED, type ClientStore } from "./client-store.js";
 import { cookieKeys, storedIdKey } from "./derived-secrets.js";
-import { clientTokenClaims, loadClientGrants } from "./machine-clients.js";
-import { accountReadWithToken, createAdapterFactory } from "./pg-adapter.js";
+import { isFirstParty } from "./first-party.js";
+import { createAdapterFactory } from "./pg-adapter.js";
 import type { KeySet } from "./signing-keys.js";
 import { StoredIdSealer } from "./stored-ids.js";
+
+// The interaction routes take it from here, with the provider's other settings.
+export { isFirstParty } from "./first-party.js";
 
 /** OIDC scopes the server knows; a client may request those its allowed_scopes list. */
 export const SCOPES = ["openid", "profile", "email", "offline_access"] as const;
@@ -52,9 +45,6 @@ export function keyRetentionSeconds(config: Config): number {
   return Math.max(config.auth.accessTokenTtlSeconds, ID_TOKEN_TTL_SECONDS) + 60;
 }
 
-// Extra client metadata keeps its snake_case name on oidc-provider's Client instances.
-export const isFirstParty = (client: unknown): boolean => (client as Record<string, unknown> | undefined)?.[FIRST_PARTY] === true;
-
 /** Page renderers the provider calls for its own pages (errors, logout). */
 export interface ProviderPages {
   error(ctx: KoaContextWithOIDC, out: { error: string; error_description?: string | undefined }): void;
@@ -71,85 +61,12 @@ export interface ProviderDeps {
   pages: ProviderPages;
 }
 
-const scopeSet = (scope: string | undefined): Set<string> => new Set((scope ?? "").split(" ").filter(Boolean));
-
-/** What findAccount read: the user, and their authorization when a token was about to be issued. */
-interface AccountRead {
-  user: AccountRecord;
-  authz?: Authorization;
-}
-
-/**
- * What was read for each account findAccount returned. A token request reads the account
- * (oidc-provider's findAccount, given the code or refresh token being redeemed) and then issues
- * the access token (extraTokenClaims) moments later in the same request: findAccount reads the
- * user's authorization along with the user, in the same statement, and extraTokenClaims uses
- * both instead of asking again.
- */
-const accountReads = new WeakMap<object, AccountRead>();
-
-/** What this request's findAccount read for `accountId`, if it did. */
-function accountReadInRequest(ctx: KoaContextWithOIDC | undefined, accountId: string): AccountRead | undefined {
-  const account: unknown = ctx?.oidc?.account;
-  if (typeof account !== "object" || account === null) return undefined;
-  const read = accountReads.get(account);
-  return read?.user.publicId === accountId ? read : undefined;
-}
-
-/** Redeeming these issues an access token right after findAccount. */
-const REDEEMED_FOR_ACCESS_TOKEN: ReadonlySet<string> = new Set(["AuthorizationCode", "RefreshToken"]);
-
 export function createProvider({ sql, config, logger, clients, keys, pages }: ProviderDeps): Provider {
   const { auth } = config;
   const encryptionKey = config.encryptionKey;
   if (encryptionKey === undefined) throw new Error("ENCRYPTION_KEY is required by the auth server");
   const introspectors = new Set(auth.introspectionClientIds);
   const cookie = { httpOnly: true, sameSite: "lax" as const, secure: config.production, signed: true };
-
-  const extraTokenClaims: NonNullable<Configuration["extraTokenClaims"]> = async (ctx, token) => {
-    if (token.kind === "ClientCredentials") {
-      // Read at issuance: a client deleted or narrowed since the provider cached it gets nothing more.
-      const grants = token.clientId === undefined ? undefined : await loadClientGrants(sql, token.clientId);
-      // As the provider answers for an unknown client (its client cache may still hold this one).
-      if (!grants) throw new errors.InvalidClientAuth("the client no longer exists");
-      return clientTokenClaims(grants, scopeSet(token.scope)) as UnknownObject;
-    }
-    if (token.kind !== "AccessToken" || !("accountId" in token) || typeof token.accountId !== "string") return undefined;
-    const read = accountReadInRequest(ctx, token.accountId);
-    const user = read?.user ?? (await findUserByPublicId(sql, token.accountId));
-    if (!user || !user.isActive) throw new errors.InvalidGrant("the user is not active");
-    const authz = read?.authz ?? (await loadAuthorization(sql, user.publicId));
-    const scopes = scopeSet(token.scope);
-    // First-party clients carry the user's permissions; any other client the consented API
-    // scopes the user holds now. Evaluated at every issuance, refreshes included: the token's
-    // scope never outgrows the grant, and a lost permission is gone from the next token.
-    // Without a known client (never expected here) the narrower rule applies.
-    const client = ctx?.oidc?.client ?? (token.clientId === undefined ? undefined : await ctx?.oidc?.provider.Client.find(token.clientId));
-    const claims = isFirstParty(client) ? authz : withinScopes(authz, scopes);
-    return accessTokenClaims(user, claims, scopes) as UnknownObject;
-  };
-  const loadExistingGrant: NonNullable<Configuration["loadExistingGrant"]> = async (ctx) => {
-    const { oidc } = ctx;
-    const client = oidc.client;
-    const session = oidc.session;
-    if (!client || !session) return undefined;
-    const grantId = oidc.result?.consent?.grantId ?? session.grantIdFor(client.clientId);
-    if (grantId) return oidc.provider.Grant.find(grantId);
-    // Consent is remembered per user and client across sessions: a new login copies what the
-    // latest grant of this user to this client already covers.
-    if (!session.accountId) return undefined;
-    const [row] = await sql<{ payload: { openid?: { scope?: string }; resources?: Record<string, string> } }[]>`
-      select payload from altalune_oidc_models
-      where model = 'Grant' and account_id = ${session.accountId} and client_id = ${client.clientId}
-        and (expires_at is null or expires_at > CURRENT_TIMESTAMP)
-      order by created_at desc limit 1`;
-    if (!row) return undefined;
-    const grant = new oidc.provider.Grant({ accountId: session.accountId, clientId: client.clientId });
-    if (row.payload.openid?.scope) grant.addOIDCScope(row.payload.openid.scope);
-    for (const [resource, scope] of Object.entries(row.payload.resources ?? {})) grant.addResourceScope(resource, scope);
-    await grant.save();
-    return grant;
-  };
 
   const configuration: Configuration = {
     adapter: createAdapterFactory(sql, clients, new StoredIdSealer(storedIdKey(encryptionKey)), userWithAuthorizationJson),
@@ -173,35 +90,13 @@ export function createProvider({ sql, config, logger, clients, keys, pages }: Pr
     extraClientMetadata: { properties: [FIRST_PARTY, PKCE_REQUIRED] },
     // S256 is the only method oidc-provider 9 implements; `plain` is refused.
     pkce: { required: (_ctx, client) => (client as unknown as Record<string, unknown>)[PKCE_REQUIRED] !== false },
-    // The callbacks that read the database pass its unavailability on as `temporarily_unavailable`
-    // (oidcCallback), as the adapter does; see availability/unavailable.ts.
-    async findAccount(_ctx, sub, token) {
-      const read = await oidcCallback(async (): Promise<AccountRead | undefined> => {
-        if (token !== undefined && REDEEMED_FOR_ACCESS_TOKEN.has(token.kind)) {
-          // Read with the token itself, earlier in this request (pg-adapter.ts, TokenAccountRead).
-          const withToken = accountReadWithToken(sub);
-          return withToken === undefined ? findUserWithAuthorization(sql, sub) : parseUserWithAuthorization(withToken);
-        }
-        const user = await findUserByPublicId(sql, sub);
-        return user && { user };
-      });
-      const user = read?.user;
-      // Inactive or deleted: no ID token, no userinfo, and a refresh fails with invalid_grant.
-      if (!user || !user.isActive) return undefined;
-      const account = {
-        accountId: user.publicId,
-        claims: (_use: string, scope: string) => standardClaims(user, scopeSet(scope)) as { sub: string },
-      };
-      accountReads.set(account, read);
-      return account;
-    },
-    extraTokenClaims: (ctx, token) => oidcCallback(async () => extraTokenClaims(ctx, token)),
+    // findAccount, extraTokenClaims and loadExistingGrant: they read the database.
+    ...accountCallbacks(sql),
     async issueRefreshToken(_ctx, client, code) {
       if (!client.grantTypeAllowed("refresh_token")) return false;
       return code.scopes.has("offline_access") || isFirstParty(client);
     },
     rotateRefreshToken: true,
-    loadExistingGrant: (ctx) => oidcCallback(async () => loadExistingGrant(ctx)),
     ttl: {
       AccessToken: auth.accessTokenTtlSeconds,
       ClientCredentials: auth.accessTokenTtlSeconds,

@@ -1,7 +1,7 @@
 import { sha256Hex } from "@altalune/core";
 import type { Sql, SqlFragment } from "@altalune/db";
 import { errors, type Adapter, type AdapterFactory, type AdapterPayload } from "oidc-provider";
-import { oidcCallback } from "../availability/unavailable.js";
+import { ClientAdapter, forgettingReadsOnWrite, unavailabilityAware } from "./adapter-wrappers.js";
 import type { ClientStore } from "./client-store.js";
 import { RequestReads } from "./request-reads.js";
 import { UnreadableStoredId, type StoredIdSealer } from "./stored-ids.js";
@@ -36,6 +36,9 @@ interface Row {
 }
 
 const TABLE = "altalune_oidc_models";
+
+// The server and the tests take the purge from here, with the adapter.
+export { PURGE_LOCK_KEY, purgeExpired } from "./oidc-models-store.js";
 
 function accountIdOf(payload: Payload): string | null {
   if (typeof payload.accountId === "string") return payload.accountId;
@@ -197,8 +200,8 @@ class PgAdapter implements Adapter {
    * and consumes in two steps, so concurrent presentations could all pass the read: the update
    * itself decides, and a presentation that finds nothing left to consume loses.
    */
-  private consumeUpdate(id: string): SqlFragment {
-    return this.sql`
+  async consume(id: string): Promise<void> {
+    const rows = await this.sql`
       update altalune_oidc_models
       set consumed_at = coalesce(consumed_at, CURRENT_TIMESTAMP),
           reused_at = case when consumed_at is null then null else CURRENT_TIMESTAMP end
@@ -207,10 +210,6 @@ class PgAdapter implements Adapter {
              or (model = 'RefreshToken' and reused_at is null
                  and consumed_at > CURRENT_TIMESTAMP - make_interval(secs => ${REFRESH_REUSE_LEEWAY_SECONDS})))
       returning grant_id`;
-  }
-
-  async consume(id: string): Promise<void> {
-    const rows = await this.sql`${this.consumeUpdate(id)}`;
     if (rows.length > 0 || !SINGLE_USE_MODELS.has(this.model)) return;
     if (this.model === "AuthorizationCode") {
       // A code redeemed twice at once is a replayed code: whatever was issued from it goes.
@@ -232,109 +231,16 @@ class PgAdapter implements Adapter {
   }
 }
 
-/** Clients: read from altalune_oauth_clients; the provider never writes them (no registration). */
-class ClientAdapter implements Adapter {
-  constructor(private readonly clients: ClientStore) {}
-  async find(id: string): Promise<AdapterPayload | undefined> {
-    return (await this.clients.find(id)) as AdapterPayload | undefined;
-  }
-  upsert(): Promise<void> {
-    return Promise.reject(new Error("clients are managed by OAuthClientService, not by the provider"));
-  }
-  findByUid(): Promise<undefined> {
-    return Promise.resolve(undefined);
-  }
-  findByUserCode(): Promise<undefined> {
-    return Promise.resolve(undefined);
-  }
-  consume(): Promise<void> {
-    return Promise.resolve();
-  }
-  destroy(): Promise<void> {
-    return Promise.resolve();
-  }
-  revokeByGrantId(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-/**
- * Every write forgets what this request read of the model, before it and after it (a read that ran
- * alongside the write may have kept the row as it was); revokeByGrantId touches every model.
- */
-function forgettingReadsOnWrite(adapter: Adapter, model: string): Adapter {
-  const writing = async (write: () => Promise<void>, all = false) => {
-    requestReads.forget(all ? undefined : model);
-    try {
-      await write();
-    } finally {
-      requestReads.forget(all ? undefined : model);
-    }
-  };
-  return {
-    upsert: (id, payload, expiresIn) => writing(() => adapter.upsert(id, payload, expiresIn)),
-    find: (id) => adapter.find(id),
-    findByUid: (uid) => adapter.findByUid(uid),
-    findByUserCode: (userCode) => adapter.findByUserCode(userCode),
-    consume: (id) => writing(() => adapter.consume(id)),
-    destroy: (id) => writing(() => adapter.destroy(id)),
-    revokeByGrantId: (grantId) => writing(() => adapter.revokeByGrantId(grantId), true),
-  };
-}
-
-/**
- * Every adapter call with database unavailability turned into the OAuth error oidc-provider
- * answers 503 `temporarily_unavailable` (instead of its 500 `server_error`); see availability/.
- */
-function unavailabilityAware(adapter: Adapter): Adapter {
-  return {
-    upsert: (id, payload, expiresIn) => oidcCallback(() => adapter.upsert(id, payload, expiresIn)),
-    find: (id) => oidcCallback(async () => adapter.find(id)),
-    findByUid: (uid) => oidcCallback(async () => adapter.findByUid(uid)),
-    findByUserCode: (userCode) => oidcCallback(async () => adapter.findByUserCode(userCode)),
-    consume: (id) => oidcCallback(() => adapter.consume(id)),
-    destroy: (id) => oidcCallback(() => adapter.destroy(id)),
-    revokeByGrantId: (grantId) => oidcCallback(() => adapter.revokeByGrantId(grantId)),
-  };
-}
-
+/** One adapter per model: Clients from ClientStore, the others on altalune_oidc_models. */
 export function createAdapterFactory(sql: Sql, clients: ClientStore, sealer: StoredIdSealer, tokenAccount?: TokenAccountRead): AdapterFactory {
   const adapters = new Map<string, Adapter>();
   return (name: string) => {
     let adapter = adapters.get(name);
     if (!adapter) {
       const pg = name === "Client" ? undefined : new PgAdapter(sql, name, sealer, tokenAccount);
-      adapter = unavailabilityAware(pg === undefined ? new ClientAdapter(clients) : forgettingReadsOnWrite(pg, name));
+      adapter = unavailabilityAware(pg === undefined ? new ClientAdapter(clients) : forgettingReadsOnWrite(pg, name, requestReads));
       adapters.set(name, adapter);
     }
     return adapter;
   };
-}
-
-export const PURGE_LOCK_KEY = "altalune_oidc_models:purge";
-
-/**
- * Deletes expired rows, in batches so a large backlog never holds long locks. One replica at a
- * time: each batch runs in a transaction that first takes a transaction-scoped advisory lock
- * (pg_try_advisory_xact_lock), and a purger that finds it taken stops — the other is at work.
- * A transaction-scoped lock is released with its transaction on whichever server connection ran
- * it, so it also works through a transaction-pooling PgBouncer, where a session-level lock would
- * stay behind on a pooled server connection (docs/operations.md "PgBouncer"). Returns the rows
- * deleted.
- */
-export async function purgeExpired(sql: Sql, batchSize = 5_000): Promise<number> {
-  let total = 0;
-  for (;;) {
-    const deleted = await sql.begin(async (tx) => {
-      const [lock] = await tx<{ ok: boolean }[]>`select pg_try_advisory_xact_lock(hashtext(${PURGE_LOCK_KEY})) as ok`;
-      if (!lock?.ok) return undefined;
-      const result = await tx`
-        delete from altalune_oidc_models where ctid = any(array(
-          select ctid from altalune_oidc_models where expires_at < CURRENT_TIMESTAMP limit ${batchSize}))`;
-      return result.count;
-    });
-    if (deleted === undefined) return total;
-    total += deleted;
-    if (deleted < batchSize) return total;
-  }
 }

@@ -1,6 +1,6 @@
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from "jose";
 import { openSecret, sealSecret } from "@altalune/core";
-import { writeAuditEvent, type Queryable, type Sql } from "@altalune/db";
+import { advisoryXactLock, writeAuditEvent, type Queryable, type Sql } from "@altalune/db";
 import { securityRecord } from "../audit/index.js";
 
 /**
@@ -64,7 +64,7 @@ export async function ensureSigningKey(sql: Sql, encryptionKey: Buffer): Promise
   const [any] = await sql`select 1 from altalune_auth_signing_keys limit 1`;
   if (any) return;
   await sql.begin(async (tx) => {
-    await tx`select pg_advisory_xact_lock(hashtext(${FIRST_KEY_LOCK}))`;
+    await advisoryXactLock(tx, FIRST_KEY_LOCK);
     const [again] = await tx`select 1 from altalune_auth_signing_keys limit 1`;
     if (!again) await insertKey(tx, encryptionKey, 0);
   });
@@ -88,7 +88,7 @@ export async function rotateSigningKey(
   opts: RotateOptions,
 ): Promise<{ kid: string; activatesAt: Date; pruned: string[] }> {
   return sql.begin(async (tx) => {
-    await tx`select pg_advisory_xact_lock(hashtext(${FIRST_KEY_LOCK}))`;
+    await advisoryXactLock(tx, FIRST_KEY_LOCK);
     // With no key signing yet (nothing was ever started), there is nothing to wait for.
     const [active] = await tx`select 1 from altalune_auth_signing_keys where activates_at <= CURRENT_TIMESTAMP limit 1`;
     const kid = await insertKey(tx, encryptionKey, active ? Math.max(0, opts.activationDelaySeconds) : 0);
