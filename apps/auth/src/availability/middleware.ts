@@ -2,6 +2,7 @@ import type { Context, Middleware } from "koa";
 import type { Logger } from "@altalune/core";
 import { problem } from "../bff/problem.js";
 import { unavailablePage } from "../views/index.js";
+import { pageNonce } from "../views/send-page.js";
 import { isDatabaseUnavailable, RETRY_AFTER_SECONDS, UNAVAILABLE_DESCRIPTIONS, type UnavailableCause } from "./unavailable.js";
 
 export interface AvailabilityOptions {
@@ -55,13 +56,12 @@ export function availability(opts: AvailabilityOptions): Middleware {
       ctx.status = 503;
       ctx.body = { error: "temporarily_unavailable", error_description: description };
     } else {
-      const nonce: unknown = ctx.state["cspNonce"];
       ctx.status = 503;
       ctx.type = "html";
       ctx.body = String(
         unavailablePage({
           brand: opts.brand,
-          ...(typeof nonce === "string" ? { nonce } : {}),
+          ...pageNonce(ctx),
           ...(ctx.method === "GET" ? { retryHref: ctx.originalUrl } : {}),
         }),
       );

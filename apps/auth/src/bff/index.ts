@@ -1,2 +1,4 @@
-export { BFF_PATH, BFF_ROUTES, bffRoutes, type BffDeps, type BffTokenClient, type BffUser } from "./bff-routes.js";
+export { bffRoutes } from "./bff-routes.js";
+export { BFF_PATH, BFF_ROUTES, type BffDeps, type BffTokenClient } from "./deps.js";
+export type { BffUser } from "./bff-user.js";
 export { DashboardTokenClient, TokenEndpointError, type TokenSet } from "./token-client.js";

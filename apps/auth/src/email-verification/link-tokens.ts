@@ -47,34 +47,33 @@ export async function issueLinkToken(
   return token;
 }
 
+/** A stored link's user and the address it was sent to. */
+export interface LinkHolder {
+  userId: string;
+  email: string;
+}
+
+type LinkRow = { user_id: string; email: string };
+const holderOf = (row: LinkRow | undefined): LinkHolder | undefined => row && { userId: row.user_id, email: row.email };
+
 /** The live link of this hash and purpose, without using it up (callers lock what they need first). */
-export async function findLiveLink(
-  q: Sql | TransactionSql,
-  hash: string,
-  purpose: LinkPurpose,
-  now: Date,
-): Promise<{ userId: string; email: string } | undefined> {
-  const [row] = await q<{ user_id: string; email: string }[]>`
+export async function findLiveLink(q: Sql | TransactionSql, hash: string, purpose: LinkPurpose, now: Date): Promise<LinkHolder | undefined> {
+  const [row] = await q<LinkRow[]>`
     select user_id, email from altalune_email_verification_tokens
     where token_hash = ${hash} and purpose = ${purpose} and used_at is null and expires_at > ${now}`;
-  return row && { userId: row.user_id, email: row.email };
+  return holderOf(row);
 }
 
 /**
  * Uses the link up: returns its user and address, or undefined when it is unknown, of another
  * purpose, expired or used. One UPDATE, so of concurrent uses exactly one gets the row.
  */
-export async function consumeLinkToken(
-  q: Sql | TransactionSql,
-  hash: string,
-  purpose: LinkPurpose,
-  now: Date,
-): Promise<{ userId: string; email: string } | undefined> {
-  const [row] = await q<{ user_id: string; email: string }[]>`
+export async function consumeLinkToken(q: Sql | TransactionSql, hash: string, purpose: LinkPurpose, now: Date): Promise<LinkHolder | undefined> {
+  const [row] = await q<LinkRow[]>`
     update altalune_email_verification_tokens set used_at = ${now}
     where token_hash = ${hash} and purpose = ${purpose} and used_at is null and expires_at > ${now}
     returning user_id, email`;
-  return row && { userId: row.user_id, email: row.email };
+  return holderOf(row);
 }
 
 /** Why a link that could not be used failed: one of ours that is spent, or not one at all. */

@@ -1,4 +1,5 @@
-export { socialLoginRoutes, type SocialLoginDeps } from "./routes.js";
+export { socialLoginRoutes } from "./routes.js";
+export type { SocialLoginDeps } from "./deps.js";
 export { loginProviders, type LoginProviderButton } from "./login-providers.js";
 export { purgeExpiredUpstreamLogins } from "./pending-logins.js";
 export { UpstreamClient, type UpstreamClientOptions } from "./upstream.js";

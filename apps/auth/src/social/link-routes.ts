@@ -1,18 +1,18 @@
 import type Router from "@koa/router";
 import type { Context } from "koa";
 import { sha256Hex } from "@altalune/core";
-import type { Sql } from "@altalune/db";
 import { signedIn, startLogin, type SignedIn } from "../account/account-session.js";
 import { issueCsrfToken, readForm, verifyCsrfToken } from "../security/index.js";
 import { accountMessagePage, linkConfirmPage } from "../views/account-pages.js";
-import { errorPage } from "../views/index.js";
-import { linkIdentity, type LinkResult, type UpstreamIdentity } from "./accounts.js";
-import { consumeUpstreamLogin, createUpstreamLogin } from "./pending-logins.js";
+import { linkIdentity, type LinkResult } from "./accounts.js";
+import { consumeUpstreamLogin } from "./pending-logins.js";
 import { dropLinkOffer, findLinkOffer, OFFER_COOKIE, OFFER_PATH, takeLinkOffer } from "./pending-links.js";
 import { upstreamProblem, usableProvider } from "./provider-access.js";
-import type { SocialLoginDeps } from "./routes.js";
-import { UpstreamError, type UpstreamClient, type UpstreamProvider } from "./upstream.js";
-import { pageNonce, sendPage } from "../views/send-page.js";
+import type { SocialRouteDeps } from "./deps.js";
+import { UpstreamError, type UpstreamProvider } from "./upstream.js";
+import { upstreamHops } from "./upstream-hops.js";
+import { formExpiredPage } from "../views/index.js";
+import { pageNonce, seeOther, sendPage } from "../views/send-page.js";
 
 /**
  * Linking an upstream identity to an account that has proven itself, the only way an identity
@@ -38,26 +38,18 @@ export const accountLinkCallbackPath = (slug: string): string => `/account/link/
 const ACCOUNT_PATH = "/account";
 const SLUG_MAX = 40;
 
-type LinkDeps = SocialLoginDeps & { upstream: UpstreamClient; redirectUriOf: (slug: string) => string };
-
-function seeOther(ctx: Context, path: string): void {
-  ctx.status = 303;
-  ctx.set("cache-control", "no-store");
-  ctx.redirect(path);
-}
-
 const LINK_NOTICES: Record<Exclude<LinkResult, "linked_to_other_user">, string> = {
   linked: "identity_linked",
   already_linked: "identity_already_linked",
 };
 
-export function linkRoutes(router: Router, deps: LinkDeps): void {
-  const { sql, config, logger, encryptionKey, brand, csrfSecret, upstream } = deps;
+export function linkRoutes(router: Router, deps: SocialRouteDeps): void {
+  const { sql, config, logger, encryptionKey, brand, csrfSecret } = deps;
+  const hops = upstreamHops(deps);
   const secure = config.production;
   const message = (ctx: Context, status: number, title: string, text: string) =>
     sendPage(ctx, accountMessagePage({ brand, ...pageNonce(ctx), title, message: text, linkHref: ACCOUNT_PATH, linkLabel: "Back to your account" }), status);
-  const formExpired = (ctx: Context) =>
-    sendPage(ctx, errorPage({ brand, ...pageNonce(ctx), title: "Form expired", message: "The form could not be verified. Go back, reload the page and try again." }), 403);
+  const formExpired = (ctx: Context) => sendPage(ctx, formExpiredPage({ brand, ...pageNonce(ctx) }), 403);
 
   /** The signed-in, active user of this browser, with their internal id. */
   async function currentUser(ctx: Context): Promise<{ me: SignedIn; id: string; email: string } | undefined> {
@@ -100,21 +92,9 @@ export function linkRoutes(router: Router, deps: LinkDeps): void {
     const found = await usableProvider({ sql, encryptionKey, logger }, slug);
     if (!found.ok) return message(ctx, found.problem.status, found.problem.title, found.problem.message);
     const p = found.provider;
-    let start;
-    try {
-      start = await upstream.begin(p, deps.redirectUriOf(p.slug));
-    } catch (e) {
-      if (e instanceof UpstreamError) return upstreamFailed(ctx, p, e);
-      throw e;
-    }
-    await createUpstreamLogin(sql, encryptionKey, {
-      state: start.state,
-      owner: { purpose: "link", userId: current.id, sessionHash: sessionHash(current.me) },
-      slug: p.slug,
-      nonce: start.nonce,
-      codeVerifier: start.codeVerifier,
-    });
-    seeOther(ctx, start.url.href);
+    const url = await hops.begin(p, { purpose: "link", userId: current.id, sessionHash: sessionHash(current.me) });
+    if (url instanceof UpstreamError) return upstreamFailed(ctx, p, url);
+    seeOther(ctx, url.href);
   });
 
   function upstreamFailed(ctx: Context, p: UpstreamProvider, e: UpstreamError): void {
@@ -145,17 +125,8 @@ export function linkRoutes(router: Router, deps: LinkDeps): void {
     const found = await usableProvider({ sql, encryptionKey, logger }, slug);
     if (!found.ok) return message(ctx, found.problem.status, found.problem.title, found.problem.message);
     const p = found.provider;
-    let identity: UpstreamIdentity;
-    try {
-      identity = await upstream.complete(p, deps.redirectUriOf(p.slug), new URLSearchParams(ctx.querystring), {
-        state,
-        nonce: consumed.login.nonce,
-        codeVerifier: consumed.login.codeVerifier,
-      });
-    } catch (e) {
-      if (e instanceof UpstreamError) return upstreamFailed(ctx, p, e);
-      throw e;
-    }
+    const identity = await hops.complete(ctx, p, state, consumed.login);
+    if (identity instanceof UpstreamError) return upstreamFailed(ctx, p, identity);
     const result = await linkIdentity(sql, current.id, identity, { clientId: undefined, clientName: undefined }, "account_page");
     await linked(ctx, result, { slug: p.slug, name: p.displayName }, current.me.accountId, "account_page");
   });

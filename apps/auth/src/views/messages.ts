@@ -63,22 +63,28 @@ const SCOPES: Record<string, string> = {
  * be able to make iam:write read as harmless.
  */
 
-/** Entity of a scope (`<entity>:<action>`) → its heading and the noun its actions take. */
-const API_ENTITIES: Record<string, { heading: string; noun: string }> = {
+/**
+ * Entity of a scope (`<entity>:<action>`) → its heading, and the noun its actions take where
+ * that is not the heading itself (see nounOf).
+ */
+const API_ENTITIES: Record<string, { heading: string; noun?: string }> = {
   dashboard: { heading: "Dashboard", noun: "the dashboard" },
-  project: { heading: "Projects", noun: "projects" },
-  member: { heading: "Project members", noun: "project members" },
-  employee: { heading: "Employees", noun: "employees" },
-  apikey: { heading: "Project API keys", noun: "project API keys" },
-  user: { heading: "Users", noun: "users" },
-  role: { heading: "Roles", noun: "roles" },
-  permission: { heading: "Permissions", noun: "permissions" },
+  project: { heading: "Projects" },
+  member: { heading: "Project members" },
+  employee: { heading: "Employees" },
+  apikey: { heading: "Project API keys" },
+  user: { heading: "Users" },
+  role: { heading: "Roles" },
+  permission: { heading: "Permissions" },
   iam: { heading: "Access control", noun: "role and permission assignments" },
   client: { heading: "Applications (OAuth clients)", noun: "applications (OAuth clients) and their secrets" },
-  provider: { heading: "Sign-in providers", noun: "sign-in providers" },
+  provider: { heading: "Sign-in providers" },
   chatbot: { heading: "Chatbot", noun: "chatbot settings" },
   audit: { heading: "Audit log", noun: "the audit log" },
 };
+
+/** The noun an entity's actions take: its own, or its heading in running text ("Projects" → "projects"). */
+const nounOf = (entity: { heading: string; noun?: string }): string => entity.noun ?? entity.heading.charAt(0).toLowerCase() + entity.heading.slice(1);
 
 const API_SCOPE_TEXTS: Record<string, string> = {
   "dashboard:read": "See the dashboard and the projects you are a member of",
@@ -112,7 +118,7 @@ export function describeApiScope(scope: string): ApiScopeText {
   const text = Object.hasOwn(API_SCOPE_TEXTS, scope)
     ? API_SCOPE_TEXTS[scope]!
     : known !== undefined && byAction !== undefined
-      ? byAction(known.noun)
+      ? byAction(nounOf(known))
       : `Use the API permission ${scope}`;
   return {
     scope,

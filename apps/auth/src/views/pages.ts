@@ -210,6 +210,11 @@ ${p.requestId ? html`<p class="request-id">Request ID: ${p.requestId}</p>` : ""}
   return layout({ brand: p.brand, title: p.title, body, nonce: p.nonce });
 }
 
+/** A form whose CSRF token does not verify (a stale page, another tab's token, a forged post). */
+export function formExpiredPage(p: PageBase): SafeHtml {
+  return errorPage({ ...p, title: "Form expired", message: "The form could not be verified. Go back, reload the page and try again." });
+}
+
 /**
  * The database or the server's capacity is unavailable for a moment (HTTP 503 with Retry-After):
  * nothing the user did was wrong and nothing is lost, so the page says to wait and try again,

@@ -9,6 +9,13 @@ export function sendPage(ctx: Context, page: { toString(): string }, status = 20
   ctx.body = String(page);
 }
 
+/** A 303 after a form or a sign-in hop: where it leads is as personal as a page, so never cached either. */
+export function seeOther(ctx: Context, path: string): void {
+  ctx.status = 303;
+  ctx.set("cache-control", "no-store");
+  ctx.redirect(path);
+}
+
 const requestNonces = new WeakMap<IncomingMessage, string>();
 
 /** Keeps the response's CSP nonce where oidc-provider's pages (another Koa context) can find it. */

@@ -3,16 +3,7 @@ import { escapeHtml, html, safeUrl, SafeHtml, unsafeRaw } from "./html.js";
 import { layout } from "./layout.js";
 import { API_SCOPES } from "@altalune/resources";
 import { describeApiScope, describeScope, errorMessage, hasApiScopeText, noticeMessage } from "./messages.js";
-import {
-  codePage,
-  consentPage,
-  errorPage,
-  loggedOutPage,
-  loginPage,
-  logoutConfirmPage,
-  pendingActivationPage,
-  verifyEmailResultPage,
-} from "./pages.js";
+import { codePage, consentPage, errorPage, loggedOutPage, loginPage, logoutConfirmPage, pendingActivationPage, verifyEmailResultPage } from "./pages.js";
 
 const EVIL = `"><script>alert('x')</script><img src=x onerror=alert(1)>`;
 const ESCAPED = "&quot;&gt;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;";
