@@ -8,14 +8,14 @@ import type { EmailVerification } from "../email-verification/index.js";
 import { findUserByPublicId, type AccountRecord } from "../provider/accounts.js";
 import { ACCOUNT_CALLBACK_PATH, type ClientStore } from "../provider/client-store.js";
 import { issueCsrfToken, readForm, verifyCsrfToken } from "../security/index.js";
-import { accountMessagePage, accountPage, editProfilePage, errorPage, loggedOutPage, pendingActivationPage } from "../views/index.js";
+import { accountMessagePage, accountPage, editProfilePage, formExpiredPage, loggedOutPage, pendingActivationPage } from "../views/index.js";
 import { consentsOf, identitiesOf, revokeConsent, updateNames } from "./account-store.js";
 import { endLoginSession, finishLogin, RETURN_PATHS, signedIn, startLogin, type ReturnTo, type SignedIn } from "./account-session.js";
 import { parseNames } from "./profile-input.js";
 import { LINK_START_PATH } from "../social/link-routes.js";
 import { linkableProviders } from "../social/login-providers.js";
 import type { AuthEvents } from "../metrics.js";
-import { pageNonce, sendPage } from "../views/send-page.js";
+import { pageNonce, seeOther, sendPage } from "../views/send-page.js";
 
 /**
  * The account pages: profile (identities, applications with access, verification), edit
@@ -74,12 +74,6 @@ export function accountRoutes(deps: AccountDeps): Router {
   const router = new Router();
   const csrf = (me: SignedIn) => issueCsrfToken(csrfSecret, me.csrfBinding);
 
-  function seeOther(ctx: Context, path: string): void {
-    ctx.status = 303;
-    ctx.set("cache-control", "no-store");
-    ctx.redirect(path);
-  }
-
   /**
    * The signed-in user of a page (GET): without a session the browser is sent to sign in and
    * back; a session of a deleted user is ended first.
@@ -106,7 +100,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     }
     const body = await readForm(ctx, deps.formMaxBytes);
     if (!verifyCsrfToken(csrfSecret, me.csrfBinding, body.get("csrf_token"))) {
-      sendPage(ctx, errorPage({ brand, ...pageNonce(ctx), title: "Form expired", message: "The form could not be verified. Go back, reload the page and try again." }), 403);
+      sendPage(ctx, formExpiredPage({ brand, ...pageNonce(ctx) }), 403);
       return undefined;
     }
     return { me, user, body };
@@ -264,7 +258,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     if (me) {
       const body = await readForm(ctx, deps.formMaxBytes);
       if (!verifyCsrfToken(csrfSecret, me.csrfBinding, body.get("csrf_token"))) {
-        return sendPage(ctx, errorPage({ brand, ...pageNonce(ctx), title: "Form expired", message: "The form could not be verified. Go back, reload the page and try again." }), 403);
+        return sendPage(ctx, formExpiredPage({ brand, ...pageNonce(ctx) }), 403);
       }
       await endLoginSession(deps.provider(), ctx, me, secure);
       logger.info({ user: me.accountId }, "signed out from the account pages");
