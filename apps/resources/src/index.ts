@@ -12,4 +12,4 @@ export {
 export { API_SCOPES, isApiScope } from "./auth/api-scopes.js";
 export { USER_STATE_TTL_MS, UserStateCache } from "./auth/user-state.js";
 export { findProviderBySlug, listEnabledProviders, ProviderConfigError, type LoginProvider, type ProviderConfig } from "./domains/oauth-provider/index.js";
-export { secretContext as oauthClientSecretContext } from "./domains/oauth-client/index.js";
+export { secretContext as oauthClientSecretContext, type OAuthClientSettingsRow } from "./domains/oauth-client/index.js";

@@ -11,3 +11,5 @@ export * from "./outbound.js";
 export * from "./metrics.js";
 export * from "./tracing.js";
 export * from "./audit-event.js";
+export * from "./clock.js";
+export * from "./bounded-cache.js";

@@ -1,5 +1,5 @@
-import { openSecret, type Logger } from "@altalune/core";
-import { oauthClientSecretContext } from "@altalune/resources";
+import { BoundedCache, openSecret, type Logger } from "@altalune/core";
+import { oauthClientSecretContext, type OAuthClientSettingsRow } from "@altalune/resources";
 import type { Sql } from "@altalune/db";
 import type { ClientMetadata } from "oidc-provider";
 
@@ -9,23 +9,18 @@ import type { ClientMetadata } from "oidc-provider";
  * redirect URI, disabled PKCE, deleted client) reaches every running auth server within that bound.
  */
 export const CLIENT_CACHE_TTL_MS = 2_000;
-/** Upper bound of the cache, so probing random client ids cannot grow memory without limit. */
+/**
+ * Upper bound of the cache, so probing random client ids cannot grow memory without limit; when
+ * full, the client read longest ago goes.
+ */
 const CLIENT_CACHE_MAX = 1_000;
 
 /** Extra client metadata the provider carries for our policies (see configuration.ts). */
 export const FIRST_PARTY = "altalune_first_party";
 export const PKCE_REQUIRED = "altalune_pkce_required";
 
-interface ClientRow {
-  client_id: string;
-  name: string;
+interface ClientRow extends OAuthClientSettingsRow {
   client_secret_sealed: string | null;
-  redirect_uris: string[];
-  post_logout_redirect_uris: string[];
-  allowed_scopes: string[];
-  pkce_required: boolean;
-  is_default: boolean;
-  confidential: boolean;
 }
 
 /** The sealing context OAuthClientService uses for client secrets (one definition for both apps). */
@@ -58,7 +53,11 @@ function accountClientMetadata(issuer: string): ClientMetadata {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export class ClientStore {
-  private readonly cache = new Map<string, { at: number; metadata: ClientMetadata | undefined }>();
+  /**
+   * Metadata (or "no such client") is served until `ttlMs` after the read began, so every answer
+   * reflects the table as it was at most that long ago; the bound only causes re-reads.
+   */
+  private readonly cache: BoundedCache<string, ClientMetadata | undefined>;
   private readonly builtIn = new Map<string, ClientMetadata>();
 
   constructor(
@@ -66,7 +65,9 @@ export class ClientStore {
     private readonly encryptionKey: Buffer,
     private readonly logger: Logger,
     private readonly ttlMs = CLIENT_CACHE_TTL_MS,
-  ) {}
+  ) {
+    this.cache = new BoundedCache({ maxEntries: CLIENT_CACHE_MAX });
+  }
 
   /** Serves the account pages' built-in client (ACCOUNT_CLIENT_ID), redirecting to `issuer`'s callback. */
   enableAccountClient(issuer: string): void {
@@ -81,15 +82,14 @@ export class ClientStore {
     if (!UUID.test(clientId)) return undefined;
     const key = clientId.toLowerCase();
     const hit = this.cache.get(key);
-    const now = Date.now();
-    if (hit && now - hit.at < this.ttlMs) return hit.metadata;
+    if (hit !== undefined) return hit.value;
+    const until = new Date(Date.now() + this.ttlMs);
     const [row] = await this.sql<ClientRow[]>`
       select client_id, name, client_secret_sealed, redirect_uris, post_logout_redirect_uris, allowed_scopes,
              pkce_required, is_default, confidential
       from altalune_oauth_clients where client_id = ${key}`;
     const metadata = row ? this.toMetadata(row) : undefined;
-    if (this.cache.size >= CLIENT_CACHE_MAX) this.cache.clear();
-    this.cache.set(key, { at: now, metadata });
+    this.cache.set(key, metadata, until);
     return metadata;
   }
 

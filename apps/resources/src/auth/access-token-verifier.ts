@@ -1,5 +1,5 @@
 import { createRemoteJWKSet, customFetch, errors, jwtVerify, type FetchImplementation, type JWTPayload, type JWTVerifyGetKey } from "jose";
-import { tracedFetch, type AppError } from "@altalune/core";
+import { BoundedCache, systemClock, tracedFetch, type AppError, type Clock } from "@altalune/core";
 import { authUnavailable, unauthenticated } from "./errors.js";
 
 /** What the Resources API takes from a verified access token: a user's, or a machine client's. */
@@ -47,7 +47,7 @@ export interface AccessTokenVerifierOptions {
   clockToleranceSeconds?: number;
   /** Verified tokens kept in memory (oldest dropped first). */
   maxCachedTokens?: number;
-  now?: () => number;
+  clock?: Clock;
   /** Told of each JWKS fetch and whether it answered 2xx (metrics). */
   onJwksFetch?: (ok: boolean) => void;
 }
@@ -142,21 +142,21 @@ function fromJoseError(e: unknown): AppError {
 export class AccessTokenVerifier {
   private keySetPromise: Promise<KeySet> | undefined;
   private lastDiscoveryFailure = Number.NEGATIVE_INFINITY;
-  private readonly verified = new Map<string, AccessTokenClaims>();
-  private readonly now: () => number;
-  private readonly maxCached: number;
+  /**
+   * Claims are served until the clock reaches the token's `exp` (the entry's `until`), exactly as
+   * jose would refuse it from then on; an evicted token is only verified again.
+   */
+  private readonly verified: BoundedCache<string, AccessTokenClaims>;
+  private readonly clock: Clock;
 
   constructor(private readonly opts: AccessTokenVerifierOptions) {
-    this.now = opts.now ?? Date.now;
-    this.maxCached = opts.maxCachedTokens ?? 10_000;
+    this.clock = opts.clock ?? systemClock;
+    this.verified = new BoundedCache({ maxEntries: opts.maxCachedTokens ?? 10_000, clock: opts.clock });
   }
 
   async verify(token: string): Promise<AccessTokenClaims> {
     const known = this.verified.get(token);
-    if (known !== undefined) {
-      if (known.expiresAt > this.now()) return known;
-      this.verified.delete(token);
-    }
+    if (known !== undefined) return known.value;
     const keys = await this.keySet();
     let payload: JWTPayload;
     try {
@@ -167,7 +167,7 @@ export class AccessTokenVerifier {
         typ: "at+jwt",
         clockTolerance: this.opts.clockToleranceSeconds ?? 5,
         requiredClaims: ["exp", "sub"],
-        currentDate: new Date(this.now()),
+        currentDate: this.clock(),
       }));
     } catch (e) {
       throw fromJoseError(e);
@@ -183,16 +183,9 @@ export class AccessTokenVerifier {
   }
 
   private remember(token: string, claims: AccessTokenClaims): void {
-    if (this.verified.size >= this.maxCached) {
-      // Drop expired entries first; if none, the oldest insertion.
-      const now = this.now();
-      for (const [t, c] of this.verified) if (c.expiresAt <= now) this.verified.delete(t);
-      if (this.verified.size >= this.maxCached) {
-        const oldest = this.verified.keys().next();
-        if (!oldest.done) this.verified.delete(oldest.value);
-      }
-    }
-    this.verified.set(token, claims);
+    // Full: expired tokens go first; if none has expired, the one stored longest ago.
+    if (this.verified.size >= this.verified.maxEntries) this.verified.purgeStale();
+    this.verified.set(token, claims, new Date(claims.expiresAt));
   }
 
   private keySet(): Promise<KeySet> {
@@ -217,7 +210,7 @@ export class AccessTokenVerifier {
 
   private async discoverJwksUrl(): Promise<string> {
     // A down auth server must not turn every call into a discovery request.
-    if (this.now() - this.lastDiscoveryFailure < (this.opts.cooldownMs ?? 30_000)) {
+    if (this.clock().getTime() - this.lastDiscoveryFailure < (this.opts.cooldownMs ?? 30_000)) {
       throw authUnavailable("the authorization server's discovery document is unavailable (retrying later)");
     }
     const url = `${this.opts.issuer}/.well-known/openid-configuration`;
@@ -229,7 +222,7 @@ export class AccessTokenVerifier {
       if (typeof doc.jwks_uri !== "string" || !URL.canParse(doc.jwks_uri)) throw new Error(`${url} has no valid jwks_uri`);
       return doc.jwks_uri;
     } catch (e) {
-      this.lastDiscoveryFailure = this.now();
+      this.lastDiscoveryFailure = this.clock().getTime();
       throw authUnavailable("the authorization server's discovery document is unavailable", e);
     }
   }

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
-import type { Logger } from "@altalune/core";
-import { hashSecret, parseApiKey, type ApiKeyRepo, type Clock } from "../domains/api-key/index.js";
+import { BoundedCache, type Clock, type Logger } from "@altalune/core";
+import { hashSecret, parseApiKey, type ApiKeyRepo } from "../domains/api-key/index.js";
 
 export type ApiKeyVerification =
   | { ok: true; projectPublicId: string; projectId: string; keyPublicId: string }
@@ -19,7 +19,12 @@ const LAST_USED_MEMORY = 10_000;
  * last wrote, and the UPDATE itself skips rows written within the minute by any replica.
  */
 export class ApiKeyVerifier {
-  private readonly lastRecorded = new Map<string, number>();
+  /**
+   * Keys whose use this process recorded within the interval, on the system clock (the injected
+   * clock decides expiry only). An entry dropped early, by the bound, costs one extra write that
+   * the UPDATE's own one-minute condition turns into a no-op.
+   */
+  private readonly recentlyRecorded = new BoundedCache<string, true>({ maxEntries: LAST_USED_MEMORY, ttlMs: LAST_USED_INTERVAL_MS });
 
   constructor(
     private readonly keys: Pick<ApiKeyRepo, "findCredential" | "touchLastUsed">,
@@ -41,16 +46,8 @@ export class ApiKeyVerifier {
 
   private recordUse(projectId: string, keyId: string): void {
     const id = `${projectId}:${keyId}`;
-    const now = Date.now();
-    const last = this.lastRecorded.get(id);
-    if (last !== undefined && now - last < LAST_USED_INTERVAL_MS) return;
-    // Re-inserting keeps the map ordered by last write; the oldest entries go first when full.
-    this.lastRecorded.delete(id);
-    this.lastRecorded.set(id, now);
-    if (this.lastRecorded.size > LAST_USED_MEMORY) {
-      const oldest = this.lastRecorded.keys().next();
-      if (!oldest.done) this.lastRecorded.delete(oldest.value);
-    }
+    if (this.recentlyRecorded.get(id) !== undefined) return;
+    this.recentlyRecorded.set(id, true);
     // Off the caller's path: a failed bookkeeping write must not fail the call it describes.
     this.keys.touchLastUsed(projectId, keyId).catch((e: unknown) => this.logger.warn({ err: e }, "could not record API key use"));
   }

@@ -1,3 +1,4 @@
+import { BoundedCache, type Clock } from "@altalune/core";
 import type { Sql } from "@altalune/db";
 import { isApiScope } from "./api-scopes.js";
 import { authUnavailable } from "./errors.js";
@@ -8,16 +9,11 @@ export interface ClientGrants {
   readonly projects: ReadonlySet<string>;
 }
 
-interface Entry {
-  grants: ClientGrants | undefined;
-  checkedAt: number;
-}
-
 export interface ClientStateOptions {
   /** How long an answer is trusted: the bound on how long a deleted or narrowed client's token keeps working. */
   ttlMs?: number;
   maxEntries?: number;
-  now?: () => number;
+  clock?: Clock;
 }
 
 export const CLIENT_STATE_TTL_MS = 30_000;
@@ -33,31 +29,24 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * client revokes its tokens" thus holds at the API within the TTL on every replica.
  */
 export class ClientStateCache {
-  private readonly entries = new Map<string, Entry>();
-  private readonly inFlight = new Map<string, Promise<ClientGrants | undefined>>();
-  private readonly ttlMs: number;
-  private readonly maxEntries: number;
-  private readonly now: () => number;
+  /**
+   * An answer (undefined too: "no such client") is served while younger than the TTL, so a change
+   * is seen within it; the bound only costs a re-read of a client whose answer was dropped.
+   */
+  private readonly entries: BoundedCache<string, ClientGrants | undefined>;
 
   constructor(
     private readonly sql: Sql,
     opts: ClientStateOptions = {},
   ) {
-    this.ttlMs = opts.ttlMs ?? CLIENT_STATE_TTL_MS;
-    this.maxEntries = opts.maxEntries ?? 10_000;
-    this.now = opts.now ?? Date.now;
+    this.entries = new BoundedCache({ ttlMs: opts.ttlMs ?? CLIENT_STATE_TTL_MS, maxEntries: opts.maxEntries ?? 10_000, clock: opts.clock });
   }
 
   async grantsOf(clientId: string): Promise<ClientGrants | undefined> {
     const key = clientId.toLowerCase();
-    const entry = this.entries.get(key);
-    if (entry !== undefined && this.now() - entry.checkedAt < this.ttlMs) return entry.grants;
-    let pending = this.inFlight.get(key);
-    if (pending === undefined) {
-      pending = this.load(key).finally(() => this.inFlight.delete(key));
-      this.inFlight.set(key, pending);
-    }
-    return pending;
+    const cached = this.entries.get(key);
+    if (cached !== undefined) return cached.value;
+    return this.entries.fill(key, () => this.load(key));
   }
 
   /** This process learns of a change at once (other replicas within the TTL). */
@@ -66,30 +55,21 @@ export class ClientStateCache {
   }
 
   private async load(clientId: string): Promise<ClientGrants | undefined> {
-    let grants: ClientGrants | undefined;
     // client_id is a UUID column: anything else names no client (and would fail the query).
-    if (UUID.test(clientId)) {
-      let rows: { allowed_scopes: string[]; projects: string[] }[];
-      try {
-        rows = await this.sql<{ allowed_scopes: string[]; projects: string[] }[]>`
-          select c.allowed_scopes,
-                 array(select p.public_id from altalune_oauth_client_projects cp
-                       join altalune_projects p on p.id = cp.project_id
-                       where cp.client_id = c.id) as projects
-          from altalune_oauth_clients c
-          where c.client_id = ${clientId} and c.confidential`;
-      } catch (e) {
-        throw authUnavailable("cannot check the calling client's state", e);
-      }
-      const row = rows[0];
-      if (row !== undefined) grants = { scopes: new Set(row.allowed_scopes.filter(isApiScope)), projects: new Set(row.projects) };
+    if (!UUID.test(clientId)) return undefined;
+    let rows: { allowed_scopes: string[]; projects: string[] }[];
+    try {
+      rows = await this.sql<{ allowed_scopes: string[]; projects: string[] }[]>`
+        select c.allowed_scopes,
+               array(select p.public_id from altalune_oauth_client_projects cp
+                     join altalune_projects p on p.id = cp.project_id
+                     where cp.client_id = c.id) as projects
+        from altalune_oauth_clients c
+        where c.client_id = ${clientId} and c.confidential`;
+    } catch (e) {
+      throw authUnavailable("cannot check the calling client's state", e);
     }
-    this.entries.delete(clientId);
-    if (this.entries.size >= this.maxEntries) {
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
-    }
-    this.entries.set(clientId, { grants, checkedAt: this.now() });
-    return grants;
+    const row = rows[0];
+    return row === undefined ? undefined : { scopes: new Set(row.allowed_scopes.filter(isApiScope)), projects: new Set(row.projects) };
   }
 }

@@ -1,17 +1,13 @@
+import { BoundedCache, type Clock } from "@altalune/core";
 import type { Sql } from "@altalune/db";
 import { ClientStateCache, type ClientGrants } from "./client-state.js";
 import { authUnavailable } from "./errors.js";
-
-interface Entry {
-  active: boolean;
-  checkedAt: number;
-}
 
 export interface UserStateOptions {
   /** How long an answer is trusted: the bound on how long a deactivated user's token keeps working. */
   ttlMs?: number;
   maxEntries?: number;
-  now?: () => number;
+  clock?: Clock;
   /** Told of each user lookup: true when the cached answer was used (metrics: the hit ratio). */
   onLookup?: (hit: boolean) => void;
 }
@@ -25,11 +21,11 @@ export const USER_STATE_TTL_MS = 30_000;
  * indexed lookup per user per TTL, and a deactivation takes effect within that TTL on every replica.
  */
 export class UserStateCache {
-  private readonly entries = new Map<string, Entry>();
-  private readonly inFlight = new Map<string, Promise<boolean>>();
-  private readonly ttlMs: number;
-  private readonly maxEntries: number;
-  private readonly now: () => number;
+  /**
+   * An answer is served while younger than the TTL: the bound above holds whatever the eviction
+   * order, which only costs a re-read of a user whose answer was dropped.
+   */
+  private readonly entries: BoundedCache<string, boolean>;
   private readonly onLookup: ((hit: boolean) => void) | undefined;
   /**
    * The same check for machine clients (client-state.ts), with the same TTL. Kept behind this
@@ -41,11 +37,10 @@ export class UserStateCache {
     private readonly sql: Sql,
     opts: UserStateOptions = {},
   ) {
-    this.ttlMs = opts.ttlMs ?? USER_STATE_TTL_MS;
-    this.maxEntries = opts.maxEntries ?? 50_000;
-    this.now = opts.now ?? Date.now;
+    const ttlMs = opts.ttlMs ?? USER_STATE_TTL_MS;
+    this.entries = new BoundedCache({ ttlMs, maxEntries: opts.maxEntries ?? 50_000, clock: opts.clock });
     this.onLookup = opts.onLookup;
-    this.clients = new ClientStateCache(sql, { ttlMs: this.ttlMs, now: this.now });
+    this.clients = new ClientStateCache(sql, { ttlMs, clock: opts.clock });
   }
 
   /** What the machine client holds now (scopes, projects), or undefined when it is gone. */
@@ -58,16 +53,10 @@ export class UserStateCache {
   }
 
   async isActive(userPublicId: string): Promise<boolean> {
-    const entry = this.entries.get(userPublicId);
-    const hit = entry !== undefined && this.now() - entry.checkedAt < this.ttlMs;
-    this.onLookup?.(hit);
-    if (hit) return entry.active;
-    let pending = this.inFlight.get(userPublicId);
-    if (pending === undefined) {
-      pending = this.load(userPublicId).finally(() => this.inFlight.delete(userPublicId));
-      this.inFlight.set(userPublicId, pending);
-    }
-    return pending;
+    const cached = this.entries.get(userPublicId);
+    this.onLookup?.(cached !== undefined);
+    if (cached !== undefined) return cached.value;
+    return this.entries.fill(userPublicId, () => this.load(userPublicId));
   }
 
   /** This process learns of a change at once (other replicas within the TTL). */
@@ -83,13 +72,6 @@ export class UserStateCache {
     } catch (e) {
       throw authUnavailable("cannot check the caller's account state", e);
     }
-    const active = rows[0]?.is_active === true;
-    this.entries.delete(userPublicId);
-    if (this.entries.size >= this.maxEntries) {
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
-    }
-    this.entries.set(userPublicId, { active, checkedAt: this.now() });
-    return active;
+    return rows[0]?.is_active === true;
   }
 }

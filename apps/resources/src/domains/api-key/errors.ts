@@ -1,4 +1,5 @@
-import { AppError, invalidArgument } from "@altalune/core";
+import { invalidArgument } from "@altalune/core";
+import { domainErrors } from "../domain-errors.js";
 
 export const ApiKeyCodes = {
   NotFound: "60401",
@@ -6,29 +7,17 @@ export const ApiKeyCodes = {
   Expired: "60403",
 } as const;
 
-export const apiKeyNotFound = (publicId: string) =>
-  new AppError({
-    code: ApiKeyCodes.NotFound,
-    status: "not_found",
-    message: `API key with ID '${publicId}' not found`,
-    meta: { api_key_id: publicId },
-  });
+const apiKey = domainErrors("API key", "api_key_id");
 
-export const apiKeyAlreadyExists = (name: string) =>
-  new AppError({
-    code: ApiKeyCodes.AlreadyExists,
-    status: "already_exists",
-    message: `API key with name '${name}' already exists`,
-    meta: { name },
-  });
+export const apiKeyNotFound = apiKey.notFound(ApiKeyCodes.NotFound);
 
-export const apiKeyExpired = (publicId: string) =>
-  new AppError({
-    code: ApiKeyCodes.Expired,
-    status: "failed_precondition",
-    message: "API key has expired: give it a new expiration with UpdateApiKey before activating it",
-    meta: { api_key_id: publicId },
-  });
+export const apiKeyAlreadyExists = apiKey.alreadyExists(ApiKeyCodes.AlreadyExists, "name");
+
+export const apiKeyExpired = apiKey.aboutRow(
+  ApiKeyCodes.Expired,
+  "failed_precondition",
+  "API key has expired: give it a new expiration with UpdateApiKey before activating it",
+);
 
 export const expirationInPast = () =>
   invalidArgument("expiration must be in the future", { expiration: "timestamp.gt_now" });

@@ -31,6 +31,3 @@ export function apiKeyStatus(key: Pick<ApiKey, "active" | "expiration">, now: Da
   if (!key.active) return "inactive";
   return expiresIn <= EXPIRING_SOON_MS ? "expiring_soon" : "active";
 }
-
-export type Clock = () => Date;
-export const systemClock: Clock = () => new Date();

@@ -13,6 +13,7 @@ import type { ProjectRef } from "../project/model.js";
 import { apiKeyAlreadyExists, apiKeyNotFound } from "./errors.js";
 import { apiKeyFromRow, type ApiKeyRow } from "./mapper.js";
 import { API_KEY_STATUSES, EXPIRING_SOON_MS, type ApiKey, type ApiKeyInput } from "./model.js";
+import { orderedBy } from "../table-reads.js";
 
 const NAME_UNIQUE = "ux_altalune_project_api_keys_name";
 const columns = ["public_id", "name", "expiration", "active", "last_used_at", "created_at", "updated_at"];
@@ -45,9 +46,7 @@ function apiKeyListSpec(now: Date) {
       statuses: statusFilter,
     },
     sortable: { name: "name", expiration: "expiration", createdAt: "created_at", updatedAt: "updated_at", id: "id" },
-    defaultSort: { column: "updated_at", order: "desc" },
-    unknownSortFallback: "updated_at",
-    tieBreaker: "id",
+    ...orderedBy("updated_at", "desc"),
     catalog: { names: { distinct: "name" }, statuses: { values: [...API_KEY_STATUSES] } },
   });
 }

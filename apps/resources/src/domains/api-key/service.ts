@@ -1,6 +1,6 @@
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { newPublicId } from "@altalune/core";
+import { newPublicId, type Clock } from "@altalune/core";
 import type {
   ActivateApiKeyRequest,
   ApiKeyService as ApiKeyServiceDesc,
@@ -19,7 +19,7 @@ import type { ProjectRepo } from "../project/repo.js";
 import { apiKeyExpired, expirationInPast, expirationTooFar } from "./errors.js";
 import { generateApiKey } from "./key-format.js";
 import { apiKeyToProto } from "./mapper.js";
-import { MAX_LIFETIME_MS, type ApiKeyInput, type Clock } from "./model.js";
+import { MAX_LIFETIME_MS, type ApiKeyInput } from "./model.js";
 import type { ApiKeyRepo } from "./repo.js";
 
 export class ApiKeyService implements ServiceImpl<typeof ApiKeyServiceDesc> {

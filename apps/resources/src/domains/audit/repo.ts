@@ -1,6 +1,7 @@
 import { defineListSpec, runListQuery, type ListQuery, type ListResult, type Sql, type SqlFragment } from "@altalune/db";
 import { auditEventColumns, auditEventFromRow, type AuditEventRow } from "./mapper.js";
 import { AUDIT_ACTOR_TYPES, AUDIT_COUNT_LIMIT, type AuditEvent, type AuditQueryRange } from "./model.js";
+import { orderedBy } from "../table-reads.js";
 
 const RESULTS = [
   "ok",
@@ -38,9 +39,7 @@ export const auditListSpec = defineListSpec({
   },
   // Newest first, always: the primary key (occurred_at, id) read backwards.
   sortable: { occurredAt: "occurred_at" },
-  defaultSort: { column: "occurred_at", order: "desc" },
-  unknownSortFallback: "occurred_at",
-  tieBreaker: "id",
+  ...orderedBy("occurred_at", "desc"),
   catalog: {
     actor_type: { values: AUDIT_ACTOR_TYPES },
     result: { values: RESULTS },

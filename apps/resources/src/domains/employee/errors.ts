@@ -1,22 +1,14 @@
-import { AppError } from "@altalune/core";
+import { domainError, domainErrors } from "../domain-errors.js";
 
 export const EmployeeCodes = {
   NotFound: "60201",
   AlreadyExists: "60202",
 } as const;
 
-export const employeeNotFound = (publicId: string) =>
-  new AppError({
-    code: EmployeeCodes.NotFound,
-    status: "not_found",
-    message: `Employee with ID '${publicId}' not found`,
-    meta: { employee_id: publicId },
-  });
+const employee = domainErrors("Employee", "employee_id");
 
+export const employeeNotFound = employee.notFound(EmployeeCodes.NotFound);
+
+// Lower-case "employee", as the original answered.
 export const employeeAlreadyExists = (email: string) =>
-  new AppError({
-    code: EmployeeCodes.AlreadyExists,
-    status: "already_exists",
-    message: `employee with email '${email}' already exists`,
-    meta: { email },
-  });
+  domainError(EmployeeCodes.AlreadyExists, "already_exists", `employee with email '${email}' already exists`, { email });

@@ -5,6 +5,7 @@ import type { ProjectRef } from "../project/model.js";
 import { employeeAlreadyExists, employeeNotFound } from "./errors.js";
 import { employeeFromRow, type EmployeeRow } from "./mapper.js";
 import { EMPLOYEE_STATUSES, type Employee, type EmployeeInput } from "./model.js";
+import { orderedBy } from "../table-reads.js";
 
 const EMAIL_UNIQUE = "ux_altalune_example_employees_email";
 const columns = ["public_id", "name", "email", "role", "department", "status", "created_at", "updated_at"];
@@ -34,9 +35,7 @@ export const employeeListSpec = defineListSpec({
     updatedAt: "updated_at",
     id: "id",
   },
-  defaultSort: { column: "created_at", order: "desc" },
-  unknownSortFallback: "updated_at",
-  tieBreaker: "id",
+  ...orderedBy("created_at", "desc", "updated_at"),
   catalog: {
     // Loose index scans over the (project_id, role|department) indexes of migration 0006.
     roles: { distinct: "role", indexed: true },

@@ -3,16 +3,20 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { OAuthClientSchema, type OAuthClient as OAuthClientMessage } from "@altalune/proto";
 import { apiScopesOf, type OAuthClient } from "./model.js";
 
-export interface OAuthClientRow {
-  public_id: string;
-  name: string;
+/** The columns that make a client what it is to the auth server, which reads them too (ClientStore). */
+export interface OAuthClientSettingsRow {
   client_id: string;
+  name: string;
   redirect_uris: string[];
   post_logout_redirect_uris: string[];
   allowed_scopes: string[];
   pkce_required: boolean;
   is_default: boolean;
   confidential: boolean;
+}
+
+export interface OAuthClientRow extends OAuthClientSettingsRow {
+  public_id: string;
   created_at: Date;
   updated_at: Date;
 }

@@ -9,8 +9,8 @@ export const DEFAULT_SCOPES: readonly OAuthScope[] = ["openid", "profile", "emai
 /** The first-party dashboard client: every scope, refresh tokens included. */
 export const DASHBOARD_SCOPES: readonly OAuthScope[] = KNOWN_SCOPES;
 
-export interface OAuthClient {
-  publicId: string;
+/** What a client is, as stored, whether read back or about to be written. */
+export interface OAuthClientSettings {
   name: string;
   /** The OAuth client_id: a UUID, lower case. */
   clientId: string;
@@ -18,25 +18,21 @@ export interface OAuthClient {
   postLogoutRedirectUris: string[];
   allowedScopes: string[];
   pkceRequired: boolean;
-  isDefault: boolean;
   confidential: boolean;
   /** Public ids of the projects its client_credentials tokens may act in. */
   projectIds: string[];
+}
+
+export interface OAuthClient extends OAuthClientSettings {
+  publicId: string;
+  isDefault: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
 
-export interface NewOAuthClient {
-  name: string;
-  clientId: string;
-  redirectUris: string[];
-  postLogoutRedirectUris: string[];
-  allowedScopes: string[];
-  pkceRequired: boolean;
-  confidential: boolean;
+export interface NewOAuthClient extends OAuthClientSettings {
   /** sealSecret(...) of the secret for a confidential client, null for a public one. */
   secretSealed: string | null;
-  projectIds: string[];
 }
 
 /** An UpdateOAuthClient request: absent fields stay as they are. */

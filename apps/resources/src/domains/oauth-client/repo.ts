@@ -14,8 +14,7 @@ import { projectNotFound } from "../project/errors.js";
 import { defaultClientUndeletable, firstPartyRedirectUrisFixed, oauthClientNotFound, pkceCannotBeDisabled } from "./errors.js";
 import { oauthClientColumns, oauthClientFromRow, type OAuthClientRow } from "./mapper.js";
 import { sameList, type NewOAuthClient, type OAuthClient, type OAuthClientChanges } from "./model.js";
-
-const BOOLEAN_VALUES = ["true", "false"];
+import { BOOLEAN_VALUES, orderedBy } from "../table-reads.js";
 
 export const oauthClientListSpec = defineListSpec({
   from: "altalune_oauth_clients",
@@ -33,9 +32,7 @@ export const oauthClientListSpec = defineListSpec({
     confidential: { kind: "boolean", column: "confidential" },
   },
   sortable: { name: "name", createdAt: "created_at", updatedAt: "updated_at", id: "id" },
-  defaultSort: { column: "created_at", order: "desc" },
-  unknownSortFallback: "created_at",
-  tieBreaker: "id",
+  ...orderedBy("created_at", "desc"),
   catalog: {
     pkce_required: { values: BOOLEAN_VALUES },
     is_default: { values: BOOLEAN_VALUES },

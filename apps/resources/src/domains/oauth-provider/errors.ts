@@ -1,4 +1,5 @@
-import { AppError, invalidArgument } from "@altalune/core";
+import { invalidArgument } from "@altalune/core";
+import { domainError, domainErrors } from "../domain-errors.js";
 
 export const OAuthProviderCodes = {
   NotFound: "60810",
@@ -8,56 +9,36 @@ export const OAuthProviderCodes = {
   EncryptionKeyMissing: "60814",
 } as const;
 
-export const oauthProviderNotFound = (publicId: string) =>
-  new AppError({
-    code: OAuthProviderCodes.NotFound,
-    status: "not_found",
-    message: `OAuth provider with ID '${publicId}' not found`,
-    meta: { provider_id: publicId },
-  });
+const provider = domainErrors("OAuth provider", "provider_id");
+
+export const oauthProviderNotFound = provider.notFound(OAuthProviderCodes.NotFound);
 
 /** The original's message and meta; there is one provider per fixed type. */
-export const duplicateProviderType = (providerType: string) =>
-  new AppError({
-    code: OAuthProviderCodes.AlreadyExists,
-    status: "already_exists",
-    message: `OAuth provider with type '${providerType}' already exists`,
-    meta: { provider_type: providerType },
-  });
+export const duplicateProviderType = provider.alreadyExists(OAuthProviderCodes.AlreadyExists, "type", "provider_type");
 
 /** oidc providers may be several, each with its own slug. */
-export const duplicateSlug = (slug: string) =>
-  new AppError({
-    code: OAuthProviderCodes.AlreadyExists,
-    status: "already_exists",
-    message: `OAuth provider with slug '${slug}' already exists`,
-    meta: { slug },
-  });
+export const duplicateSlug = provider.alreadyExists(OAuthProviderCodes.AlreadyExists, "slug");
 
 /** The server has no ENCRYPTION_KEY: a configuration gap, not the caller's mistake. */
 export const encryptionKeyMissing = () =>
-  new AppError({
-    code: OAuthProviderCodes.EncryptionKeyMissing,
-    status: "failed_precondition",
-    message: "ENCRYPTION_KEY is not configured on this server: provider client secrets can be neither sealed nor revealed",
-  });
+  domainError(
+    OAuthProviderCodes.EncryptionKeyMissing,
+    "failed_precondition",
+    "ENCRYPTION_KEY is not configured on this server: provider client secrets can be neither sealed nor revealed",
+  );
 
-export const secretSealFailed = (publicId: string) =>
-  new AppError({
-    code: OAuthProviderCodes.SecretSealFailed,
-    status: "internal",
-    message: "the provider client secret cannot be encrypted with the configured ENCRYPTION_KEY",
-    meta: { provider_id: publicId },
-  });
+export const secretSealFailed = provider.aboutRow(
+  OAuthProviderCodes.SecretSealFailed,
+  "internal",
+  "the provider client secret cannot be encrypted with the configured ENCRYPTION_KEY",
+);
 
 /** The sealed secret does not open with the configured key (the key changed, or the row was altered). */
-export const secretUnreadable = (publicId: string) =>
-  new AppError({
-    code: OAuthProviderCodes.SecretUnreadable,
-    status: "internal",
-    message: "the provider client secret cannot be decrypted with the configured ENCRYPTION_KEY",
-    meta: { provider_id: publicId },
-  });
+export const secretUnreadable = provider.aboutRow(
+  OAuthProviderCodes.SecretUnreadable,
+  "internal",
+  "the provider client secret cannot be decrypted with the configured ENCRYPTION_KEY",
+);
 
 /** A domain input rule (60001, field → rule id), like a proto violation. */
 export const invalidField = (field: string, rule: string, message: string) => invalidArgument(message, { [field]: rule });

@@ -1,6 +1,7 @@
 import { openSecret, SealedSecretError } from "@altalune/core";
 import type { Queryable } from "@altalune/db";
 import { callbackPath, providerTypeOfRow, resolveEndpoints, secretContext, type ProviderType, type ResolvedEndpoints } from "./model.js";
+import { oauthProviderColumns, oauthProviderFromRow, type OAuthProviderRow } from "./row.js";
 
 // What the auth server reads to drive social logins: plain functions over the table, with no
 // dependency on the API's pipeline, services or protos. Defaults are applied here, so a caller
@@ -63,24 +64,8 @@ export async function listEnabledProviders(sql: Queryable): Promise<LoginProvide
  * opened (no key, or another key than the one it was sealed with).
  */
 export async function findProviderBySlug(sql: Queryable, slug: string, encryptionKey: Buffer | undefined): Promise<ProviderConfig | undefined> {
-  const [row] = await sql<
-    {
-      public_id: string;
-      provider_type: string;
-      slug: string;
-      display_name: string;
-      client_id: string;
-      client_secret_sealed: string;
-      scopes: string[];
-      enabled: boolean;
-      issuer_url: string | null;
-      authorization_endpoint: string | null;
-      token_endpoint: string | null;
-      userinfo_endpoint: string | null;
-    }[]
-  >`
-    select public_id, provider_type, slug, display_name, client_id, client_secret_sealed, scopes, enabled,
-           issuer_url, authorization_endpoint, token_endpoint, userinfo_endpoint
+  const [row] = await sql<(OAuthProviderRow & { client_secret_sealed: string })[]>`
+    select ${sql(oauthProviderColumns)}, client_secret_sealed
     from altalune_oauth_providers where slug = ${slug.toLowerCase()}`;
   if (row === undefined) return undefined;
   if (encryptionKey === undefined) throw new ProviderConfigError(row.slug, "encryption_key_missing");
@@ -91,23 +76,17 @@ export async function findProviderBySlug(sql: Queryable, slug: string, encryptio
     if (e instanceof SealedSecretError) throw new ProviderConfigError(row.slug, "secret_unreadable");
     throw e;
   }
-  const providerType = providerTypeOfRow(row.provider_type);
+  const p = oauthProviderFromRow(row);
   return {
-    id: row.public_id,
-    providerType,
-    slug: row.slug,
-    displayName: row.display_name,
-    clientId: row.client_id,
+    id: p.publicId,
+    providerType: p.providerType,
+    slug: p.slug,
+    displayName: p.displayName,
+    clientId: p.clientId,
     clientSecret,
-    scopes: row.scopes,
-    enabled: row.enabled,
-    callbackPath: callbackPath(row.slug),
-    ...resolveEndpoints({
-      providerType,
-      issuerUrl: row.issuer_url,
-      authorizationEndpoint: row.authorization_endpoint,
-      tokenEndpoint: row.token_endpoint,
-      userinfoEndpoint: row.userinfo_endpoint,
-    }),
+    scopes: p.scopes,
+    enabled: p.enabled,
+    callbackPath: callbackPath(p.slug),
+    ...resolveEndpoints(p),
   };
 }

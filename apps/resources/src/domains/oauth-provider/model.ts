@@ -64,7 +64,8 @@ export const RESERVED_SLUGS: ReadonlySet<string> = new Set([...PROVIDER_TYPES, "
 export const SLUG_PATTERN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 export const SLUG_MAX_LENGTH = 40;
 
-export interface OAuthProvider {
+/** What a provider is, as stored, whether read back or about to be written. */
+export interface OAuthProviderSettings {
   publicId: string;
   providerType: ProviderType;
   slug: string;
@@ -77,24 +78,16 @@ export interface OAuthProvider {
   authorizationEndpoint: string | null;
   tokenEndpoint: string | null;
   userinfoEndpoint: string | null;
+}
+
+export interface OAuthProvider extends OAuthProviderSettings {
   createdAt: Date;
   updatedAt: Date;
 }
 
-export interface NewOAuthProvider {
-  publicId: string;
-  providerType: ProviderType;
-  slug: string;
-  displayName: string;
-  clientId: string;
+export interface NewOAuthProvider extends OAuthProviderSettings {
   /** sealSecret(key, secret, secretContext(publicId)). */
   secretSealed: string;
-  scopes: string[];
-  enabled: boolean;
-  issuerUrl: string | null;
-  authorizationEndpoint: string | null;
-  tokenEndpoint: string | null;
-  userinfoEndpoint: string | null;
 }
 
 export type EndpointField = "issuerUrl" | "authorizationEndpoint" | "tokenEndpoint" | "userinfoEndpoint";

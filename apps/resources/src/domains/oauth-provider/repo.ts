@@ -3,7 +3,6 @@ import {
   auditedWrite,
   defineListSpec,
   isUniqueViolation,
-  runListQuery,
   tagAuditEvent,
   type ListQuery,
   type ListResult,
@@ -11,10 +10,9 @@ import {
   type TransactionSql,
 } from "@altalune/db";
 import { duplicateProviderType, duplicateSlug, oauthProviderNotFound } from "./errors.js";
-import { oauthProviderColumns, oauthProviderFromRow, type OAuthProviderRow } from "./mapper.js";
+import { oauthProviderColumns, oauthProviderFromRow, type OAuthProviderRow } from "./row.js";
 import type { NewOAuthProvider, OAuthProvider, OAuthProviderChanges } from "./model.js";
-
-const BOOLEAN_VALUES = ["true", "false"];
+import { BOOLEAN_VALUES, orderedBy, tableReads } from "../table-reads.js";
 
 export const oauthProviderListSpec = defineListSpec({
   from: "altalune_oauth_providers",
@@ -36,14 +34,14 @@ export const oauthProviderListSpec = defineListSpec({
     updatedAt: "updated_at",
     id: "id",
   },
-  defaultSort: { column: "created_at", order: "desc" },
-  unknownSortFallback: "created_at",
-  tieBreaker: "id",
+  ...orderedBy("created_at", "desc"),
   catalog: {
     provider_type: { distinct: "provider_type" },
     enabled: { values: BOOLEAN_VALUES },
   },
 });
+
+const reads = tableReads(oauthProviderListSpec, oauthProviderFromRow, oauthProviderNotFound);
 
 /** What revealing a secret needs; never returned as such by any RPC. */
 export interface OAuthProviderSecretRow {
@@ -67,16 +65,12 @@ async function unlinkIdentities(tx: TransactionSql, slug: string): Promise<void>
 export class OAuthProviderRepo {
   constructor(private readonly sql: Sql) {}
 
-  async query(query: ListQuery): Promise<ListResult<OAuthProvider>> {
-    const result = await runListQuery<OAuthProviderRow>(this.sql, oauthProviderListSpec, query);
-    return { ...result, rows: result.rows.map(oauthProviderFromRow) };
+  query(query: ListQuery): Promise<ListResult<OAuthProvider>> {
+    return reads.query(this.sql, query);
   }
 
-  async getByPublicId(publicId: string): Promise<OAuthProvider> {
-    const [row] = await this.sql<OAuthProviderRow[]>`
-      select ${this.sql(oauthProviderColumns)} from altalune_oauth_providers where public_id = ${publicId}`;
-    if (row === undefined) throw oauthProviderNotFound(publicId);
-    return oauthProviderFromRow(row);
+  getByPublicId(publicId: string): Promise<OAuthProvider> {
+    return reads.byPublicId(this.sql, publicId);
   }
 
   /** The unique indexes decide: one row per fixed type, one per slug. */

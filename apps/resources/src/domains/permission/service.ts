@@ -7,40 +7,41 @@ import type {
   QueryPermissionsRequest,
   UpdatePermissionRequest,
 } from "@altalune/proto";
-import { listQueryFromProto, queryMetaToProto } from "../../shared/query-mapper.js";
-import { grantorOf } from "../iam/delegation.js";
+import { NamedEntityHandlers } from "../named-entity-handlers.js";
 import { permissionToProto } from "./mapper.js";
 import type { PermissionRepo } from "./repo.js";
 
-// The proto's pattern admits no white space, so names arrive exactly as they are stored; the
-// database's CHECK on the same pattern is the backstop.
 export class PermissionService implements ServiceImpl<typeof PermissionServiceDesc> {
-  constructor(private readonly permissions: PermissionRepo) {}
+  private readonly handlers;
+
+  constructor(permissions: PermissionRepo) {
+    this.handlers = new NamedEntityHandlers(permissions, {
+      key: "permission",
+      label: "Permission",
+      toProto: permissionToProto,
+      // The proto's pattern admits no white space, so names arrive exactly as they are stored; the
+      // database's CHECK on the same pattern is the backstop.
+      storedName: (name) => name,
+    });
+  }
 
   async queryPermissions(req: QueryPermissionsRequest) {
-    const result = await this.permissions.query(listQueryFromProto(req.query));
-    return { data: result.rows.map(permissionToProto), meta: queryMetaToProto(result) };
+    return this.handlers.query(req.query);
   }
 
   async createPermission(req: CreatePermissionRequest) {
-    const permission = await this.permissions.create({ name: req.name, description: req.description.trim() });
-    return { permission: permissionToProto(permission), message: "Permission created successfully" };
+    return this.handlers.create(req);
   }
 
   async getPermission(req: GetPermissionRequest) {
-    return { permission: permissionToProto(await this.permissions.getByPublicId(req.id)) };
+    return this.handlers.get(req.id);
   }
 
   async updatePermission(req: UpdatePermissionRequest, ctx: HandlerContext) {
-    const permission = await this.permissions.update(
-      { publicId: req.id, name: req.name, description: req.description.trim() },
-      grantorOf(ctx),
-    );
-    return { permission: permissionToProto(permission), message: "Permission updated successfully" };
+    return this.handlers.update(req, ctx);
   }
 
   async deletePermission(req: DeletePermissionRequest, ctx: HandlerContext) {
-    await this.permissions.delete(req.id, grantorOf(ctx));
-    return { message: "Permission deleted successfully" };
+    return this.handlers.delete(req.id, ctx);
   }
 }

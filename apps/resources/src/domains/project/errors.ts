@@ -1,4 +1,5 @@
-import { AppError, invalidArgument } from "@altalune/core";
+import { invalidArgument } from "@altalune/core";
+import { domainErrors } from "../domain-errors.js";
 
 export const ProjectCodes = {
   NotFound: "60301",
@@ -6,24 +7,14 @@ export const ProjectCodes = {
   DefaultUndeletable: "60303",
 } as const;
 
-export const projectNotFound = (publicId: string) =>
-  new AppError({ code: ProjectCodes.NotFound, status: "not_found", message: "Project not found", meta: { project_id: publicId } });
+const project = domainErrors("Project", "project_id");
 
-export const projectAlreadyExists = (name: string) =>
-  new AppError({
-    code: ProjectCodes.AlreadyExists,
-    status: "already_exists",
-    message: `Project with name '${name}' already exists`,
-    meta: { name },
-  });
+// "Project not found", without the id: the original's message.
+export const projectNotFound = project.aboutRow(ProjectCodes.NotFound, "not_found", "Project not found");
 
-export const defaultProjectUndeletable = (publicId: string) =>
-  new AppError({
-    code: ProjectCodes.DefaultUndeletable,
-    status: "failed_precondition",
-    message: "The default project cannot be deleted",
-    meta: { project_id: publicId },
-  });
+export const projectAlreadyExists = project.alreadyExists(ProjectCodes.AlreadyExists, "name");
+
+export const defaultProjectUndeletable = project.aboutRow(ProjectCodes.DefaultUndeletable, "failed_precondition", "The default project cannot be deleted");
 
 export const invalidTimezone = (timezone: string) =>
   invalidArgument(`timezone '${timezone}' is not a valid IANA time zone`, { timezone: "timezone.iana" });

@@ -5,7 +5,6 @@ import {
   defineListSpec,
   dropProjectPartitions,
   isUniqueViolation,
-  runListQuery,
   type ListQuery,
   type ListResult,
   type Sql,
@@ -15,6 +14,7 @@ import { defaultProjectUndeletable, projectAlreadyExists, projectNotFound } from
 import { projectFromRow, type ProjectRow } from "./mapper.js";
 import { SUPERADMIN_ROLE } from "../role/model.js";
 import { ENVIRONMENTS, type CreateProjectInput, type Project, type ProjectRef, type UpdateProjectInput } from "./model.js";
+import { orderedBy, tableReads } from "../table-reads.js";
 
 const NAME_UNIQUE = "ux_altalune_projects_name";
 
@@ -39,14 +39,14 @@ export const projectListSpec = defineListSpec({
     updatedAt: "updated_at",
     id: "id",
   },
-  defaultSort: { column: "name", order: "asc" },
-  unknownSortFallback: "name",
-  tieBreaker: "id",
+  ...orderedBy("name", "asc"),
   catalog: {
     environments: { values: [...ENVIRONMENTS] },
     timezones: { distinct: "timezone" },
   },
 });
+
+const reads = tableReads(projectListSpec, projectFromRow, projectNotFound);
 
 /**
  * Creating or dropping a partition changes the foreign-key triggers on altalune_projects, which
@@ -100,21 +100,12 @@ export class ProjectRepo {
   }
 
   /** `visiblePublicIds`, when given, restricts the list (rows, total, catalog) to those projects. */
-  async query(query: ListQuery, visiblePublicIds?: readonly string[]): Promise<ListResult<Project>> {
-    const result = await runListQuery<ProjectRow>(
-      this.sql,
-      projectListSpec,
-      query,
-      visiblePublicIds === undefined ? {} : { visibleOnly: { column: "public_id", values: visiblePublicIds } },
-    );
-    return { ...result, rows: result.rows.map(projectFromRow) };
+  query(query: ListQuery, visiblePublicIds?: readonly string[]): Promise<ListResult<Project>> {
+    return reads.query(this.sql, query, visiblePublicIds === undefined ? {} : { visibleOnly: { column: "public_id", values: visiblePublicIds } });
   }
 
-  async getByPublicId(publicId: string): Promise<Project> {
-    const [row] = await this.sql<ProjectRow[]>`
-      select ${this.sql(columns)} from altalune_projects where public_id = ${publicId}`;
-    if (row === undefined) throw projectNotFound(publicId);
-    return projectFromRow(row);
+  getByPublicId(publicId: string): Promise<Project> {
+    return reads.byPublicId(this.sql, publicId);
   }
 
   /** Resolves a project-scoped request's project_id; an unknown project is NotFound (60301). */

@@ -7,9 +7,8 @@ import type {
   RoleService as RoleServiceDesc,
   UpdateRoleRequest,
 } from "@altalune/proto";
-import { listQueryFromProto, queryMetaToProto } from "../../shared/query-mapper.js";
 import { requireTrimmedName } from "../../shared/names.js";
-import { grantorOf } from "../iam/delegation.js";
+import { NamedEntityHandlers } from "../named-entity-handlers.js";
 import { roleToProto } from "./mapper.js";
 import type { RoleRepo } from "./repo.js";
 
@@ -17,35 +16,34 @@ import type { RoleRepo } from "./repo.js";
 const NAME_MIN_LEN = 2;
 
 export class RoleService implements ServiceImpl<typeof RoleServiceDesc> {
-  constructor(private readonly roles: RoleRepo) {}
+  private readonly handlers;
+
+  constructor(roles: RoleRepo) {
+    this.handlers = new NamedEntityHandlers(roles, {
+      key: "role",
+      label: "Role",
+      toProto: roleToProto,
+      storedName: (name) => requireTrimmedName("name", name, NAME_MIN_LEN),
+    });
+  }
 
   async queryRoles(req: QueryRolesRequest) {
-    const result = await this.roles.query(listQueryFromProto(req.query));
-    return { data: result.rows.map(roleToProto), meta: queryMetaToProto(result) };
+    return this.handlers.query(req.query);
   }
 
   async createRole(req: CreateRoleRequest) {
-    const role = await this.roles.create({
-      name: requireTrimmedName("name", req.name, NAME_MIN_LEN),
-      description: req.description.trim(),
-    });
-    return { role: roleToProto(role), message: "Role created successfully" };
+    return this.handlers.create(req);
   }
 
   async getRole(req: GetRoleRequest) {
-    return { role: roleToProto(await this.roles.getByPublicId(req.id)) };
+    return this.handlers.get(req.id);
   }
 
   async updateRole(req: UpdateRoleRequest, ctx: HandlerContext) {
-    const role = await this.roles.update(
-      { publicId: req.id, name: requireTrimmedName("name", req.name, NAME_MIN_LEN), description: req.description.trim() },
-      grantorOf(ctx),
-    );
-    return { role: roleToProto(role), message: "Role updated successfully" };
+    return this.handlers.update(req, ctx);
   }
 
   async deleteRole(req: DeleteRoleRequest, ctx: HandlerContext) {
-    await this.roles.delete(req.id, grantorOf(ctx));
-    return { message: "Role deleted successfully" };
+    return this.handlers.delete(req.id, ctx);
   }
 }

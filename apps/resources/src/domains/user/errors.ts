@@ -1,4 +1,4 @@
-import { AppError } from "@altalune/core";
+import { domainErrors } from "../domain-errors.js";
 
 export const UserCodes = {
   NotFound: "60500",
@@ -7,34 +7,12 @@ export const UserCodes = {
   AlreadyInactive: "60504",
 } as const;
 
-export const userNotFound = (publicId: string) =>
-  new AppError({
-    code: UserCodes.NotFound,
-    status: "not_found",
-    message: `User with ID '${publicId}' not found`,
-    meta: { user_id: publicId },
-  });
+const user = domainErrors("User", "user_id");
 
-export const userAlreadyExists = (email: string) =>
-  new AppError({
-    code: UserCodes.AlreadyExists,
-    status: "already_exists",
-    message: `User with email '${email}' already exists`,
-    meta: { email },
-  });
+export const userNotFound = user.notFound(UserCodes.NotFound);
 
-export const userAlreadyActive = (publicId: string) =>
-  new AppError({
-    code: UserCodes.AlreadyActive,
-    status: "failed_precondition",
-    message: "User is already active",
-    meta: { user_id: publicId },
-  });
+export const userAlreadyExists = user.alreadyExists(UserCodes.AlreadyExists, "email");
 
-export const userAlreadyInactive = (publicId: string) =>
-  new AppError({
-    code: UserCodes.AlreadyInactive,
-    status: "failed_precondition",
-    message: "User is already inactive",
-    meta: { user_id: publicId },
-  });
+export const userAlreadyActive = user.aboutRow(UserCodes.AlreadyActive, "failed_precondition", "User is already active");
+
+export const userAlreadyInactive = user.aboutRow(UserCodes.AlreadyInactive, "failed_precondition", "User is already inactive");

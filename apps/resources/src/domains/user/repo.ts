@@ -3,7 +3,6 @@ import {
   auditedWrite,
   defineListSpec,
   isUniqueViolation,
-  runListQuery,
   tagAuditEvent,
   type ListQuery,
   type ListResult,
@@ -23,6 +22,7 @@ import { identityColumns, identityFromRow, userColumns, userFromRow, type UserId
 import { refuseChangingUser, type Grantor } from "../iam/delegation.js";
 import { decideEmailChange } from "./email-change.js";
 import type { CreatedUser, CreateUserInput, MissingDefault, UpdatedUser, UpdateUserInput, User, UserIdentity } from "./model.js";
+import { BOOLEAN_VALUES, orderedBy, tableReads } from "../table-reads.js";
 
 const EMAIL_UNIQUE = "ux_altalune_users_email";
 
@@ -49,25 +49,21 @@ export const userListSpec = defineListSpec({
     updatedAt: "updated_at",
     id: "id",
   },
-  defaultSort: { column: "created_at", order: "desc" },
-  unknownSortFallback: "created_at",
-  tieBreaker: "id",
-  catalog: { is_active: { values: ["true", "false"] } },
+  ...orderedBy("created_at", "desc"),
+  catalog: { is_active: { values: BOOLEAN_VALUES } },
 });
+
+const reads = tableReads(userListSpec, userFromRow, userNotFound);
 
 export class UserRepo {
   constructor(private readonly sql: Sql) {}
 
-  async query(query: ListQuery): Promise<ListResult<User>> {
-    const result = await runListQuery<UserRow>(this.sql, userListSpec, query);
-    return { ...result, rows: result.rows.map(userFromRow) };
+  query(query: ListQuery): Promise<ListResult<User>> {
+    return reads.query(this.sql, query);
   }
 
-  async getByPublicId(publicId: string): Promise<User> {
-    const [row] = await this.sql<UserRow[]>`
-      select ${this.sql(userColumns)} from altalune_users where public_id = ${publicId}`;
-    if (row === undefined) throw userNotFound(publicId);
-    return userFromRow(row);
+  getByPublicId(publicId: string): Promise<User> {
+    return reads.byPublicId(this.sql, publicId);
   }
 
   /** Newest first. */

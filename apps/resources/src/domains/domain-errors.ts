@@ -1,0 +1,26 @@
+import { AppError, type ErrorStatus } from "@altalune/core";
+
+/**
+ * The errors a domain answers about one of its rows: most carry the row's public id under the
+ * domain's meta key (`user_id`, `client_id`, ...) and differ only in code, status and message. Each
+ * domain's errors.ts declares its codes and messages through this; what reaches a client (code,
+ * status, message, meta) is exactly what was written out by hand before.
+ */
+export function domainErrors(entity: string, idKey: string) {
+  return {
+    /** `<entity> with ID '<id>' not found`. */
+    notFound: (code: string) => (publicId: string) =>
+      new AppError({ code, status: "not_found", message: `${entity} with ID '${publicId}' not found`, meta: { [idKey]: publicId } }),
+    /** `<entity> with <what> '<value>' already exists`, the value in meta under `metaKey` (`what` by default). */
+    alreadyExists: (code: string, what: string, metaKey: string = what) => (value: string) =>
+      new AppError({ code, status: "already_exists", message: `${entity} with ${what} '${value}' already exists`, meta: { [metaKey]: value } }),
+    /** A fixed message about the row; `extra` follows the id in meta. */
+    aboutRow: (code: string, status: ErrorStatus, message: string, extra: Record<string, string> = {}) => (publicId: string) =>
+      new AppError({ code, status, message, meta: { [idKey]: publicId, ...extra } }),
+  };
+}
+
+/** An error that names no row (or names it its own way): the same fields, on one line. */
+export function domainError(code: string, status: ErrorStatus, message: string, meta?: Record<string, string>): AppError {
+  return new AppError({ code, status, message, ...(meta === undefined ? {} : { meta }) });
+}
