@@ -1,9 +1,11 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger, guardedFetch, OutboundPolicy, startTracing, trace, type TracingHandle } from "@altalune/core";
+import { guardedFetch, OutboundPolicy, trace, type TracingHandle } from "@altalune/core";
+import { captureLogger } from "@altalune/test-kit";
 import { startTestApi, TEST_ENV, type TestApi } from "../../resources/src/testing/api-harness.js";
-import { newTraceparent, spanAttribute, startOtlpReceiver, type OtlpReceiver, type OtlpSpan } from "../../resources/src/testing/otlp-receiver.js";
+import { newTraceparent, spanAttribute, type OtlpReceiver, type OtlpSpan } from "../../resources/src/testing/otlp-receiver.js";
+import { startTestTracing, type TestTracing } from "../../resources/src/testing/test-tracing.js";
 import { SmtpMailer } from "./mail/mailer.js";
 import { freePort, startTestAuth, TEST_API_AUDIENCE, TEST_ENCRYPTION_KEY, type TestAuth } from "./testing/auth-harness.js";
 import { Browser } from "./testing/browser.js";
@@ -23,13 +25,12 @@ let receiver: OtlpReceiver;
 let tracing: TracingHandle;
 let auth: TestAuth;
 let api: TestApi;
-const lines: Array<Record<string, unknown>> = [];
+let traced: TestTracing;
 
 beforeAll(async () => {
-  receiver = await startOtlpReceiver();
-  process.env.OTEL_EXPORTER_OTLP_ENDPOINT = receiver.url;
-  tracing = await startTracing({ serviceName: "altalune-auth" });
-  const logger = createLogger({ level: "info", destination: { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) } });
+  traced = await startTestTracing("altalune-auth");
+  ({ receiver, tracing } = traced);
+  const { logger } = captureLogger("info");
   auth = await startTestAuth({
     env: { DASHBOARD_CLIENT_ID: TEST_ENV["DASHBOARD_CLIENT_ID"]!, DASHBOARD_CLIENT_SECRET: TEST_ENV["DASHBOARD_CLIENT_SECRET"]!, ALLOWED_ORIGINS: ORIGIN },
     server: { logger },
@@ -44,15 +45,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await api?.close();
   await auth?.close();
-  await tracing?.shutdown();
-  delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
-  await receiver?.close();
+  await traced?.close();
 });
 
-async function spansOf(traceId: string): Promise<OtlpSpan[]> {
-  await tracing.flush();
-  return receiver.spans.filter((s) => s.traceId === traceId);
-}
+const spansOf = (traceId: string): Promise<OtlpSpan[]> => traced.spansOf(traceId);
 
 /** A test's own span as the parent of what runs inside `run`. */
 async function underTestSpan<T>(run: () => Promise<T>): Promise<{ result: T; traceId: string; spanId: string }> {

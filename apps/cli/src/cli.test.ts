@@ -1,20 +1,20 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createPublicKey, verify as verifySignature, type JsonWebKey } from "node:crypto";
-import { connect as http2Connect } from "node:http2";
 // The auth server's own test helpers (a relying party, a no-JS browser, an SMTP receiver, seeding).
 import { startSmtpReceiver } from "../../auth/src/mail/testing.js";
-import { createClient, createUser, TEST_ENCRYPTION_KEY } from "../../auth/src/testing/auth-harness.js";
+import { createClient } from "../../auth/src/testing/auth-harness.js";
 import { Browser } from "../../auth/src/testing/browser.js";
 import { authorizationUrl, browserLogin, exchange, relyingParty } from "../../auth/src/testing/login-flow.js";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { migrateDown, migrateUp } from "@altalune/db";
 import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
+import { createUser, freePort, TEST_ENCRYPTION_KEY } from "@altalune/test-kit";
+import { grpcStatus } from "./testing/grpc-status.js";
 
 // The `altalune` command as a user runs it: a real process, a real database, real signals.
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
@@ -33,10 +33,7 @@ afterAll(async () => {
 
 /** A free port for the auth server and its issuer URL, and a private data directory (dev secrets, mail log). */
 async function authEnv(env: Record<string, string>): Promise<Record<string, string>> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  const port = await freePort();
   const dataDir = await mkdtemp(join(tmpdir(), "altalune-cli-"));
   dataDirs.push(dataDir);
   return { AUTH_PORT: String(port), AUTH_ISSUER: `http://127.0.0.1:${port}`, DATA_DIR: dataDir, ...env };
@@ -307,30 +304,8 @@ describe("altalune CLI", () => {
       const projects = ((await connect.json()) as { data: { id: string; name: string }[] }).data;
       expect(projects.map((p) => p.name)).toEqual(["E2E Project"]);
 
-      // Native gRPC over HTTP/2: an empty QueryProjectsRequest, judged by grpc-status only.
-      const grpcStatus = (authorization?: string) =>
-        new Promise<string | undefined>((resolve, reject) => {
-          const session = http2Connect(`http://${grpcAddress}`);
-          session.on("error", reject);
-          const req = session.request({
-            ":method": "POST",
-            ":path": "/altalune.v1.ProjectService/QueryProjects",
-            "content-type": "application/grpc",
-            te: "trailers",
-            ...(authorization ? { authorization } : {}),
-          });
-          let status: string | undefined;
-          req.on("response", (headers) => (status = headers["grpc-status"] as string | undefined));
-          req.on("trailers", (trailers) => (status = trailers["grpc-status"] as string | undefined));
-          req.on("data", () => {});
-          req.on("end", () => {
-            session.close();
-            resolve(status);
-          });
-          req.end(Buffer.alloc(5));
-        });
-      expect(await grpcStatus(`Bearer ${tokens.access_token}`)).toBe("0");
-      expect(await grpcStatus()).toBe("16");
+      expect(await grpcStatus(grpcAddress, `Bearer ${tokens.access_token}`)).toBe("0");
+      expect(await grpcStatus(grpcAddress)).toBe("16");
 
       child.kill("SIGTERM");
       expect(await exited).toBe(0);

@@ -1,7 +1,5 @@
 import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { connect as http2Connect } from "node:http2";
-import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -9,11 +7,13 @@ import * as oidc from "openid-client";
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError, createMetricsRegistry, loadConfig, sha256Hex, startMetricsServer } from "@altalune/core";
 import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
+import { createUser, freePort, TEST_ENCRYPTION_KEY } from "@altalune/test-kit";
 import { startSmtpReceiver } from "../../auth/src/mail/testing.js";
-import { createClient, createUser, startTestAuth, TEST_ENCRYPTION_KEY } from "../../auth/src/testing/auth-harness.js";
+import { createClient, startTestAuth } from "../../auth/src/testing/auth-harness.js";
 import { Browser } from "../../auth/src/testing/browser.js";
 import { authorizationUrl, browserLogin, exchange, relyingParty } from "../../auth/src/testing/login-flow.js";
 import { startTestApi } from "../../resources/src/testing/api-harness.js";
+import { grpcStatus } from "./testing/grpc-status.js";
 import { parsePrometheusText, sampleValue, type Family } from "./testing/prometheus-text.js";
 
 // Metrics as an operator scrapes them: one `altalune dev` process (both apps, one pool), each app
@@ -26,14 +26,6 @@ afterAll(async () => {
   for (const done of cleanup.reverse()) await done();
 });
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
-
 async function scrape(url: string): Promise<Map<string, Family>> {
   const res = await fetch(url);
   expect(res.status).toBe(200);
@@ -43,30 +35,6 @@ async function scrape(url: string): Promise<Map<string, Family>> {
 
 function labelValues(families: Map<string, Family>): string[] {
   return [...families.values()].flatMap((f) => f.samples.flatMap((s) => Object.values(s.labels)));
-}
-
-/** Native gRPC over HTTP/2 (the grpc-js port): an empty QueryProjectsRequest, judged by grpc-status. */
-function grpcStatus(address: string, authorization?: string): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const session = http2Connect(`http://${address}`);
-    session.on("error", reject);
-    const req = session.request({
-      ":method": "POST",
-      ":path": "/altalune.v1.ProjectService/QueryProjects",
-      "content-type": "application/grpc",
-      te: "trailers",
-      ...(authorization ? { authorization } : {}),
-    });
-    let status: string | undefined;
-    req.on("response", (headers) => (status = headers["grpc-status"] as string | undefined));
-    req.on("trailers", (trailers) => (status = trailers["grpc-status"] as string | undefined));
-    req.on("data", () => {});
-    req.on("end", () => {
-      session.close();
-      resolve(status);
-    });
-    req.end(Buffer.alloc(5));
-  });
 }
 
 describe("metrics", () => {

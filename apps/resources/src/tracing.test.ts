@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger, startTracing, type TracingHandle } from "@altalune/core";
+import { createLogger, type TracingHandle } from "@altalune/core";
 import { ProjectService } from "@altalune/proto";
+import { captureLogger } from "@altalune/test-kit";
 import { startTestApi, type TestApi } from "./testing/api-harness.js";
-import { newTraceparent, spanAttribute, startOtlpReceiver, type OtlpReceiver, type OtlpSpan } from "./testing/otlp-receiver.js";
+import { newTraceparent, spanAttribute, type OtlpReceiver } from "./testing/otlp-receiver.js";
+import { startTestTracing, type TestTracing } from "./testing/test-tracing.js";
 
 // Tracing end to end: a real OTLP/HTTP receiver on an ephemeral port (the JSON the SDK's exporter
 // sends, configured only by OTEL_EXPORTER_OTLP_ENDPOINT, as in production), a real API with a
@@ -12,29 +14,23 @@ let receiver: OtlpReceiver;
 const attr = spanAttribute;
 const traceparent = newTraceparent;
 
-const lines: Array<Record<string, unknown>> = [];
+const log = captureLogger("info");
 let api: TestApi;
 let tracing: TracingHandle;
+let traced: TestTracing;
 
 beforeAll(async () => {
-  receiver = await startOtlpReceiver();
-  process.env.OTEL_EXPORTER_OTLP_ENDPOINT = receiver.url;
-  tracing = await startTracing({ serviceName: "altalune-resources" });
-  const logger = createLogger({ level: "info", destination: { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) } });
-  api = await startTestApi({}, { logger });
+  traced = await startTestTracing("altalune-resources");
+  ({ receiver, tracing } = traced);
+  api = await startTestApi({}, { logger: log.logger });
 });
 
 afterAll(async () => {
   await api?.close();
-  await tracing?.shutdown();
-  delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
-  await receiver?.close();
+  await traced?.close();
 });
 
-async function spansOf(traceId: string): Promise<OtlpSpan[]> {
-  await tracing.flush();
-  return receiver.spans.filter((s) => s.traceId === traceId);
-}
+const spansOf = (traceId: string) => traced.spansOf(traceId);
 
 describe("tracing", () => {
   it.each([
@@ -79,7 +75,7 @@ describe("tracing", () => {
       expect(text).not.toContain(api.superadmin.publicId);
     }
 
-    const logged = lines.filter((l) => l["trace_id"] === parent.traceId);
+    const logged = log.records().filter((l) => l["trace_id"] === parent.traceId);
     const access = logged.find((l) => l["msg"] === "rpc" && l["method"] === "QueryProjects");
     expect(access?.["span_id"]).toBe(rpc.spanId);
     expect(receiver.services).toContain("altalune-resources");

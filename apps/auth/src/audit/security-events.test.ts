@@ -1,6 +1,7 @@
 import * as oidc from "openid-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "@altalune/core";
+import type { AuditEventRow } from "@altalune/test-kit";
 import { LOGIN_CODE_MAX_ATTEMPTS } from "../login-codes/index.js";
 import { keyRetentionSeconds } from "../provider/configuration.js";
 import { rotateSigningKey } from "../provider/signing-keys.js";
@@ -22,18 +23,7 @@ let seq = 0;
 /** Every code, token, secret and address of this file: none may be in the table. */
 const secrets: string[] = [];
 
-interface Row {
-  action: string;
-  actor_type: string;
-  actor_public_id: string | null;
-  target_type: string | null;
-  target_public_id: string | null;
-  result: string;
-  client_address: string | null;
-  user_agent: string | null;
-  details: Record<string, string> | null;
-  tags: string[];
-}
+type Row = Omit<AuditEventRow, "project_public_id" | "request_id" | "trace_id" | "changed_fields">;
 
 async function rowsFor(targetOrActor: string): Promise<Row[]> {
   return auth.sql<Row[]>`

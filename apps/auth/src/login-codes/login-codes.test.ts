@@ -1,11 +1,12 @@
 import { createHmac, randomBytes } from "node:crypto";
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger, newPublicId, sha256Hex } from "@altalune/core";
-import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
+import { sha256Hex } from "@altalune/core";
+import type { TestDatabase } from "@altalune/db/testing";
+import { captureLogger, createUser, manualClock } from "@altalune/test-kit";
 import { SmtpMailer } from "../mail/mailer.js";
 import { startSmtpReceiver, type SmtpReceiver } from "../mail/testing.js";
 import { RateLimiter } from "../rate-limit/rate-limiter.js";
+import { startMailTestbed, type MailTestbed } from "../testing/mail-testbed.js";
 import { deriveKnownDeviceKey, KnownDevices, KNOWN_DEVICE_MAX_ADDRESSES } from "./known-device.js";
 import { deriveLoginCodeKey, LoginCodes, type LoginCodeCaller, type LoginCodesDeps } from "./login-codes.js";
 import { maskEmail } from "./mask-email.js";
@@ -14,32 +15,16 @@ let db: TestDatabase;
 let smtp: SmtpReceiver;
 let mailer: SmtpMailer;
 const pepper = deriveLoginCodeKey(randomBytes(32));
-const logLines: string[] = [];
-const logger = createLogger({
-  level: "info",
-  destination: new Writable({
-    write(chunk, _enc, cb) {
-      logLines.push(String(chunk));
-      cb();
-    },
-  }),
-});
+const { logger, lines: logLines } = captureLogger("info");
 
+let testbed: MailTestbed;
 beforeAll(async () => {
-  db = await createTestDatabase({ max: 15 });
-  smtp = await startSmtpReceiver();
-  mailer = new SmtpMailer(smtp.url, "Authalune <auth@example.test>");
+  testbed = await startMailTestbed({ max: 15 });
+  ({ db, smtp, mailer } = testbed);
 });
 afterAll(async () => {
-  await mailer?.close();
-  await smtp?.close();
-  await db?.drop();
+  await testbed?.close();
 });
-
-function manualClock(start = "2030-01-01T00:00:00Z") {
-  let now = new Date(start).getTime();
-  return { now: () => new Date(now), advance: (s: number) => void (now += s * 1000) };
-}
 
 let seq = 0;
 /** A unique address, client IP and sign-in (interaction) per call, so tests do not share budgets. */
@@ -55,13 +40,7 @@ function browser(knownDevice = false): LoginCodeCaller {
   return { interaction: randomBytes(16).toString("base64url"), knownDevice };
 }
 
-async function insertUser(email: string, opts: { active: boolean; firstName?: string; activatedAt?: Date }) {
-  const publicId = newPublicId();
-  const [row] = await db.sql<{ id: string }[]>`
-    insert into altalune_users (public_id, email, first_name, is_active, activated_at)
-    values (${publicId}, ${email}, ${opts.firstName ?? ""}, ${opts.active}, ${opts.activatedAt ?? null}) returning id`;
-  return { id: row!.id, publicId };
-}
+const insertUser = (email: string, opts: { active: boolean; firstName?: string; activatedAt?: Date }) => createUser(db.sql, { email, ...opts });
 
 function setup(over: Partial<LoginCodesDeps> = {}) {
   const clock = manualClock();

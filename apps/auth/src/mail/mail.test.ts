@@ -1,25 +1,14 @@
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { createTransport } from "nodemailer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, createLogger, loadConfig } from "@altalune/core";
+import { ConfigError, loadConfig } from "@altalune/core";
+import { captureLogger, TEST_ENCRYPTION_KEY } from "@altalune/test-kit";
 import { createMailer, DevMailer, SmtpMailer } from "./mailer.js";
 import { decodeHeaderValue, plainTextOf } from "./mime.js";
 import { loginCodeMail, verificationMail } from "./templates.js";
 import { startSmtpReceiver, type SmtpReceiver } from "./testing.js";
-
-function captureLogger() {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk, _enc, cb) {
-      lines.push(String(chunk));
-      cb();
-    },
-  });
-  return { logger: createLogger({ level: "info", destination }), lines };
-}
 
 let receiver: SmtpReceiver;
 beforeAll(async () => {
@@ -75,7 +64,7 @@ describe("createMailer", () => {
       DATABASE_URL: "postgres://u:p@db/altalune",
       SUPERADMIN_EMAIL: "root@example.com",
       AUTH_ISSUER: "https://auth.example.com",
-      ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64"),
+      ENCRYPTION_KEY: TEST_ENCRYPTION_KEY.toString("base64"),
     });
     expect(() => createMailer(config, captureLogger().logger)).toThrow(ConfigError);
     expect(() => createMailer(config, captureLogger().logger)).toThrow(/SMTP_URL: required in production/);

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "@altalune/core";
 import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
+import { manualClock } from "@altalune/test-kit";
 import { RateLimiter } from "./rate-limiter.js";
 
 let db: TestDatabase;
@@ -10,17 +11,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await db?.drop();
 });
-
-/** A clock the test moves by hand. */
-function manualClock(start = "2030-01-01T00:00:00Z") {
-  let now = new Date(start).getTime();
-  return {
-    now: () => new Date(now),
-    advance: (seconds: number) => {
-      now += seconds * 1000;
-    },
-  };
-}
 
 describe("RateLimiter", () => {
   it("allows `limit` hits per sliding window and says when the next one will be allowed", async () => {

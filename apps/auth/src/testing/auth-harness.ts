@@ -1,25 +1,14 @@
 import { randomUUID } from "node:crypto";
-import { createServer } from "node:net";
 import { createLogger, loadConfig, newPublicId, randomSecret, sealSecret, type Config } from "@altalune/core";
 import type { Sql } from "@altalune/db";
 import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
+import { freePort, TEST_API_AUDIENCE, TEST_ENCRYPTION_KEY } from "@altalune/test-kit";
 import { startSmtpReceiver, type SmtpReceiver } from "../mail/testing.js";
 import { clientSecretContext } from "../provider/client-store.js";
 import { startAuthServer, type AuthServer, type StartAuthServerOptions } from "../server.js";
 
-/** Fixed secrets for tests (never used outside them). */
-export const TEST_ENCRYPTION_KEY = Buffer.alloc(32, 7);
-export const TEST_API_AUDIENCE = "urn:altalune:api";
-
-/** A port that was free a moment ago: the issuer URL must be known before the server starts. */
-export async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const address = probe.address();
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  if (address === null || typeof address === "string") throw new Error("no port");
-  return address.port;
-}
+// Re-exported: the auth tests, the CLI's and the benchmarks (bench/) take them from here.
+export { createUser, freePort, TEST_API_AUDIENCE, TEST_ENCRYPTION_KEY, type TestUser } from "@altalune/test-kit";
 
 export function testAuthConfig(port: number, extra: Record<string, string> = {}): Config {
   return loadConfig({
@@ -34,12 +23,6 @@ export function testAuthConfig(port: number, extra: Record<string, string> = {})
     API_AUDIENCE: TEST_API_AUDIENCE,
     ...extra,
   });
-}
-
-export interface TestUser {
-  id: string;
-  publicId: string;
-  email: string;
 }
 
 export interface TestClient {
@@ -89,52 +72,6 @@ export async function startTestAuth(
       if (!opts.db) await db.drop();
     },
   };
-}
-
-export async function createUser(
-  sql: Sql,
-  spec: {
-    email: string;
-    active?: boolean;
-    firstName?: string;
-    lastName?: string;
-    emailVerified?: boolean;
-    permissions?: string[];
-    roles?: { name: string; permissions: string[] }[];
-    projects?: { name: string; role: string }[];
-  },
-): Promise<TestUser & { projects: Record<string, string> }> {
-  const [user] = await sql<{ id: string; public_id: string }[]>`
-    insert into altalune_users (public_id, email, first_name, last_name, is_active, email_verified)
-    values (${newPublicId()}, ${spec.email}, ${spec.firstName ?? ""}, ${spec.lastName ?? ""}, ${spec.active ?? true}, ${spec.emailVerified ?? false})
-    returning id, public_id`;
-  if (!user) throw new Error("user not created");
-  const permissionId = async (name: string) => {
-    const [row] = await sql<{ id: string }[]>`
-      insert into altalune_permissions (public_id, name) values (${newPublicId()}, ${name})
-      on conflict (lower(name)) do update set name = excluded.name returning id`;
-    return row!.id;
-  };
-  for (const name of spec.permissions ?? []) {
-    await sql`insert into altalune_users_permissions (user_id, permission_id) values (${user.id}, ${await permissionId(name)})`;
-  }
-  for (const role of spec.roles ?? []) {
-    const [r] = await sql<{ id: string }[]>`
-      insert into altalune_roles (public_id, name) values (${newPublicId()}, ${role.name})
-      on conflict (lower(name)) do update set name = excluded.name returning id`;
-    for (const p of role.permissions) {
-      await sql`insert into altalune_roles_permissions (role_id, permission_id) values (${r!.id}, ${await permissionId(p)}) on conflict do nothing`;
-    }
-    await sql`insert into altalune_users_roles (user_id, role_id) values (${user.id}, ${r!.id})`;
-  }
-  const projects: Record<string, string> = {};
-  for (const p of spec.projects ?? []) {
-    const [proj] = await sql<{ id: string; public_id: string }[]>`
-      insert into altalune_projects (public_id, name, timezone) values (${newPublicId()}, ${p.name}, 'UTC') returning id, public_id`;
-    await sql`insert into altalune_project_members (project_id, user_id, role) values (${proj!.id}, ${user.id}, ${p.role})`;
-    projects[proj!.public_id] = p.role;
-  }
-  return { id: user.id, publicId: user.public_id, email: spec.email, projects };
 }
 
 export async function createClient(

@@ -52,26 +52,23 @@ function expected(rule: AuthRule, who: Identity): Outcome {
     case "other-audience":
     case "api-key-deactivated":
       return "Unauthenticated";
+    // Machine clients (client_credentials) are judged like users: their granted scopes are their
+    // permissions, their projects stand in for memberships.
     case "root":
     case "member-with-permission":
+    case "m2m-with-scope-and-project":
       return "ok";
     case "no-permission":
+    case "m2m-without-scope":
       return rule.authenticated ? "ok" : "PermissionDenied";
     case "permission-not-member":
+    case "m2m-other-project":
       return rule.projectScoped ? "PermissionDenied" : "ok";
     case "api-key-same-project":
       // Admitted by the rule's api_key (which ruleProblems allows only with project_scoped).
       return rule.apiKey && rule.projectScoped ? "ok" : "PermissionDenied";
     case "api-key-other-project":
       return "PermissionDenied";
-    // Machine clients (client_credentials): their granted scopes are their permissions, their
-    // projects stand in for memberships.
-    case "m2m-with-scope-and-project":
-      return "ok";
-    case "m2m-without-scope":
-      return rule.authenticated ? "ok" : "PermissionDenied";
-    case "m2m-other-project":
-      return rule.projectScoped ? "PermissionDenied" : "ok";
   }
 }
 

@@ -7,7 +7,8 @@ import { startTestApi, type TestApi } from "../testing/api-harness.js";
 import { detailOf } from "../testing/errors.js";
 import { grpcHealthStatus } from "../testing/grpc-health.js";
 import { startRestartablePostgres } from "../testing/restartable-postgres.js";
-import { TcpProxy } from "../testing/tcp-proxy.js";
+import { startProxiedApi, type ProxiedApi } from "../testing/proxied-api.js";
+import type { TcpProxy } from "../testing/tcp-proxy.js";
 
 // Database faults under a small steady load: the Resources API reaches its own test database
 // through a TCP proxy this file controls (refuse, cut, black hole, delay). Only this file's
@@ -96,24 +97,20 @@ async function expectAcknowledgedWritesOnce(sql: Sql, outcomes: Outcome[]): Prom
 }
 
 describe("database outage through a proxy", () => {
+  let proxied: ProxiedApi;
   let db: TestDatabase;
   let proxy: TcpProxy;
   let api: TestApi;
   let projectId: string;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    const url = new URL(db.url);
-    proxy = await TcpProxy.start({ host: url.hostname, port: Number(url.port || 5432) });
-    const proxied = createPool(proxy.urlFor(db.url), { max: 5, queueTimeoutMs: 1000 });
-    api = await startTestApi({ DB_UNAVAILABLE_TIMEOUT_MS: "1000" }, { db: { ...db, sql: proxied } });
+    proxied = await startProxiedApi({ DB_UNAVAILABLE_TIMEOUT_MS: "1000" }, { max: 5, queueTimeoutMs: 1000 });
+    ({ db, proxy, api } = proxied);
     projectId = (await api.client(ProjectService, "connect-json").createProject({ name: "Faults", timezone: "UTC", environment: "sandbox" })).project!.id;
   });
 
   afterAll(async () => {
-    await api?.close();
-    await proxy?.close();
-    await db?.drop();
+    await proxied?.close();
   });
 
   it("refused and cut connections: Unavailable 60014 within the bound, readiness 503, public config served; recovers; no acknowledged write lost", async () => {

@@ -1,31 +1,26 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool } from "@altalune/db";
-import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
 import { ProjectService } from "@altalune/proto";
-import { startTestApi, TRANSPORTS, type TestApi } from "../testing/api-harness.js";
+import { TRANSPORTS, type TestApi } from "../testing/api-harness.js";
 import { detailOf } from "../testing/errors.js";
-import { TcpProxy } from "../testing/tcp-proxy.js";
+import { startProxiedApi, type ProxiedApi } from "../testing/proxied-api.js";
+import type { TcpProxy } from "../testing/tcp-proxy.js";
 
 // MAX_CALLS_IN_FLIGHT: with a slow database (the proxy delays every packet), a burst beyond the
 // limit is refused at once with ResourceExhausted; the admitted calls succeed.
 describe("overload", () => {
-  let db: TestDatabase;
+  let proxied: ProxiedApi;
   let proxy: TcpProxy;
   let api: TestApi;
   let projectId: string;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    const url = new URL(db.url);
-    proxy = await TcpProxy.start({ host: url.hostname, port: Number(url.port || 5432) });
-    api = await startTestApi({ MAX_CALLS_IN_FLIGHT: "4" }, { db: { ...db, sql: createPool(proxy.urlFor(db.url), { max: 5 }) } });
+    proxied = await startProxiedApi({ MAX_CALLS_IN_FLIGHT: "4" }, { max: 5 });
+    ({ proxy, api } = proxied);
     projectId = (await api.client(ProjectService, "connect-json").createProject({ name: "Overload", timezone: "UTC", environment: "sandbox" })).project!.id;
   });
   afterAll(async () => {
-    await api?.close();
-    await proxy?.close();
-    await db?.drop();
+    await proxied?.close();
   });
 
   // Every transport: the refusal is written by the port before connect-node or the pipeline see

@@ -6,7 +6,8 @@ import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
 import { EmployeeService, EmployeeStatus, ProjectService } from "@altalune/proto";
 import { createGrpcJsClient } from "@altalune/rpc";
 import { startPgBouncer, type PgBouncer } from "../../../../packages/db/src/testing-pgbouncer.js";
-import { dataDir, freePort, READY, runCli, startServerProcess, type ServerProcess } from "../testing/cli-process.js";
+import { freePort } from "@altalune/test-kit";
+import { dataDir, READY, runCli, startServerProcess, type ServerProcess } from "../testing/cli-process.js";
 import { detailOf } from "../testing/errors.js";
 
 // The apps through a real PgBouncer in transaction pooling mode (Debian's 1.18): DATABASE_URL is

@@ -6,11 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
 import { ProjectService, UserService } from "@altalune/proto";
 import { startSmtpReceiver, type SmtpReceiver } from "../../../auth/src/mail/testing.js";
-import { createClient as createOauthClient, createUser, TEST_ENCRYPTION_KEY, type TestClient } from "../../../auth/src/testing/auth-harness.js";
+import { createUser, freePort, TEST_ENCRYPTION_KEY } from "@altalune/test-kit";
+import { createClient as createOauthClient, type TestClient } from "../../../auth/src/testing/auth-harness.js";
 import { Browser, type Page } from "../../../auth/src/testing/browser.js";
 import { authorizationUrl, browserLogin, codeFromMail, exchange, relyingParty } from "../../../auth/src/testing/login-flow.js";
 import { USER_STATE_TTL_MS } from "../auth/user-state.js";
-import { dataDir, freePort, READY, runCli, startServerProcess, type ServerProcess } from "../testing/cli-process.js";
+import { dataDir, READY, runCli, startServerProcess, type ServerProcess } from "../testing/cli-process.js";
 
 // Two processes of each app (`altalune serve-auth` ×2, `altalune serve` ×2) on one database, the
 // auth replicas behind a load balancer this file controls (one issuer URL, like production): what

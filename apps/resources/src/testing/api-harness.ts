@@ -4,6 +4,7 @@ import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } f
 import { createLogger, loadConfig, type Config, type Logger } from "@altalune/core";
 import { runPostMigrate } from "@altalune/db";
 import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
+import { TEST_DASHBOARD_CLIENT, TEST_ENCRYPTION_KEY } from "@altalune/test-kit";
 import type { Clock } from "../domains/api-key/index.js";
 import { seed } from "../seed.js";
 import { startResourcesServer, type ResourcesServer } from "../server.js";
@@ -15,16 +16,16 @@ import { TestIssuer, type TokenSpec } from "./test-issuer.js";
 export const TRANSPORTS = ["connect-json", "connect-binary", "grpc-web", "grpc-connect-port", "grpc-js"] as const;
 export type TransportName = (typeof TRANSPORTS)[number];
 
-/** Fixed secrets for tests (never used outside them). */
+/** Fixed secrets for tests (never used outside them), the same as the auth server's tests use. */
 export const TEST_ENV: Record<string, string> = {
   LOG_LEVEL: "silent",
   NODE_ENV: "test",
   SHUTDOWN_TIMEOUT_MS: "2000",
   // Tests close their servers without a load balancer to drain.
   SHUTDOWN_DRAIN_MS: "0",
-  ENCRYPTION_KEY: Buffer.alloc(32, 42).toString("base64"),
-  DASHBOARD_CLIENT_ID: "6f1c2f4e-5d7a-4b8e-9c3d-2a1b0c9d8e7f",
-  DASHBOARD_CLIENT_SECRET: "test-dashboard-secret-0123456789abcdef",
+  ENCRYPTION_KEY: TEST_ENCRYPTION_KEY.toString("base64"),
+  DASHBOARD_CLIENT_ID: TEST_DASHBOARD_CLIENT.clientId,
+  DASHBOARD_CLIENT_SECRET: TEST_DASHBOARD_CLIENT.clientSecret,
 };
 
 export interface ClientOptions {

@@ -1,20 +1,11 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** The `altalune` command as a user runs it: real processes on real ports (tests of several processes). */
 export const CLI_MAIN = fileURLToPath(new URL("../../../cli/src/main.ts", import.meta.url));
-
-export async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 /** A private DATA_DIR per test file (dev secrets, mail log); remove() deletes it. */
 export async function dataDir(): Promise<{ path: string; remove(): Promise<void> }> {

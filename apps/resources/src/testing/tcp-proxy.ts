@@ -1,4 +1,5 @@
 import net from "node:net";
+import { freePort } from "@altalune/test-kit";
 
 /**
  * A TCP proxy a test controls, between the application and PostgreSQL: it forwards, refuses new
@@ -21,11 +22,7 @@ export class TcpProxy {
 
   /** Listens on an ephemeral port of 127.0.0.1 and forwards to `target`. */
   static async start(target: { host: string; port: number }): Promise<TcpProxy> {
-    const probe = net.createServer();
-    await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-    const address = probe.address();
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
-    const proxy = new TcpProxy(typeof address === "object" && address !== null ? address.port : 0, target);
+    const proxy = new TcpProxy(await freePort(), target);
     await proxy.listen();
     return proxy;
   }

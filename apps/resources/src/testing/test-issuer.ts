@@ -1,6 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
+import { TEST_API_AUDIENCE } from "@altalune/test-kit";
 
 interface SigningKey {
   kid: string;
@@ -57,7 +58,7 @@ export class TestIssuer {
     this.current = keys[0] as SigningKey;
   }
 
-  static async start(audience = "urn:altalune:api"): Promise<TestIssuer> {
+  static async start(audience = TEST_API_AUDIENCE): Promise<TestIssuer> {
     const keys = [await newKey("rs-1", "RS256"), await newKey("es-1", "ES256")];
     const unpublished = await newKey("rs-unpublished", "RS256");
     let issuer: TestIssuer | undefined;

@@ -1,24 +1,20 @@
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { toJsonString } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { createLogger } from "@altalune/core";
+import { captureLogger } from "@altalune/test-kit";
 import { ApiKeyService, ProjectService, QueryApiKeysResponseSchema, SortOrder } from "@altalune/proto";
 import { ApiKeyVerifier } from "../../auth/api-key-verifier.js";
 import { startTestApi, TRANSPORTS, type TestApi } from "../../testing/api-harness.js";
 import { callError, detailOf } from "../../testing/errors.js";
+import { expectInvalidOnBothProtocols } from "../../testing/refusals.js";
+import { listQuery, type ListQueryOver as Over } from "../../testing/list-query.js";
 import { parseApiKey } from "./key-format.js";
 import { ApiKeyRepo } from "./repo.js";
 
 const DAY = 24 * 60 * 60 * 1000;
-const logLines: string[] = [];
-const logSink = new Writable({
-  write(chunk: Buffer, _enc, done) {
-    logLines.push(chunk.toString());
-    done();
-  },
-});
+const log = captureLogger("trace");
+const logLines = log.lines;
 
 let api: TestApi;
 let projectA: string;
@@ -27,7 +23,7 @@ const issuedKeys: string[] = [];
 
 beforeAll(async () => {
   // Trace level: the most the server can log, so the test sees every line a key could slip into.
-  api = await startTestApi({ LOG_LEVEL: "trace" }, { logger: createLogger({ level: "trace", destination: logSink }) });
+  api = await startTestApi({ LOG_LEVEL: "trace" }, { logger: log.logger });
   const projects = api.client(ProjectService, "connect-binary");
   projectA = (await projects.createProject({ name: "Keys A", timezone: "UTC", environment: "live" })).project!.id;
   projectB = (await projects.createProject({ name: "Keys B", timezone: "UTC", environment: "live" })).project!.id;
@@ -111,13 +107,8 @@ describe("rules", () => {
     { what: "name with symbols", req: { name: "bad$name", expiration: inDays(1) }, meta: { name: "string.pattern" } },
     { what: "blank name", req: { name: "   ", expiration: inDays(1) }, meta: { name: "string.not_blank" } },
   ])("$what → InvalidArgument, nothing written", async ({ req, meta }) => {
-    const before = await api.db.sql`select count(*)::int as n from altalune_project_api_keys`;
-    for (const transport of ["connect-json", "grpc-js"] as const) {
-      const err = await callError(api.client(ApiKeyService, transport).createApiKey({ projectId: projectA, ...req }));
-      expect(err.code).toBe(Code.InvalidArgument);
-      expect(detailOf(err)).toEqual({ code: "60001", meta });
-    }
-    expect(await api.db.sql`select count(*)::int as n from altalune_project_api_keys`).toEqual(before);
+    const create = (transport: "connect-json" | "grpc-js") => api.client(ApiKeyService, transport).createApiKey({ projectId: projectA, ...req });
+    await expectInvalidOnBothProtocols(create, meta, () => api.db.sql`select count(*)::int as n from altalune_project_api_keys`);
   });
 
   it("keys of project A are not found through project B", async () => {
@@ -330,16 +321,7 @@ describe("QueryApiKeys", () => {
     await keys.deactivateApiKey({ projectId: project, apiKeyId: ids.get("delta-deploy")! });
   });
 
-  type Over = { keyword?: string; filters?: Record<string, string[]>; sort?: [string, SortOrder]; page?: number; pageSize?: number };
-  const query = (over: Over) => ({
-    projectId: project,
-    query: {
-      pagination: { page: over.page ?? 1, pageSize: over.pageSize ?? 50 },
-      keyword: over.keyword ?? "",
-      filters: Object.fromEntries(Object.entries(over.filters ?? {}).map(([k, values]) => [k, { values }])),
-      ...(over.sort ? { sorting: { field: over.sort[0], order: over.sort[1] } } : {}),
-    },
-  });
+  const query = (over: Over) => ({ projectId: project, query: listQuery(over) });
 
   it.each([
     { what: "keyword over the name", q: { keyword: "CI", sort: ["name", SortOrder.ASC] } as Over, names: ["alpha-ci", "beta-ci"] },

@@ -4,6 +4,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import * as api from "@altalune/proto";
 import { authRuleOf, isAudited, isReadOnly } from "@altalune/rpc";
 import { newPublicId } from "@altalune/core";
+import type { AuditEventRow } from "@altalune/test-kit";
 import { DOMAIN_SERVICES } from "../../domains.js";
 import { startTestApi, type TestApi, type TransportName } from "../../testing/api-harness.js";
 
@@ -176,22 +177,8 @@ const RECIPES: Record<string, Recipe> = {
   "UserService/DeactivateUser": { request: async () => ({ id: await fixtures.user() }) },
 };
 
-interface Row {
-  action: string;
-  actor_type: string;
-  actor_public_id: string | null;
-  target_type: string | null;
-  target_public_id: string | null;
-  project_public_id: string | null;
-  result: string;
-  request_id: string;
-  trace_id: string | null;
-  client_address: string | null;
-  user_agent: string | null;
-  changed_fields: string[] | null;
-  tags: string[];
-  text: string;
-}
+/** The whole row (`a.*`) and its text form, which no secret of the call may be in. */
+type Row = Omit<AuditEventRow, "details"> & { text: string };
 
 async function rowsOf(requestId: string): Promise<Row[]> {
   return t.db.sql<Row[]>`

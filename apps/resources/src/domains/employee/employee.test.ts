@@ -3,6 +3,8 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { EmployeeService, EmployeeStatus, ProjectService, SortOrder } from "@altalune/proto";
 import { startTestApi, TRANSPORTS, type TestApi } from "../../testing/api-harness.js";
 import { callError, detailOf } from "../../testing/errors.js";
+import { expectInvalidOnBothProtocols } from "../../testing/refusals.js";
+import { listQuery, type ListQueryOver as Over } from "../../testing/list-query.js";
 import { searchDocumentSql } from "@altalune/db";
 import { employeeListSpec } from "./repo.js";
 
@@ -131,13 +133,8 @@ describe("bad input", () => {
     { what: "short role and department", req: { ...person("Valid Name"), role: "x", department: "" }, meta: { role: "string.min_len", department: "string.min_len" } },
     { what: "blank name", req: person("   "), meta: { name: "string.not_blank" } },
   ])("$what → InvalidArgument naming the rule, nothing written", async ({ req, meta }) => {
-    const before = await api.db.sql`select count(*)::int as n from altalune_example_employees`;
-    for (const transport of ["connect-json", "grpc-js"] as const) {
-      const err = await callError(api.client(EmployeeService, transport).createEmployee({ projectId: projectA, ...req }));
-      expect(err.code).toBe(Code.InvalidArgument);
-      expect(detailOf(err)).toEqual({ code: "60001", meta });
-    }
-    expect(await api.db.sql`select count(*)::int as n from altalune_example_employees`).toEqual(before);
+    const create = (transport: "connect-json" | "grpc-js") => api.client(EmployeeService, transport).createEmployee({ projectId: projectA, ...req });
+    await expectInvalidOnBothProtocols(create, meta, () => api.db.sql`select count(*)::int as n from altalune_example_employees`);
   });
 
   it("QueryEmployees requires a query", async () => {
@@ -166,16 +163,7 @@ describe("QueryEmployees", () => {
     }
   });
 
-  type Over = { keyword?: string; filters?: Record<string, string[]>; sort?: [string, SortOrder]; page?: number; pageSize?: number };
-  const query = (over: Over) => ({
-    projectId: project,
-    query: {
-      pagination: { page: over.page ?? 1, pageSize: over.pageSize ?? 50 },
-      keyword: over.keyword ?? "",
-      filters: Object.fromEntries(Object.entries(over.filters ?? {}).map(([k, values]) => [k, { values }])),
-      ...(over.sort ? { sorting: { field: over.sort[0], order: over.sort[1] } } : {}),
-    },
-  });
+  const query = (over: Over) => ({ projectId: project, query: listQuery(over) });
 
   it.each([
     { what: "default order is newest first", q: {} as Over, names: ["Eve Adams", "Dan Brown", "Carol Jones", "Bob Stone", "Alice Smith"] },

@@ -4,6 +4,7 @@ import { IAMMapperService, PermissionService, ProjectService, RoleService, UserS
 import type { TransactionSql } from "@altalune/db";
 import { startTestApi, TRANSPORTS, type TestApi, type TransportName } from "../../testing/api-harness.js";
 import { callError, detailOf } from "../../testing/errors.js";
+import { iamRows } from "../../testing/iam-rows.js";
 
 /*
  * What keeps the system administrable: a project keeps an owner (also when a user is deleted),
@@ -66,19 +67,8 @@ async function exists(userId: string): Promise<boolean> {
 }
 
 /** Every row a refused call could have touched, as comparable text. */
-async function state(): Promise<string[]> {
-  const rows = await api.db.sql<{ row: string }[]>`
-    select 'u ' || public_id as row from altalune_users
-    union all
-    select 'ur ' || u.public_id || ' ' || r.public_id
-      from altalune_users_roles m join altalune_users u on u.id = m.user_id join altalune_roles r on r.id = m.role_id
-    union all
-    select 'rp ' || r.public_id || ' ' || p.public_id
-      from altalune_roles_permissions m join altalune_roles r on r.id = m.role_id join altalune_permissions p on p.id = m.permission_id
-    union all
-    select 'pm ' || p.public_id || ' ' || u.public_id || ' ' || m.role
-      from altalune_project_members m join altalune_projects p on p.id = m.project_id join altalune_users u on u.id = m.user_id`;
-  return rows.map((r) => r.row).sort();
+function state(): Promise<string[]> {
+  return iamRows(api.db.sql, ["users", "userRoles", "rolePermissions", "projectMembers"]);
 }
 
 async function refusedEverywhere(call: (t: TransportName) => Promise<unknown>, detail: { code: string; meta: Record<string, string> }) {

@@ -4,6 +4,7 @@ import { IAMMapperService, PermissionService, ProjectService, RoleService, UserS
 import { newPublicId } from "@altalune/core";
 import { startTestApi, TRANSPORTS, type TestApi, type TransportName } from "../../testing/api-harness.js";
 import { callError, detailOf } from "../../testing/errors.js";
+import { iamRows } from "../../testing/iam-rows.js";
 
 let api: TestApi;
 
@@ -36,23 +37,8 @@ const rolePermissionNames = async (roleId: string) => (await iam().getRolePermis
 const effective = async (userId: string) => (await iam().getUserPermissions({ userId })).permissions.map((p) => p.name);
 
 /** Every mapping and membership row, as comparable text. */
-async function mappingRows(): Promise<string[]> {
-  const rows = await api.db.sql<{ row: string }[]>`
-    select 'ur ' || u.public_id || ' ' || r.public_id as row
-      from altalune_users_roles m join altalune_users u on u.id = m.user_id join altalune_roles r on r.id = m.role_id
-    union all
-    select 'rp ' || r.public_id || ' ' || p.public_id
-      from altalune_roles_permissions m join altalune_roles r on r.id = m.role_id join altalune_permissions p on p.id = m.permission_id
-    union all
-    select 'up ' || u.public_id || ' ' || p.public_id
-      from altalune_users_permissions m join altalune_users u on u.id = m.user_id join altalune_permissions p on p.id = m.permission_id
-    union all
-    select 'pm ' || p.public_id || ' ' || u.public_id || ' ' || m.role
-      from altalune_project_members m join altalune_projects p on p.id = m.project_id join altalune_users u on u.id = m.user_id
-    union all
-    select 'id ' || u.public_id || ' ' || i.provider
-      from altalune_user_identities i join altalune_users u on u.id = i.user_id`;
-  return rows.map((r) => r.row).sort();
+function mappingRows(): Promise<string[]> {
+  return iamRows(api.db.sql, ["userRoles", "rolePermissions", "userPermissions", "projectMembers", "identities"]);
 }
 
 async function entityIds(): Promise<string[]> {

@@ -1,22 +1,11 @@
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { newPublicId } from "@altalune/core";
-import { runPostMigrate, type Sql } from "@altalune/db";
-import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
+import type { Sql } from "@altalune/db";
 import { seed } from "../../seed.js";
+import { freshDatabases } from "../../testing/fresh-databases.js";
 import { SEED_PERMISSIONS, SeedError } from "./seed.js";
 
-const databases: TestDatabase[] = [];
-afterAll(async () => {
-  await Promise.all(databases.map((d) => d.drop()));
-});
-
-/** A migrated, never seeded database, as `altalune migrate up --skip-seed` leaves it. */
-async function freshDatabase(): Promise<Sql> {
-  const db = await createTestDatabase();
-  databases.push(db);
-  await runPostMigrate(db.sql);
-  return db.sql;
-}
+const freshDatabase = freshDatabases();
 
 const quiet = { info: () => {} };
 const seedWith = (sql: Sql, superadminEmail = "admin@altalune.local") => seed(sql, quiet, { superadminEmail });

@@ -1,29 +1,24 @@
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toJsonString } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import { createLogger, loadConfig, openSecret } from "@altalune/core";
-import { runPostMigrate, type Sql } from "@altalune/db";
-import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
+import { loadConfig, openSecret } from "@altalune/core";
+import type { Sql } from "@altalune/db";
+import { captureLogger } from "@altalune/test-kit";
 import { GetOAuthClientResponseSchema, OAuthClientService, QueryOAuthClientsResponseSchema, SortOrder } from "@altalune/proto";
 import { seed } from "../../seed.js";
 import { startTestApi, TEST_ENV, type TestApi, type TransportName } from "../../testing/api-harness.js";
 import { callError, detailOf } from "../../testing/errors.js";
+import { freshDatabases } from "../../testing/fresh-databases.js";
 import { DashboardClientSeedError, seedDashboardClient } from "./seed.js";
 
-const logLines: string[] = [];
-const logSink = new Writable({
-  write(chunk: Buffer, _enc, done) {
-    logLines.push(chunk.toString());
-    done();
-  },
-});
+const log = captureLogger("trace");
+const logLines = log.lines;
 /** Every secret the API handed out: none may ever appear in a log line. */
 const issuedSecrets: string[] = [];
 
 let api: TestApi;
 beforeAll(async () => {
-  api = await startTestApi({ LOG_LEVEL: "trace" }, { logger: createLogger({ level: "trace", destination: logSink }) });
+  api = await startTestApi({ LOG_LEVEL: "trace" }, { logger: log.logger });
 });
 afterAll(async () => {
   await api?.close();
@@ -543,16 +538,7 @@ describe("without ENCRYPTION_KEY", () => {
 });
 
 describe("seedDashboardClient", () => {
-  const databases: TestDatabase[] = [];
-  afterAll(async () => {
-    await Promise.all(databases.map((d) => d.drop()));
-  });
-  async function freshDatabase(): Promise<Sql> {
-    const db = await createTestDatabase();
-    databases.push(db);
-    await runPostMigrate(db.sql);
-    return db.sql;
-  }
+  const freshDatabase = freshDatabases();
   const recorder = () => {
     const lines: Array<{ level: string; details: object; message: string }> = [];
     return {

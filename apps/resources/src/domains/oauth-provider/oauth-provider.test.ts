@@ -1,10 +1,10 @@
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { create, toJsonString, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, type HandlerContext } from "@connectrpc/connect";
-import { createLogger, newPublicId, openSecret, OutboundPolicy } from "@altalune/core";
+import { newPublicId, openSecret, OutboundPolicy } from "@altalune/core";
 import { runPostMigrate, type Sql } from "@altalune/db";
 import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
+import { captureLogger, TEST_OTHER_ENCRYPTION_KEY } from "@altalune/test-kit";
 import {
   CreateOAuthProviderRequestSchema,
   CreateOAuthProviderResponseSchema,
@@ -24,13 +24,8 @@ import { findProviderBySlug, listEnabledProviders, ProviderConfigError } from ".
 import { OAuthProviderRepo } from "./repo.js";
 import { OAuthProviderService as OAuthProviderServiceImpl } from "./service.js";
 
-const logLines: string[] = [];
-const logSink = new Writable({
-  write(chunk: Buffer, _enc, done) {
-    logLines.push(chunk.toString());
-    done();
-  },
-});
+const log = captureLogger("trace");
+const logLines = log.lines;
 /** Every secret given to the API: none may ever appear in a response or a log line. */
 const secrets: string[] = [];
 let counter = 0;
@@ -43,7 +38,7 @@ function newSecret(label: string): string {
 
 let api: TestApi;
 beforeAll(async () => {
-  api = await startTestApi({ LOG_LEVEL: "trace" }, { logger: createLogger({ level: "trace", destination: logSink }) });
+  api = await startTestApi({ LOG_LEVEL: "trace" }, { logger: log.logger });
 });
 afterAll(async () => {
   await api?.close();
@@ -511,19 +506,15 @@ describe("the encryption key", () => {
   });
 
   it("with another key: the stored secret does not open (60813), and the server says so in its log", async () => {
-    const lines: string[] = [];
-    const sink = new Writable({ write: (chunk: Buffer, _e, done) => void (lines.push(chunk.toString()), done()) });
-    const rekeyed = await startTestApi(
-      { ENCRYPTION_KEY: Buffer.alloc(32, 7).toString("base64") },
-      { db: api.db, logger: createLogger({ level: "info", destination: sink }) },
-    );
+    const rekeyedLog = captureLogger("info");
+    const rekeyed = await startTestApi({ ENCRYPTION_KEY: TEST_OTHER_ENCRYPTION_KEY.toString("base64") }, { db: api.db, logger: rekeyedLog.logger });
     try {
       const c = rekeyed.client(OAuthProviderService, "grpc-js");
       const apple = (await c.queryOAuthProviders({ query: { pagination: { page: 1, pageSize: 10 }, filters: { slug: { values: ["apple"] } } } })).data[0]!;
       const e = await callError(c.revealClientSecret({ id: apple.id }));
       expect(e.code).toBe(Code.Internal);
       expect(detailOf(e)).toEqual({ code: "60813", meta: { provider_id: apple.id } });
-      expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(
+      expect(rekeyedLog.records()).toContainEqual(
         expect.objectContaining({ level: 50, providerId: apple.id, msg: "OAuth provider client secret cannot be opened" }),
       );
     } finally {
@@ -619,7 +610,7 @@ describe("lookup for the auth server", () => {
 
   it("says why a secret cannot be opened", async () => {
     await expect(findProviderBySlug(db.sql, "google", undefined)).rejects.toMatchObject({ name: "ProviderConfigError", reason: "encryption_key_missing", slug: "google" });
-    const other = Buffer.alloc(32, 9);
+    const other = TEST_OTHER_ENCRYPTION_KEY;
     const err = await findProviderBySlug(db.sql, "google", other).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProviderConfigError);
     expect(err).toMatchObject({ reason: "secret_unreadable" });

@@ -3,6 +3,7 @@ import { Code } from "@connectrpc/connect";
 import { PermissionService, SortOrder } from "@altalune/proto";
 import { startTestApi, TRANSPORTS, type TestApi, type TransportName } from "../../testing/api-harness.js";
 import { callError, detailOf } from "../../testing/errors.js";
+import { invalid, itRefusesOnEveryTransport, notFound, type Refusal } from "../../testing/refusals.js";
 import { SEED_PERMISSIONS } from "../iam/seed.js";
 
 let api: TestApi;
@@ -74,30 +75,19 @@ describe.each(TRANSPORTS)("PermissionService over %s", (transport) => {
 });
 
 describe("bad input is refused identically on every transport, and changes nothing", () => {
-  type Client = ReturnType<typeof permissions>;
-  const cases: Array<{ name: string; call: (c: Client) => Promise<unknown>; code: Code; detail: { code: string; meta: Record<string, string> } }> = [
-    { name: "empty name", call: (c) => c.createPermission({ name: "" }), code: Code.InvalidArgument, detail: { code: "60001", meta: { name: "required" } } },
-    { name: "one-letter name", call: (c) => c.createPermission({ name: "a" }), code: Code.InvalidArgument, detail: { code: "60001", meta: { name: "string.min_len" } } },
-    { name: "white space", call: (c) => c.createPermission({ name: " report:read" }), code: Code.InvalidArgument, detail: { code: "60001", meta: { name: "string.pattern" } } },
-    { name: "a dash", call: (c) => c.createPermission({ name: "api-key:read" }), code: Code.InvalidArgument, detail: { code: "60001", meta: { name: "string.pattern" } } },
-    { name: "name too long", call: (c) => c.createPermission({ name: "p".repeat(101) }), code: Code.InvalidArgument, detail: { code: "60001", meta: { name: "string.max_len" } } },
-    { name: "description too long", call: (c) => c.createPermission({ name: "long:desc", description: "d".repeat(501) }), code: Code.InvalidArgument, detail: { code: "60001", meta: { description: "string.max_len" } } },
-    { name: "id of the wrong length", call: (c) => c.getPermission({ id: "abc" }), code: Code.InvalidArgument, detail: { code: "60001", meta: { id: "string.len" } } },
-    { name: "unknown id on update", call: (c) => c.updatePermission({ id: "zzzzzzzzzzzzzz", name: "nobody:read" }), code: Code.NotFound, detail: { code: "60700", meta: { permission_id: "zzzzzzzzzzzzzz" } } },
-    { name: "unknown id on delete", call: (c) => c.deletePermission({ id: "zzzzzzzzzzzzzz" }), code: Code.NotFound, detail: { code: "60700", meta: { permission_id: "zzzzzzzzzzzzzz" } } },
+  const cases: Array<Refusal<ReturnType<typeof permissions>>> = [
+    invalid("empty name", (c) => c.createPermission({ name: "" }), { name: "required" }),
+    invalid("one-letter name", (c) => c.createPermission({ name: "a" }), { name: "string.min_len" }),
+    invalid("white space", (c) => c.createPermission({ name: " report:read" }), { name: "string.pattern" }),
+    invalid("a dash", (c) => c.createPermission({ name: "api-key:read" }), { name: "string.pattern" }),
+    invalid("name too long", (c) => c.createPermission({ name: "p".repeat(101) }), { name: "string.max_len" }),
+    invalid("description too long", (c) => c.createPermission({ name: "long:desc", description: "d".repeat(501) }), { description: "string.max_len" }),
+    invalid("id of the wrong length", (c) => c.getPermission({ id: "abc" }), { id: "string.len" }),
+    notFound("unknown id on update", (c) => c.updatePermission({ id: "zzzzzzzzzzzzzz", name: "nobody:read" }), "60700", { permission_id: "zzzzzzzzzzzzzz" }),
+    notFound("unknown id on delete", (c) => c.deletePermission({ id: "zzzzzzzzzzzzzz" }), "60700", { permission_id: "zzzzzzzzzzzzzz" }),
   ];
 
-  it.each(cases)("$name", async ({ call, code, detail }) => {
-    const snapshot = () => api.db.sql`select public_id, name, description from altalune_permissions order by id`;
-    const before = await snapshot();
-    const errors = await Promise.all(TRANSPORTS.map((t) => callError(call(permissions(t)))));
-    for (const e of errors) {
-      expect(e.code).toBe(code);
-      expect(detailOf(e)).toEqual(detail);
-    }
-    expect(new Set(errors.map((e) => e.rawMessage)).size).toBe(1);
-    expect(await snapshot()).toEqual(before);
-  });
+  itRefusesOnEveryTransport(cases, permissions, () => api.db.sql`select public_id, name, description from altalune_permissions order by id`);
 });
 
 describe("QueryPermissions", () => {

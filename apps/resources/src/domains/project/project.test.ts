@@ -3,6 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { ProjectService, ConfigService, SortOrder } from "@altalune/proto";
 import { startTestApi, TRANSPORTS, type TestApi, type TransportName } from "../../testing/api-harness.js";
 import { callError, detailOf } from "../../testing/errors.js";
+import { invalid, itRefusesOnEveryTransport, notFound, type Refusal } from "../../testing/refusals.js";
 
 let api: TestApi;
 
@@ -105,110 +106,28 @@ async function internalId(publicId: string): Promise<string> {
 }
 
 describe("bad input is refused identically on every transport, and changes nothing", () => {
-  const cases: Array<{ name: string; call: (c: ReturnType<typeof projectsOver>) => Promise<unknown>; code: Code; detail: { code: string; meta: Record<string, string> } }> = [
-    {
-      name: "empty name",
-      call: (c) => c.createProject({ name: "", timezone: "UTC", environment: "live" }),
-      code: Code.InvalidArgument,
-      detail: { code: "60001", meta: { name: "required" } },
-    },
-    {
-      name: "name with forbidden characters",
-      call: (c) => c.createProject({ name: "x<script>", timezone: "UTC", environment: "live" }),
-      code: Code.InvalidArgument,
-      detail: { code: "60001", meta: { name: "string.pattern" } },
-    },
-    {
-      name: "name too long",
-      call: (c) => c.createProject({ name: "n".repeat(51), timezone: "UTC", environment: "live" }),
-      code: Code.InvalidArgument,
-      detail: { code: "60001", meta: { name: "string.max_len" } },
-    },
-    {
-      name: "unknown environment",
-      call: (c) => c.createProject({ name: "Env test", timezone: "UTC", environment: "staging" }),
-      code: Code.InvalidArgument,
-      detail: { code: "60001", meta: { environment: "string.in" } },
-    },
-    {
-      name: "description too long and missing timezone",
-      call: (c) => c.createProject({ name: "Two problems", description: "d".repeat(101), environment: "live" }),
-      code: Code.InvalidArgument,
-      detail: { code: "60001", meta: { description: "string.max_len", timezone: "required" } },
-    },
-    {
-      name: "not a time zone",
-      call: (c) => c.createProject({ name: "Tz test", timezone: "Mars/Olympus", environment: "live" }),
-      code: Code.InvalidArgument,
-      detail: { code: "60001", meta: { timezone: "timezone.iana" } },
-    },
-    {
-      name: "blank name",
-      call: (c) => c.createProject({ name: "   ", timezone: "UTC", environment: "live" }),
-      code: Code.InvalidArgument,
-      detail: { code: "60001", meta: { name: "string.not_blank" } },
-    },
-    {
-      name: "id of the wrong length",
-      call: (c) => c.getProject({ id: "short" }),
-      code: Code.InvalidArgument,
-      detail: { code: "60001", meta: { id: "string.len" } },
-    },
-    {
-      name: "a NUL character in a free-text field",
-      call: (c) => c.createProject({ name: "Nul test", description: "a\u0000b", timezone: "UTC", environment: "live" }),
-      code: Code.InvalidArgument,
-      detail: { code: "60001", meta: { description: "string.no_nul" } },
-    },
-    {
-      name: "a NUL character in the keyword",
-      call: (c) => c.queryProjects({ query: { pagination: { page: 1, pageSize: 10 }, keyword: "x\u0000" } }),
-      code: Code.InvalidArgument,
-      detail: { code: "60001", meta: { "query.keyword": "string.no_nul" } },
-    },
-    {
-      name: "a NUL character in a filter value",
-      call: (c) =>
-        c.queryProjects({ query: { pagination: { page: 1, pageSize: 10 }, filters: { environment: { values: ["live\u0000"] } } } }),
-      code: Code.InvalidArgument,
-      detail: { code: "60001", meta: { "query.filters[environment].values[0]": "string.no_nul" } },
-    },
-    {
-      name: "unknown id",
-      call: (c) => c.updateProject({ id: "zzzzzzzzzzzzzz", name: "Whatever", timezone: "UTC" }),
-      code: Code.NotFound,
-      detail: { code: "60301", meta: { project_id: "zzzzzzzzzzzzzz" } },
-    },
-    {
-      name: "page size over the limit",
-      call: (c) => c.queryProjects({ query: { pagination: { page: 1, pageSize: 10001 } } }),
-      code: Code.InvalidArgument,
-      detail: { code: "60001", meta: { "query.pagination.page_size": "int32.gt_lte" } },
-    },
-    {
-      name: "page zero",
-      call: (c) => c.queryProjects({ query: { pagination: { page: 0, pageSize: 10 } } }),
-      code: Code.InvalidArgument,
-      detail: { code: "60001", meta: { "query.pagination.page": "required" } },
-    },
+  const cases: Array<Refusal<ReturnType<typeof projectsOver>>> = [
+    invalid("empty name", (c) => c.createProject({ name: "", timezone: "UTC", environment: "live" }), { name: "required" }),
+    invalid("name with forbidden characters", (c) => c.createProject({ name: "x<script>", timezone: "UTC", environment: "live" }), { name: "string.pattern" }),
+    invalid("name too long", (c) => c.createProject({ name: "n".repeat(51), timezone: "UTC", environment: "live" }), { name: "string.max_len" }),
+    invalid("unknown environment", (c) => c.createProject({ name: "Env test", timezone: "UTC", environment: "staging" }), { environment: "string.in" }),
+    invalid("description too long and missing timezone", (c) => c.createProject({ name: "Two problems", description: "d".repeat(101), environment: "live" }), { description: "string.max_len", timezone: "required" }),
+    invalid("not a time zone", (c) => c.createProject({ name: "Tz test", timezone: "Mars/Olympus", environment: "live" }), { timezone: "timezone.iana" }),
+    invalid("blank name", (c) => c.createProject({ name: "   ", timezone: "UTC", environment: "live" }), { name: "string.not_blank" }),
+    invalid("id of the wrong length", (c) => c.getProject({ id: "short" }), { id: "string.len" }),
+    invalid("a NUL character in a free-text field", (c) => c.createProject({ name: "Nul test", description: "a\u0000b", timezone: "UTC", environment: "live" }), { description: "string.no_nul" }),
+    invalid("a NUL character in the keyword", (c) => c.queryProjects({ query: { pagination: { page: 1, pageSize: 10 }, keyword: "x\u0000" } }), { "query.keyword": "string.no_nul" }),
+    invalid("a NUL character in a filter value", (c) => c.queryProjects({ query: { pagination: { page: 1, pageSize: 10 }, filters: { environment: { values: ["live\u0000"] } } } }), { "query.filters[environment].values[0]": "string.no_nul" }),
+    notFound("unknown id", (c) => c.updateProject({ id: "zzzzzzzzzzzzzz", name: "Whatever", timezone: "UTC" }), "60301", { project_id: "zzzzzzzzzzzzzz" }),
+    invalid("page size over the limit", (c) => c.queryProjects({ query: { pagination: { page: 1, pageSize: 10001 } } }), { "query.pagination.page_size": "int32.gt_lte" }),
+    invalid("page zero", (c) => c.queryProjects({ query: { pagination: { page: 0, pageSize: 10 } } }), { "query.pagination.page": "required" }),
   ];
 
   function projectsOver(transport: TransportName) {
     return api.client(ProjectService, transport);
   }
 
-  it.each(cases)("$name", async ({ call, code, detail }) => {
-    const before = await api.db.sql`select count(*)::int as n from altalune_projects`;
-    const errors = await Promise.all(TRANSPORTS.map((t) => callError(call(projectsOver(t)))));
-    for (const e of errors) {
-      expect(e.code).toBe(code);
-      expect(detailOf(e)).toEqual(detail);
-    }
-    // Same message everywhere: the transports share one pipeline.
-    expect(new Set(errors.map((e) => e.rawMessage)).size).toBe(1);
-    const after = await api.db.sql`select count(*)::int as n from altalune_projects`;
-    expect(after).toEqual(before);
-  });
+  itRefusesOnEveryTransport(cases, projectsOver, () => api.db.sql`select count(*)::int as n from altalune_projects`);
 });
 
 describe("QueryProjects", () => {

@@ -3,6 +3,7 @@ import { Code } from "@connectrpc/connect";
 import { RoleService, SortOrder } from "@altalune/proto";
 import { startTestApi, TRANSPORTS, type TestApi, type TransportName } from "../../testing/api-harness.js";
 import { callError, detailOf } from "../../testing/errors.js";
+import { invalid, itRefusesOnEveryTransport, notFound, type Refusal } from "../../testing/refusals.js";
 
 let api: TestApi;
 
@@ -73,31 +74,20 @@ describe.each(TRANSPORTS)("RoleService over %s", (transport) => {
 });
 
 describe("bad input is refused identically on every transport, and changes nothing", () => {
-  type Client = ReturnType<typeof roles>;
-  const cases: Array<{ name: string; call: (c: Client) => Promise<unknown>; code: Code; detail: { code: string; meta: Record<string, string> } }> = [
-    { name: "empty name", call: (c) => c.createRole({ name: "" }), code: Code.InvalidArgument, detail: { code: "60001", meta: { name: "required" } } },
-    { name: "one-letter name", call: (c) => c.createRole({ name: "a" }), code: Code.InvalidArgument, detail: { code: "60001", meta: { name: "string.min_len" } } },
-    { name: "one letter once trimmed", call: (c) => c.createRole({ name: " a " }), code: Code.InvalidArgument, detail: { code: "60001", meta: { name: "string.min_len" } } },
-    { name: "blank name", call: (c) => c.createRole({ name: "    " }), code: Code.InvalidArgument, detail: { code: "60001", meta: { name: "string.not_blank" } } },
-    { name: "forbidden characters", call: (c) => c.createRole({ name: "role:admin" }), code: Code.InvalidArgument, detail: { code: "60001", meta: { name: "string.pattern" } } },
-    { name: "name too long", call: (c) => c.createRole({ name: "r".repeat(101) }), code: Code.InvalidArgument, detail: { code: "60001", meta: { name: "string.max_len" } } },
-    { name: "description too long", call: (c) => c.createRole({ name: "Long desc", description: "d".repeat(501) }), code: Code.InvalidArgument, detail: { code: "60001", meta: { description: "string.max_len" } } },
-    { name: "id of the wrong length", call: (c) => c.deleteRole({ id: "abc" }), code: Code.InvalidArgument, detail: { code: "60001", meta: { id: "string.len" } } },
-    { name: "unknown id on update", call: (c) => c.updateRole({ id: "zzzzzzzzzzzzzz", name: "Nobody" }), code: Code.NotFound, detail: { code: "60600", meta: { role_id: "zzzzzzzzzzzzzz" } } },
-    { name: "unknown id on delete", call: (c) => c.deleteRole({ id: "zzzzzzzzzzzzzz" }), code: Code.NotFound, detail: { code: "60600", meta: { role_id: "zzzzzzzzzzzzzz" } } },
+  const cases: Array<Refusal<ReturnType<typeof roles>>> = [
+    invalid("empty name", (c) => c.createRole({ name: "" }), { name: "required" }),
+    invalid("one-letter name", (c) => c.createRole({ name: "a" }), { name: "string.min_len" }),
+    invalid("one letter once trimmed", (c) => c.createRole({ name: " a " }), { name: "string.min_len" }),
+    invalid("blank name", (c) => c.createRole({ name: "    " }), { name: "string.not_blank" }),
+    invalid("forbidden characters", (c) => c.createRole({ name: "role:admin" }), { name: "string.pattern" }),
+    invalid("name too long", (c) => c.createRole({ name: "r".repeat(101) }), { name: "string.max_len" }),
+    invalid("description too long", (c) => c.createRole({ name: "Long desc", description: "d".repeat(501) }), { description: "string.max_len" }),
+    invalid("id of the wrong length", (c) => c.deleteRole({ id: "abc" }), { id: "string.len" }),
+    notFound("unknown id on update", (c) => c.updateRole({ id: "zzzzzzzzzzzzzz", name: "Nobody" }), "60600", { role_id: "zzzzzzzzzzzzzz" }),
+    notFound("unknown id on delete", (c) => c.deleteRole({ id: "zzzzzzzzzzzzzz" }), "60600", { role_id: "zzzzzzzzzzzzzz" }),
   ];
 
-  it.each(cases)("$name", async ({ call, code, detail }) => {
-    const snapshot = () => api.db.sql`select public_id, name, description from altalune_roles order by id`;
-    const before = await snapshot();
-    const errors = await Promise.all(TRANSPORTS.map((t) => callError(call(roles(t)))));
-    for (const e of errors) {
-      expect(e.code).toBe(code);
-      expect(detailOf(e)).toEqual(detail);
-    }
-    expect(new Set(errors.map((e) => e.rawMessage)).size).toBe(1);
-    expect(await snapshot()).toEqual(before);
-  });
+  itRefusesOnEveryTransport(cases, roles, () => api.db.sql`select public_id, name, description from altalune_roles order by id`);
 });
 
 describe("QueryRoles", () => {

@@ -6,9 +6,11 @@ import { newPublicId } from "@altalune/core";
 import { CreateUserRequestSchema, IAMMapperService, ProjectService, SortOrder, UserService as UserServiceDesc } from "@altalune/proto";
 import { runPostMigrate } from "@altalune/db";
 import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
+import { createUser } from "@altalune/test-kit";
 import { seed } from "../../seed.js";
 import { startTestApi, TRANSPORTS, type TestApi, type TransportName } from "../../testing/api-harness.js";
 import { callError, detailOf } from "../../testing/errors.js";
+import { invalid, itRefusesOnEveryTransport, notFound, type Refusal } from "../../testing/refusals.js";
 import { noUserEvents, type UserEvents } from "./events.js";
 import type { User } from "./model.js";
 import { UserRepo } from "./repo.js";
@@ -34,10 +36,7 @@ const users = (transport: TransportName = "connect-json") => api.client(UserServ
 
 /** A user as the auth server would register one: possibly inactive, never activated. */
 async function insertUser(email: string, opts: { active: boolean }): Promise<string> {
-  const publicId = newPublicId();
-  await api.db.sql`
-    insert into altalune_users (public_id, email, is_active) values (${publicId}, ${email}, ${opts.active})`;
-  return publicId;
+  return (await createUser(api.db.sql, { email, active: opts.active })).publicId;
 }
 
 describe.each(TRANSPORTS)("UserService over %s", (transport) => {
@@ -365,75 +364,19 @@ describe("CreateUser where the defaults are missing", () => {
 });
 
 describe("bad input is refused identically on every transport, and changes nothing", () => {
-  type Client = ReturnType<typeof users>;
-  const cases: Array<{ name: string; call: (c: Client) => Promise<unknown>; code: Code; detail: { code: string; meta: Record<string, string> } }> = [
-    {
-      name: "empty email",
-      call: (c) => c.createUser({ email: "", firstName: "A", lastName: "B" }),
-      code: Code.InvalidArgument,
-      detail: { code: "60001", meta: { email: "required" } },
-    },
-    {
-      name: "not an email",
-      call: (c) => c.createUser({ email: "not-an-email", firstName: "A", lastName: "B" }),
-      code: Code.InvalidArgument,
-      detail: { code: "60001", meta: { email: "string.email" } },
-    },
-    {
-      name: "email with a space inside",
-      call: (c) => c.createUser({ email: "a b@example.com", firstName: "A", lastName: "B" }),
-      code: Code.InvalidArgument,
-      detail: { code: "60001", meta: { email: "string.email" } },
-    },
-    {
-      name: "email too long",
-      call: (c) => c.createUser({ email: `${"a".repeat(250)}@x.com`, firstName: "A", lastName: "B" }),
-      code: Code.InvalidArgument,
-      detail: { code: "60001", meta: { email: "string.max_len" } },
-    },
-    {
-      name: "missing last name, first name too long",
-      call: (c) => c.createUser({ email: "ok@example.com", firstName: "f".repeat(101), lastName: "" }),
-      code: Code.InvalidArgument,
-      detail: { code: "60001", meta: { first_name: "string.max_len", last_name: "required" } },
-    },
-    {
-      name: "blank names",
-      call: (c) => c.createUser({ email: "blank@example.com", firstName: "   ", lastName: "\t" }),
-      code: Code.InvalidArgument,
-      detail: { code: "60001", meta: { first_name: "string.not_blank", last_name: "string.not_blank" } },
-    },
-    {
-      name: "id of the wrong length",
-      call: (c) => c.getUser({ id: "short" }),
-      code: Code.InvalidArgument,
-      detail: { code: "60001", meta: { id: "string.len" } },
-    },
-    {
-      name: "unknown id on update",
-      call: (c) => c.updateUser({ id: "zzzzzzzzzzzzzz", email: "x@example.com", firstName: "X", lastName: "Y" }),
-      code: Code.NotFound,
-      detail: { code: "60500", meta: { user_id: "zzzzzzzzzzzzzz" } },
-    },
-    {
-      name: "unknown id on delete",
-      call: (c) => c.deleteUser({ id: "zzzzzzzzzzzzzz" }),
-      code: Code.NotFound,
-      detail: { code: "60500", meta: { user_id: "zzzzzzzzzzzzzz" } },
-    },
+  const cases: Array<Refusal<ReturnType<typeof users>>> = [
+    invalid("empty email", (c) => c.createUser({ email: "", firstName: "A", lastName: "B" }), { email: "required" }),
+    invalid("not an email", (c) => c.createUser({ email: "not-an-email", firstName: "A", lastName: "B" }), { email: "string.email" }),
+    invalid("email with a space inside", (c) => c.createUser({ email: "a b@example.com", firstName: "A", lastName: "B" }), { email: "string.email" }),
+    invalid("email too long", (c) => c.createUser({ email: `${"a".repeat(250)}@x.com`, firstName: "A", lastName: "B" }), { email: "string.max_len" }),
+    invalid("missing last name, first name too long", (c) => c.createUser({ email: "ok@example.com", firstName: "f".repeat(101), lastName: "" }), { first_name: "string.max_len", last_name: "required" }),
+    invalid("blank names", (c) => c.createUser({ email: "blank@example.com", firstName: "   ", lastName: "\t" }), { first_name: "string.not_blank", last_name: "string.not_blank" }),
+    invalid("id of the wrong length", (c) => c.getUser({ id: "short" }), { id: "string.len" }),
+    notFound("unknown id on update", (c) => c.updateUser({ id: "zzzzzzzzzzzzzz", email: "x@example.com", firstName: "X", lastName: "Y" }), "60500", { user_id: "zzzzzzzzzzzzzz" }),
+    notFound("unknown id on delete", (c) => c.deleteUser({ id: "zzzzzzzzzzzzzz" }), "60500", { user_id: "zzzzzzzzzzzzzz" }),
   ];
 
-  it.each(cases)("$name", async ({ call, code, detail }) => {
-    const count = () => api.db.sql`select count(*)::int as n from altalune_users`;
-    const before = await count();
-    const errors = await Promise.all(TRANSPORTS.map((t) => callError(call(users(t)))));
-    for (const e of errors) {
-      expect(e.code).toBe(code);
-      expect(detailOf(e)).toEqual(detail);
-    }
-    expect(new Set(errors.map((e) => e.rawMessage)).size).toBe(1);
-    expect(await count()).toEqual(before);
-  });
+  itRefusesOnEveryTransport(cases, users, () => api.db.sql`select count(*)::int as n from altalune_users`);
 });
 
 describe("QueryUsers", () => {
