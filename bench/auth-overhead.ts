@@ -10,7 +10,7 @@ import { createLogger, loadConfig } from "@altalune/core";
 import { createPool, migrateUp, runPostMigrate } from "@altalune/db";
 import { authRuleOf, type CallInfo } from "@altalune/rpc";
 import { createContainer, seed } from "@altalune/resources";
-import { AccessTokenVerifier } from "../apps/resources/src/auth/access-token-verifier.js";
+import { AccessTokenVerifier } from "@altalune/access-tokens";
 import { createAuthorizer } from "../apps/resources/src/auth/authorizer.js";
 import { UserStateCache } from "../apps/resources/src/auth/user-state.js";
 import { TestIssuer } from "../apps/resources/src/testing/test-issuer.js";

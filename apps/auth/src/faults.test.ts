@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool, type Sql } from "@altalune/db";
 import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
-import { TcpProxy } from "../../resources/src/testing/tcp-proxy.js";
+import { TcpProxy } from "@altalune/resources/testing";
 import { startPgBouncer } from "../../../packages/db/src/testing-pgbouncer.js";
 import { internalCallerSecret } from "./provider/derived-secrets.js";
 import { PURGE_LOCK_KEY, purgeExpired } from "./provider/pg-adapter.js";

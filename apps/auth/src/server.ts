@@ -1,9 +1,9 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import Koa from "koa";
-import { startMetricsServer, type Config, type Logger, type MetricsPort, type MetricsServer } from "@altalune/core";
+import { startMetricsServer, type Clock, type Config, type Logger, type MetricsPort, type MetricsServer } from "@altalune/core";
 import { databaseCallGuard, databaseHealth, traceStatements, type Sql } from "@altalune/db";
-import { AccessTokenVerifier } from "@altalune/resources";
+import { AccessTokenVerifier } from "@altalune/access-tokens";
 import { accountRoutes, endLoginSession, signedIn } from "./account/index.js";
 import { auditProviderEvents, SecurityAudit } from "./audit/index.js";
 import { availability } from "./availability/index.js";
@@ -54,7 +54,7 @@ export interface StartAuthServerOptions {
   /** How often expired tokens, sessions, codes and counters are deleted. */
   purgeIntervalMs?: number;
   /** Clock of login codes and verification links (tests). */
-  clock?: () => Date;
+  clock?: Clock;
   /** Overrides the login-code rate limits (benchmarks drive many logins from one address). */
   loginCodeLimits?: LoginCodesDeps["limits"];
   /** How often unsent email-change mails (the outbox UpdateUser writes) are looked for. */

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi, type MockInstance } from
 import { readFileSync } from "node:fs";
 import { newPublicId, randomSecret, sealSecret, sha256Hex } from "@altalune/core";
 import { parseMigration } from "@altalune/db";
-import { clientSecretContext } from "./provider/client-store.js";
+import { oauthClientSecretContext } from "@altalune/oauth-tables";
 import { storedIdKey } from "./provider/derived-secrets.js";
 import { StoredIdSealer } from "./provider/stored-ids.js";
 import { createClient, createUser, startTestAuth, TEST_ENCRYPTION_KEY, type TestAuth, type TestClient } from "./testing/auth-harness.js";
@@ -299,7 +299,7 @@ async function clientWithId(clientId: string): Promise<TestClient> {
   await auth.sql`
     insert into altalune_oauth_clients
       (public_id, name, client_id, client_secret_sealed, redirect_uris, allowed_scopes, pkce_required, is_default, confidential)
-    values (${newPublicId()}, 'Introspector', ${clientId}, ${sealSecret(TEST_ENCRYPTION_KEY, clientSecret, clientSecretContext(clientId))},
+    values (${newPublicId()}, 'Introspector', ${clientId}, ${sealSecret(TEST_ENCRYPTION_KEY, clientSecret, oauthClientSecretContext(clientId))},
             ${["https://introspector.example.test/cb"]}, ${["openid"]}, true, false, true)
     on conflict (client_id) do nothing`;
   return { clientId, clientSecret, redirectUri: "https://introspector.example.test/cb" };

@@ -3,9 +3,17 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { guardedFetch, OutboundPolicy, trace, type TracingHandle } from "@altalune/core";
 import { captureLogger } from "@altalune/test-kit";
-import { startTestApi, TEST_ENV, type TestApi } from "../../resources/src/testing/api-harness.js";
-import { newTraceparent, spanAttribute, type OtlpReceiver, type OtlpSpan } from "../../resources/src/testing/otlp-receiver.js";
-import { startTestTracing, type TestTracing } from "../../resources/src/testing/test-tracing.js";
+import {
+  newTraceparent,
+  spanAttribute,
+  startTestApi,
+  startTestTracing,
+  TEST_ENV,
+  type OtlpReceiver,
+  type OtlpSpan,
+  type TestApi,
+  type TestTracing,
+} from "@altalune/resources/testing";
 import { SmtpMailer } from "./mail/mailer.js";
 import { freePort, startTestAuth, TEST_API_AUDIENCE, TEST_ENCRYPTION_KEY, type TestAuth } from "./testing/auth-harness.js";
 import { Browser } from "./testing/browser.js";

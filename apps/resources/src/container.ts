@@ -1,9 +1,9 @@
-import type { Config, Logger } from "@altalune/core";
+import { systemClock, type Clock, type Config, type Logger } from "@altalune/core";
 import type { Sql } from "@altalune/db";
 import type { ServiceRegistration } from "@altalune/rpc";
 import { ApiKeyVerifier } from "./auth/api-key-verifier.js";
 import { DOMAINS } from "./domains.js";
-import { apiKeyRepo, systemClock, type Clock } from "./domains/api-key/index.js";
+import { apiKeyRepo } from "./domains/api-key/index.js";
 import { noUserEvents, type UserEvents } from "./domains/user/index.js";
 import type { DomainDeps, DomainModule } from "./shared/domain-module.js";
 

@@ -8,8 +8,8 @@ import { DOMAINS, DOMAIN_SERVICES } from "./domains.js";
 import type { DomainModule } from "./shared/domain-module.js";
 
 // domains.ts is the one registration point: every domain folder is listed there and nowhere else,
-// every service of the API is served by exactly one listed domain, and no file outside the
-// domains reaches into a domain's internals (only its index.ts, for what it chooses to export).
+// every service of the API is served by exactly one listed domain, and no file outside a domain
+// (another domain included) reaches into its internals (only its index.ts, for what it exports).
 // The container, both ports, the authorization matrix, the escalation test and the audit test
 // all read DOMAINS, so a domain added there is covered by all of them.
 
@@ -44,11 +44,11 @@ function importsOf(file: string): { specifier: string; target: string; names: st
   });
 }
 
-/** The domain folder a path lies in, if any. */
+/** The domain folder a path lies in, if any (a file directly under domains/ is in none). */
 function domainOf(path: string): string | undefined {
-  const rel = relative(domainsDir, path);
-  if (rel.startsWith("..") || rel === "") return undefined;
-  return rel.split(sep)[0];
+  const parts = relative(domainsDir, path).split(sep);
+  if (parts[0] === ".." || parts.length < 2) return undefined;
+  return parts[0];
 }
 
 describe("domains.ts, the registration point", () => {
@@ -78,7 +78,7 @@ describe("domains.ts, the registration point", () => {
     expect(files).toContain(registry);
     for (const file of files) {
       const own = domainOf(file);
-      if (own !== undefined) continue; // a domain's own files (and its collaborators among the domains)
+      if (own !== undefined) continue; // a domain's files: the next test checks those
       for (const { specifier, target, names } of importsOf(file)) {
         const domain = domainOf(target);
         if (domain === undefined) continue;
@@ -90,6 +90,22 @@ describe("domains.ts, the registration point", () => {
     }
     expect(problems).toEqual([]);
     expect(checked, "imports of the domains from outside them were found and checked").toBeGreaterThan(DOMAINS.length);
+  });
+
+  it("a domain imports another domain only through that domain's index.ts", () => {
+    const problems: string[] = [];
+    let checked = 0;
+    for (const file of sources(domainsDir)) {
+      const own = domainOf(file);
+      for (const { specifier, target } of importsOf(file)) {
+        const domain = domainOf(target);
+        if (domain === undefined || domain === own) continue;
+        checked++;
+        if (target !== join(domainsDir, domain, "index.ts")) problems.push(`${relative(root, file)} imports ${specifier}: another domain's internals (import its index.ts)`);
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(checked, "imports between domains were found and checked").toBeGreaterThan(0);
   });
 
   it("the container and the ports name no domain: they read DOMAINS", () => {

@@ -3,7 +3,7 @@ import type { HandlerContext } from "@connectrpc/connect";
 import { bounded, Counter, createMetricsRegistry, DURATION_BUCKETS, Gauge, Histogram, isAppError, type Registry } from "@altalune/core";
 import { observePool, poolStats, type QueryObserver, type Sql, type StatementKind } from "@altalune/db";
 import type { AuditWrite, AuthStep, CallInfo, CallObserver } from "@altalune/rpc";
-import { AuthCodes } from "./auth/errors.js";
+import { AuthCodes } from "@altalune/access-tokens";
 
 // The Resources API's metrics (docs/observability.md has the catalogue). Every label value comes
 // from a fixed set — descriptors, Connect code names, reason words of this code base, statement

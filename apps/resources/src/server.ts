@@ -1,4 +1,4 @@
-import { accessTokenCookieName, startMetricsServer, type Config, type Logger, type MetricsPort, type MetricsServer } from "@altalune/core";
+import { accessTokenCookieName, startMetricsServer, type Clock, type Config, type Logger, type MetricsPort, type MetricsServer } from "@altalune/core";
 import { callAuditEvents, databaseCallGuard, databaseHealth, traceStatements, type Sql } from "@altalune/db";
 import {
   CallAuditor,
@@ -8,12 +8,11 @@ import {
   type HttpRoute,
   type RunningServer,
 } from "@altalune/rpc";
-import { AccessTokenVerifier, type AccessTokenVerifierOptions } from "./auth/access-token-verifier.js";
+import { AccessTokenVerifier, type AccessTokenVerifierOptions } from "@altalune/access-tokens";
 import { createAuthorizer } from "./auth/authorizer.js";
 import { UserStateCache } from "./auth/user-state.js";
 import { createContainer } from "./container.js";
 import { startAuditMaintenance } from "./domains/audit/index.js";
-import type { Clock } from "./domains/api-key/index.js";
 import type { UserEvents } from "./domains/user/index.js";
 import { ResourcesMetrics } from "./metrics.js";
 

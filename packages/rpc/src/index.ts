@@ -1,4 +1,5 @@
 export * from "./auth-rules.js";
+export * from "./api-scopes.js";
 export * from "./errors.js";
 export * from "./validation.js";
 export * from "./pipeline.js";

@@ -1,5 +1,5 @@
 import Router from "@koa/router";
-import { corsAnswer, type CorsPolicy } from "@altalune/core";
+import { corsAnswer, systemClock, type CorsPolicy } from "@altalune/core";
 import { bffUsers } from "./bff-user.js";
 import { BFF_PATH, BFF_ROUTES, type BffDeps } from "./deps.js";
 import { problem } from "./problem.js";
@@ -15,11 +15,11 @@ import { tokenRoutes } from "./token-routes.js";
  */
 export function bffRoutes(deps: BffDeps): Router {
   const { config, logger } = deps;
-  const now = deps.now ?? Date.now;
+  const clock = deps.clock ?? systemClock;
   const allowedOrigins = new Set([...config.allowedOrigins, new URL(config.auth.issuer).origin]);
   const cookies = tokenCookies(config);
   const guards = requestGuards(deps, allowedOrigins);
-  const users = bffUsers(deps, now);
+  const users = bffUsers(deps, clock);
   const router = new Router({ prefix: BFF_PATH });
 
   // CORS with credentials for the allowed origins; preflights answered here.
@@ -45,7 +45,7 @@ export function bffRoutes(deps: BffDeps): Router {
     });
   }
 
-  tokenRoutes(router, { deps, now, cookies, guards, users });
+  tokenRoutes(router, { deps, clock, cookies, guards, users });
 
   router.get("/me", async (ctx) => {
     const token = cookies.access(ctx);

@@ -1,5 +1,6 @@
 import type { Context } from "koa";
-import type { AccessTokenClaims, UserTokenClaims } from "@altalune/resources";
+import type { Clock } from "@altalune/core";
+import type { AccessTokenClaims, UserTokenClaims } from "@altalune/access-tokens";
 import type { BffDeps } from "./deps.js";
 
 /** The signed-in person as the web client sees them (apps/web/app/bff.ts SessionUser). */
@@ -26,7 +27,7 @@ function userOf(claims: UserTokenClaims): BffUser {
 export type BffUsers = ReturnType<typeof bffUsers>;
 
 /** Every answer's user comes from a verified access token. */
-export function bffUsers(deps: Pick<BffDeps, "verifier">, now: () => number) {
+export function bffUsers(deps: Pick<BffDeps, "verifier">, clock: Clock) {
   return {
     // The BFF speaks for a signed-in person: a machine client's token in the cookie is not a session.
     async verify(token: string): Promise<UserTokenClaims> {
@@ -37,7 +38,7 @@ export function bffUsers(deps: Pick<BffDeps, "verifier">, now: () => number) {
 
     answer(ctx: Context, claims: UserTokenClaims): void {
       ctx.set("cache-control", "no-store");
-      ctx.body = { user: userOf(claims), expires_in: Math.max(0, Math.floor((claims.expiresAt - now()) / 1000)) };
+      ctx.body = { user: userOf(claims), expires_in: Math.max(0, Math.floor((claims.expiresAt - clock().getTime()) / 1000)) };
     },
   };
 }

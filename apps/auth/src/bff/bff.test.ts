@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApi, TEST_ENV, type TestApi } from "../../../resources/src/testing/api-harness.js";
+import { startTestApi, TEST_ENV, type TestApi } from "@altalune/resources/testing";
 import { startTestAuth, TEST_API_AUDIENCE, TEST_ENCRYPTION_KEY, type TestAuth } from "../testing/auth-harness.js";
 import { CLIENT_CACHE_TTL_MS } from "../provider/client-store.js";
 import { Browser } from "../testing/browser.js";

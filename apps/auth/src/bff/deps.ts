@@ -1,6 +1,6 @@
 import type { Context } from "koa";
-import type { Config, Logger } from "@altalune/core";
-import type { AccessTokenClaims } from "@altalune/resources";
+import type { Clock, Config, Logger } from "@altalune/core";
+import type { AccessTokenClaims } from "@altalune/access-tokens";
 import type { RateLimitResult } from "../rate-limit/index.js";
 import type { TokenSet } from "./token-client.js";
 
@@ -29,5 +29,6 @@ export interface BffDeps {
   tokenLimit: (ip: string) => Promise<RateLimitResult>;
   /** Ends the auth server's login session of this browser (its signed session cookie), if any. */
   endSession(ctx: Context): Promise<void>;
-  now?: () => number;
+  /** Default: the system clock. */
+  clock?: Clock;
 }

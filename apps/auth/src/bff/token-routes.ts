@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import type Router from "@koa/router";
 import type { Context } from "koa";
-import type { UserTokenClaims } from "@altalune/resources";
+import type { Clock } from "@altalune/core";
+import type { UserTokenClaims } from "@altalune/access-tokens";
 import type { BffUsers } from "./bff-user.js";
 import type { BffDeps, BffTokenClient } from "./deps.js";
 import { problem } from "./problem.js";
@@ -21,7 +22,7 @@ interface RefreshOutcome {
 
 export interface TokenRouteParts {
   deps: BffDeps;
-  now: () => number;
+  clock: Clock;
   cookies: TokenCookies;
   guards: RequestGuards;
   users: BffUsers;
@@ -29,7 +30,7 @@ export interface TokenRouteParts {
 
 /** The calls that reach the token endpoint with the dashboard's secret: POST /exchange and /refresh. */
 export function tokenRoutes(router: Router, parts: TokenRouteParts): void {
-  const { deps, now, cookies, guards, users } = parts;
+  const { deps, clock, cookies, guards, users } = parts;
   const { logger } = deps;
   const dashboardRedirectUris = new Set(deps.config.dashboardClient.redirectUris);
   const recentRefreshes = new Map<string, { at: number; outcome: Promise<RefreshOutcome> }>();
@@ -89,11 +90,11 @@ export function tokenRoutes(router: Router, parts: TokenRouteParts): void {
       return;
     }
     const key = createHash("sha256").update(presented).digest("hex");
-    for (const [k, v] of recentRefreshes) if (now() - v.at > REFRESH_MEMORY_MS) recentRefreshes.delete(k);
+    for (const [k, v] of recentRefreshes) if (clock().getTime() - v.at > REFRESH_MEMORY_MS) recentRefreshes.delete(k);
     let entry = recentRefreshes.get(key);
     if (entry === undefined) {
       const outcome = tokens.refresh(presented).then(async (set) => ({ tokens: set, claims: await users.verify(set.accessToken) }));
-      entry = { at: now(), outcome };
+      entry = { at: clock().getTime(), outcome };
       recentRefreshes.set(key, entry);
       // A failure must not be replayed to later callers (their retry may succeed).
       outcome.catch(() => recentRefreshes.delete(key));

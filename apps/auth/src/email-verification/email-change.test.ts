@@ -4,10 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
 import { createLogger } from "@altalune/core";
 import { createTestDatabase } from "@altalune/db/testing";
-// Not a dependency of the auth app: the Resources API's descriptor, by path like its harness.
-import { UserService } from "../../../../packages/proto/src/index.js";
-import { startTestApi, type TestApi } from "../../../resources/src/testing/api-harness.js";
-import { callError, detailOf } from "../../../resources/src/testing/errors.js";
+import { UserService } from "@altalune/proto";
+import { callError, detailOf, startTestApi, type TestApi } from "@altalune/resources/testing";
 import { SmtpMailer, type Mailer } from "../mail/mailer.js";
 import { RateLimiter } from "../rate-limit/rate-limiter.js";
 import { createClient, createUser, startTestAuth, type TestAuth, type TestClient } from "../testing/auth-harness.js";

@@ -1,4 +1,4 @@
-import { sha256Hex } from "@altalune/core";
+import { sha256Hex, type Clock } from "@altalune/core";
 import { isUniqueViolation, type TransactionSql } from "@altalune/db";
 import { maskEmail } from "../login-codes/mask-email.js";
 import { emailChangeConfirmMail, emailChangeNoticeMail } from "../mail/templates.js";
@@ -48,7 +48,7 @@ export class EmailChanges {
   private polling: Promise<number> | undefined;
   private readonly inflight = new Set<Promise<unknown>>();
 
-  constructor(private readonly deps: EmailVerificationDeps & { clock: () => Date }) {}
+  constructor(private readonly deps: EmailVerificationDeps & { clock: Clock }) {}
 
   /**
    * Sends the mails of this user's pending change now (the listener's path, right after the

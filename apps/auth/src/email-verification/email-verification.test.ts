@@ -1,53 +1,32 @@
 import { randomBytes } from "node:crypto";
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger, newPublicId, sha256Hex } from "@altalune/core";
-import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
-import { SmtpMailer, type Mailer } from "../mail/mailer.js";
-import { startSmtpReceiver, type SmtpReceiver } from "../mail/testing.js";
+import { newPublicId, sha256Hex } from "@altalune/core";
+import type { TestDatabase } from "@altalune/db/testing";
+import { captureLogger, createUser, manualClock } from "@altalune/test-kit";
+import type { Mailer, SmtpMailer } from "../mail/mailer.js";
+import type { SmtpReceiver } from "../mail/testing.js";
 import { RateLimiter } from "../rate-limit/rate-limiter.js";
+import { startMailTestbed, type MailTestbed } from "../testing/mail-testbed.js";
 import { EmailVerification } from "./email-verification.js";
 import { verificationUserEvents } from "./user-events.js";
 
 let db: TestDatabase;
 let smtp: SmtpReceiver;
 let mailer: SmtpMailer;
-const logLines: string[] = [];
-const logger = createLogger({
-  level: "info",
-  destination: new Writable({
-    write(chunk, _enc, cb) {
-      logLines.push(String(chunk));
-      cb();
-    },
-  }),
-});
+const { logger, lines: logLines } = captureLogger("info");
 const BASE_URL = "http://auth.example.test:3300";
 
+let testbed: MailTestbed;
 beforeAll(async () => {
-  db = await createTestDatabase({ max: 15 });
-  smtp = await startSmtpReceiver();
-  mailer = new SmtpMailer(smtp.url, "Authalune <auth@example.test>");
+  testbed = await startMailTestbed({ max: 15 });
+  ({ db, smtp, mailer } = testbed);
 });
 afterAll(async () => {
-  await mailer?.close();
-  await smtp?.close();
-  await db?.drop();
+  await testbed?.close();
 });
 
-function manualClock(start = "2030-01-01T00:00:00Z") {
-  let now = new Date(start).getTime();
-  return { now: () => new Date(now), advance: (s: number) => void (now += s * 1000) };
-}
-
-async function insertUser(opts: { active?: boolean; verified?: boolean; firstName?: string } = {}) {
-  const publicId = newPublicId();
-  const email = `v.${randomBytes(4).toString("hex")}@example.test`;
-  const [row] = await db.sql<{ id: string }[]>`
-    insert into altalune_users (public_id, email, first_name, is_active, email_verified)
-    values (${publicId}, ${email}, ${opts.firstName ?? ""}, ${opts.active ?? true}, ${opts.verified ?? false}) returning id`;
-  return { id: row!.id, publicId, email };
-}
+const insertUser = ({ verified, ...opts }: { active?: boolean; verified?: boolean; firstName?: string } = {}) =>
+  createUser(db.sql, { email: `v.${randomBytes(4).toString("hex")}@example.test`, emailVerified: verified, ...opts });
 
 function setup(over: { mailer?: Mailer } = {}) {
   const clock = manualClock();

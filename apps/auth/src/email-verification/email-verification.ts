@@ -1,4 +1,4 @@
-import type { Logger } from "@altalune/core";
+import { systemClock, type Clock, type Logger } from "@altalune/core";
 import type { Sql } from "@altalune/db";
 import { maskEmail } from "../login-codes/mask-email.js";
 import type { Mailer } from "../mail/mailer.js";
@@ -21,7 +21,7 @@ export interface EmailVerificationDeps {
   brand: string;
   /** Public URL of the auth server (config.auth.issuer), no trailing slash. */
   baseUrl: string;
-  clock?: () => Date;
+  clock?: Clock;
 }
 
 export type VerificationIssueResult = { status: "sent" | "already_verified" | "rate_limited" | "unknown_user" };
@@ -34,12 +34,12 @@ export type VerificationResult = { ok: true; userPublicId: string } | { ok: fals
  * (`emailChanges`, email-change.ts).
  */
 export class EmailVerification {
-  private readonly clock: () => Date;
+  private readonly clock: Clock;
   /** Confirmation of email changes requested through UpdateUser, with the same deps. */
   readonly emailChanges: EmailChanges;
 
   constructor(private readonly deps: EmailVerificationDeps) {
-    this.clock = deps.clock ?? (() => new Date());
+    this.clock = deps.clock ?? systemClock;
     this.emailChanges = new EmailChanges({ ...deps, clock: this.clock });
   }
 

@@ -1,6 +1,6 @@
 import type { Context } from "koa";
 import type { Interaction } from "oidc-provider";
-import { isApiScope } from "@altalune/resources";
+import { isApiScope } from "@altalune/rpc";
 import { isFirstParty } from "../provider/configuration.js";
 import { consentPage, describeApiScope } from "../views/index.js";
 import { pageNonce, sendPage } from "../views/send-page.js";

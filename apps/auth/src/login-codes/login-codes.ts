@@ -1,5 +1,5 @@
 import { createHmac, hkdfSync, randomInt } from "node:crypto";
-import { safeEqual, type Logger } from "@altalune/core";
+import { safeEqual, systemClock, type Clock, type Logger } from "@altalune/core";
 import type { Sql } from "@altalune/db";
 import type { Mailer } from "../mail/mailer.js";
 import { loginCodeMail } from "../mail/templates.js";
@@ -54,7 +54,7 @@ export interface LoginCodesDeps {
   brand: string;
   /** HMAC key for stored codes: deriveLoginCodeKey(config.encryptionKey). */
   pepper: Buffer;
-  clock?: () => Date;
+  clock?: Clock;
   limits?: {
     perEmail?: Limit;
     perIp?: Limit;
@@ -102,12 +102,12 @@ interface CodeRow {
  * way and the mail goes out after the answer.
  */
 export class LoginCodes {
-  private readonly clock: () => Date;
+  private readonly clock: Clock;
   private readonly inflight = new Set<Promise<void>>();
   private readonly limits: Required<NonNullable<LoginCodesDeps["limits"]>>;
 
   constructor(private readonly deps: LoginCodesDeps) {
-    this.clock = deps.clock ?? (() => new Date());
+    this.clock = deps.clock ?? systemClock;
     this.limits = {
       perEmail: deps.limits?.perEmail ?? LOGIN_CODE_EMAIL_LIMIT,
       perIp: deps.limits?.perIp ?? LOGIN_CODE_IP_LIMIT,

@@ -1,6 +1,6 @@
 import { ROOT_PERMISSION } from "@altalune/core";
 import type { Sql, SqlFragment } from "@altalune/db";
-import { isApiScope } from "@altalune/resources";
+import { isApiScope } from "@altalune/rpc";
 
 /**
  * Users as the authorization server sees them, read fresh from the IAM tables at every use: the

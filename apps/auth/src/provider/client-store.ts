@@ -1,6 +1,6 @@
 import { BoundedCache, openSecret, type Logger } from "@altalune/core";
-import { oauthClientSecretContext, type OAuthClientSettingsRow } from "@altalune/resources";
 import type { Sql } from "@altalune/db";
+import { oauthClientSecretContext, oauthClientSettingsColumns, type OAuthClientSettingsRow } from "@altalune/oauth-tables";
 import type { ClientMetadata } from "oidc-provider";
 
 /**
@@ -22,9 +22,6 @@ export const PKCE_REQUIRED = "altalune_pkce_required";
 interface ClientRow extends OAuthClientSettingsRow {
   client_secret_sealed: string | null;
 }
-
-/** The sealing context OAuthClientService uses for client secrets (one definition for both apps). */
-export const clientSecretContext = oauthClientSecretContext;
 
 /**
  * The auth server's own account pages sign in through the provider like any application, as this
@@ -85,8 +82,7 @@ export class ClientStore {
     if (hit !== undefined) return hit.value;
     const until = new Date(Date.now() + this.ttlMs);
     const [row] = await this.sql<ClientRow[]>`
-      select client_id, name, client_secret_sealed, redirect_uris, post_logout_redirect_uris, allowed_scopes,
-             pkce_required, is_default, confidential
+      select ${this.sql(oauthClientSettingsColumns)}, client_secret_sealed
       from altalune_oauth_clients where client_id = ${key}`;
     const metadata = row ? this.toMetadata(row) : undefined;
     this.cache.set(key, metadata, until);
@@ -102,7 +98,7 @@ export class ClientStore {
     if (row.confidential) {
       if (row.client_secret_sealed === null) return undefined;
       try {
-        secret = openSecret(this.encryptionKey, row.client_secret_sealed, clientSecretContext(row.client_id));
+        secret = openSecret(this.encryptionKey, row.client_secret_sealed, oauthClientSecretContext(row.client_id));
       } catch (e) {
         // A secret sealed under another ENCRYPTION_KEY: the client cannot authenticate; say why once.
         this.logger.error({ clientId: row.client_id, err: e }, "oauth client secret cannot be opened; check ENCRYPTION_KEY");

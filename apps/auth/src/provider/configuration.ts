@@ -1,7 +1,7 @@
 import type { Config, Logger } from "@altalune/core";
 import type { Sql } from "@altalune/db";
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from "oidc-provider";
-import { API_SCOPES } from "@altalune/resources";
+import { API_SCOPES } from "@altalune/rpc";
 import { isDatabaseUnavailable, RETRY_AFTER_SECONDS, UNAVAILABLE_DESCRIPTIONS } from "../availability/unavailable.js";
 import { accountCallbacks } from "./account-callbacks.js";
 import { userWithAuthorizationJson } from "./accounts.js";

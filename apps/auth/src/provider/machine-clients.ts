@@ -1,5 +1,5 @@
 import type { Sql } from "@altalune/db";
-import { isApiScope } from "@altalune/resources";
+import { isApiScope } from "@altalune/rpc";
 
 /**
  * Machine-to-machine clients (the client_credentials grant): the token's principal is the client

@@ -1,4 +1,4 @@
-import { sha256Hex } from "@altalune/core";
+import { sha256Hex, systemClock, type Clock } from "@altalune/core";
 import type { Sql } from "@altalune/db";
 
 export interface RateLimitResult {
@@ -27,7 +27,7 @@ export interface RateLimitHit {
 export class RateLimiter {
   constructor(
     private readonly sql: Sql,
-    private readonly clock: () => Date = () => new Date(),
+    private readonly clock: Clock = systemClock,
     /** Told of each refused hit by its bucket (metrics); never the key. */
     private readonly onRefused?: (bucket: string) => void,
   ) {}

@@ -1,5 +1,5 @@
 import type { Sql } from "@altalune/db";
-import { listEnabledProviders } from "@altalune/resources";
+import { listEnabledProviders } from "@altalune/oauth-tables";
 
 export interface LoginProviderButton {
   id: string;

@@ -1,7 +1,7 @@
 import type { LookupAddress } from "node:dns";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, guardedFetch, isPublicAddress, loadConfig, OutboundPolicy, OutboundRefusedError, type Resolver } from "@altalune/core";
-import type { ProviderConfig } from "@altalune/resources";
+import type { ProviderConfig } from "@altalune/oauth-tables";
 import { startCountingPeer, TEST_TLS, type CountingPeer } from "./testing.js";
 import { UpstreamClient, UpstreamError } from "./upstream.js";
 

@@ -1,6 +1,6 @@
 import type { Logger } from "@altalune/core";
 import type { Sql } from "@altalune/db";
-import { findProviderBySlug, ProviderConfigError } from "@altalune/resources";
+import { findProviderBySlug, ProviderConfigError } from "@altalune/oauth-tables";
 import { RESERVED_IDENTITY_PROVIDERS } from "./login-providers.js";
 import type { UpstreamError, UpstreamProvider } from "./upstream.js";
 

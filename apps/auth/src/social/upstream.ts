@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import * as oidc from "openid-client";
 import { guardedFetch, OutboundPolicy, OutboundRefusedError, type FetchLike, type GuardedFetchOptions } from "@altalune/core";
-import type { ProviderConfig } from "@altalune/resources";
+import type { ProviderConfig } from "@altalune/oauth-tables";
 import type { UpstreamIdentity } from "./accounts.js";
 
 /**

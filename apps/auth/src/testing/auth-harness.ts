@@ -2,9 +2,9 @@ import { randomUUID } from "node:crypto";
 import { createLogger, loadConfig, newPublicId, randomSecret, sealSecret, type Config } from "@altalune/core";
 import type { Sql } from "@altalune/db";
 import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
+import { oauthClientSecretContext } from "@altalune/oauth-tables";
 import { freePort, TEST_API_AUDIENCE, TEST_ENCRYPTION_KEY } from "@altalune/test-kit";
 import { startSmtpReceiver, type SmtpReceiver } from "../mail/testing.js";
-import { clientSecretContext } from "../provider/client-store.js";
 import { startAuthServer, type AuthServer, type StartAuthServerOptions } from "../server.js";
 
 // Re-exported: the auth tests, the CLI's and the benchmarks (bench/) take them from here.
@@ -95,7 +95,7 @@ export async function createClient(
       (public_id, name, client_id, client_secret_sealed, redirect_uris, post_logout_redirect_uris, allowed_scopes,
        pkce_required, is_default, confidential)
     values (${newPublicId()}, ${spec.name ?? "Test App"}, ${clientId},
-            ${clientSecret === undefined ? null : sealSecret(TEST_ENCRYPTION_KEY, clientSecret, clientSecretContext(clientId))},
+            ${clientSecret === undefined ? null : sealSecret(TEST_ENCRYPTION_KEY, clientSecret, oauthClientSecretContext(clientId))},
             ${redirectUris}, ${spec.postLogoutRedirectUris ?? []},
             ${spec.allowedScopes ?? ["openid", "profile", "email", "offline_access"]},
             ${spec.pkceRequired ?? true}, ${spec.isDefault ?? false}, ${confidential})`;

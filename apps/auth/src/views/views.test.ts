@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { escapeHtml, html, safeUrl, SafeHtml, unsafeRaw } from "./html.js";
 import { layout } from "./layout.js";
-import { API_SCOPES } from "@altalune/resources";
+import { API_SCOPES } from "@altalune/rpc";
 import { describeApiScope, describeScope, errorMessage, hasApiScopeText, noticeMessage } from "./messages.js";
 import { codePage, consentPage, errorPage, loggedOutPage, loginPage, logoutConfirmPage, pendingActivationPage, verifyEmailResultPage } from "./pages.js";
 

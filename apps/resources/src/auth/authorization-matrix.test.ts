@@ -3,12 +3,11 @@ import { create, type DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import * as api from "@altalune/proto";
 import { AuthRuleSchema } from "@altalune/proto";
-import { authRuleOf, permissionsOfRule, type AuthRule } from "@altalune/rpc";
+import { API_SCOPES, authRuleOf, permissionsOfRule, type AuthRule } from "@altalune/rpc";
 import { startTestApi, type TestApi, type TransportName } from "../testing/api-harness.js";
 import { randomUUID } from "node:crypto";
 import { newPublicId } from "@altalune/core";
 import { DOMAIN_SERVICES } from "../domains.js";
-import { API_SCOPES } from "./api-scopes.js";
 import { decide } from "./authorizer.js";
 
 // The authorization matrix: every RPC of every registered domain (domains.ts, which

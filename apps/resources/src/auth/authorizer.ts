@@ -2,11 +2,11 @@ import type { DescMethod, Message } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import { ROOT_PERMISSION } from "@altalune/core";
 import * as api from "@altalune/proto";
+import { unauthenticated, type AccessTokenVerifier } from "@altalune/access-tokens";
 import { apiKeyPermissions, permissionsOfRule, principalKey, servicesIn, type AuthRule, type AuthStep, type Principal } from "@altalune/rpc";
-import type { AccessTokenVerifier } from "./access-token-verifier.js";
 import type { ApiKeyVerifier } from "./api-key-verifier.js";
 import { presentedCredential, type CookiePolicy } from "./credentials.js";
-import { permissionDenied, unauthenticated } from "./errors.js";
+import { permissionDenied } from "./errors.js";
 import type { UserStateCache } from "./user-state.js";
 
 /** The permission that passes every rule. */

@@ -1,7 +1,7 @@
 import { BoundedCache, type Clock } from "@altalune/core";
 import type { Sql } from "@altalune/db";
-import { isApiScope } from "./api-scopes.js";
-import { authUnavailable } from "./errors.js";
+import { authUnavailable } from "@altalune/access-tokens";
+import { isApiScope } from "@altalune/rpc";
 
 /** What a machine client holds right now; undefined when it no longer exists or cannot use client_credentials. */
 export interface ClientGrants {

@@ -1,4 +1,4 @@
-import { unauthenticated } from "./errors.js";
+import { unauthenticated } from "@altalune/access-tokens";
 
 /** What a request presents as proof of identity, before any of it is verified. */
 export type PresentedCredential =

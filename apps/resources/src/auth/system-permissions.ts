@@ -1,4 +1,4 @@
-import { API_SCOPES } from "./api-scopes.js";
+import { API_SCOPES } from "@altalune/rpc";
 import { ROOT_PERMISSION } from "@altalune/core";
 
 /*

@@ -1,7 +1,7 @@
 import { BoundedCache, type Clock } from "@altalune/core";
 import type { Sql } from "@altalune/db";
 import { ClientStateCache, type ClientGrants } from "./client-state.js";
-import { authUnavailable } from "./errors.js";
+import { authUnavailable } from "@altalune/access-tokens";
 
 export interface UserStateOptions {
   /** How long an answer is trusted: the bound on how long a deactivated user's token keeps working. */

@@ -1,9 +1,8 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import type { Config, Logger } from "@altalune/core";
+import type { Clock, Config, Logger } from "@altalune/core";
 import type { Sql } from "@altalune/db";
 import { registration, type ServiceRegistration } from "@altalune/rpc";
-import type { Clock } from "../domains/api-key/index.js";
 import type { UserEvents } from "../domains/user/index.js";
 
 /** What every domain is built from: one set per container (so per server). */

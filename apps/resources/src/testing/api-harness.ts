@@ -1,11 +1,10 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
-import { createLogger, loadConfig, type Config, type Logger } from "@altalune/core";
+import { createLogger, loadConfig, type Clock, type Config, type Logger } from "@altalune/core";
 import { runPostMigrate } from "@altalune/db";
 import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
 import { TEST_DASHBOARD_CLIENT, TEST_ENCRYPTION_KEY } from "@altalune/test-kit";
-import type { Clock } from "../domains/api-key/index.js";
 import { seed } from "../seed.js";
 import { startResourcesServer, type ResourcesServer } from "../server.js";
 import { createGrpcJsClient } from "@altalune/rpc";

@@ -1,5 +1,5 @@
 import { invalidArgument } from "@altalune/core";
-import { domainErrors } from "../domain-errors.js";
+import { domainErrors } from "../../shared/domain-errors.js";
 
 export const ApiKeyCodes = {
   NotFound: "60401",
@@ -9,9 +9,7 @@ export const ApiKeyCodes = {
 
 const apiKey = domainErrors("API key", "api_key_id");
 
-export const apiKeyNotFound = apiKey.notFound(ApiKeyCodes.NotFound);
-
-export const apiKeyAlreadyExists = apiKey.alreadyExists(ApiKeyCodes.AlreadyExists, "name");
+export const { notFound: apiKeyNotFound, alreadyExists: apiKeyAlreadyExists } = apiKey.notFoundAndAlreadyExists(ApiKeyCodes, "name");
 
 export const apiKeyExpired = apiKey.aboutRow(
   ApiKeyCodes.Expired,

@@ -5,8 +5,6 @@ import { ApiKeyRepo } from "./repo.js";
 import { ApiKeyService } from "./service.js";
 
 export { hashSecret, parseApiKey } from "./key-format.js";
-// The clock the container hands every domain; kept here for its importers (@altalune/core has it).
-export { systemClock, type Clock } from "@altalune/core";
 export type { ApiKeyRepo };
 
 // Module-level: `shared` keeps one instance per function.

@@ -9,11 +9,11 @@ import {
   type Sql,
 } from "@altalune/db";
 import { rethrowMissingProject } from "../../shared/project-scoped.js";
-import type { ProjectRef } from "../project/model.js";
+import type { ProjectRef } from "../project/index.js";
 import { apiKeyAlreadyExists, apiKeyNotFound } from "./errors.js";
 import { apiKeyFromRow, type ApiKeyRow } from "./mapper.js";
 import { API_KEY_STATUSES, EXPIRING_SOON_MS, type ApiKey, type ApiKeyInput } from "./model.js";
-import { orderedBy } from "../table-reads.js";
+import { orderedBy } from "../../shared/table-reads.js";
 
 const NAME_UNIQUE = "ux_altalune_project_api_keys_name";
 const columns = ["public_id", "name", "expiration", "active", "last_used_at", "created_at", "updated_at"];

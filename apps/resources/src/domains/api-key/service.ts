@@ -14,8 +14,8 @@ import type {
 import { requireTrimmedName } from "../../shared/names.js";
 import { listQueryFromProto, queryMetaToProto } from "../../shared/query-mapper.js";
 import { API_KEY_PERMISSIONS } from "../../auth/authorizer.js";
-import { grantorOf, refuseGrantingKeys } from "../iam/delegation.js";
-import type { ProjectRepo } from "../project/repo.js";
+import { grantorOf, refuseGrantingKeys } from "../iam/index.js";
+import type { ProjectRepo } from "../project/index.js";
 import { apiKeyExpired, expirationInPast, expirationTooFar } from "./errors.js";
 import { generateApiKey } from "./key-format.js";
 import { apiKeyToProto } from "./mapper.js";

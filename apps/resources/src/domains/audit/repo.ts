@@ -1,7 +1,7 @@
 import { defineListSpec, runListQuery, type ListQuery, type ListResult, type Sql, type SqlFragment } from "@altalune/db";
 import { auditEventColumns, auditEventFromRow, type AuditEventRow } from "./mapper.js";
 import { AUDIT_ACTOR_TYPES, AUDIT_COUNT_LIMIT, type AuditEvent, type AuditQueryRange } from "./model.js";
-import { orderedBy } from "../table-reads.js";
+import { orderedBy } from "../../shared/table-reads.js";
 
 const RESULTS = [
   "ok",

@@ -1,12 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { EmployeeService, EmployeeStatus, ProjectService, SortOrder } from "@altalune/proto";
+import { CreateEmployeeRequestSchema, EmployeeService, EmployeeStatus, ProjectService, QueryEmployeesRequestSchema, SortOrder } from "@altalune/proto";
 import { startTestApi, TRANSPORTS, type TestApi } from "../../testing/api-harness.js";
 import { callError, detailOf } from "../../testing/errors.js";
 import { expectInvalidOnBothProtocols } from "../../testing/refusals.js";
 import { listQuery, type ListQueryOver as Over } from "../../testing/list-query.js";
 import { searchDocumentSql } from "@altalune/db";
-import { employeeListSpec } from "./repo.js";
+import { ProjectRepo } from "../project/index.js";
+import { EmployeeRepo, employeeListSpec } from "./repo.js";
+import { EmployeeService as EmployeeServiceImpl } from "./service.js";
 
 let api: TestApi;
 let projectA: string;
@@ -207,6 +210,24 @@ describe("deleting a project", () => {
     expect(othersAfter).toEqual(othersBefore);
     const err = await callError(employees.queryEmployees({ projectId: doomed, query: { pagination: { page: 1, pageSize: 1 } } }));
     expect(detailOf(err)?.code).toBe("60301");
+  });
+});
+
+describe("project ids remembered by a replica", () => {
+  it("an empty query result re-checks the project, a non-empty one does not need to", async () => {
+    const projects = new ProjectRepo(api.db.sql);
+    const lookups: string[] = [];
+    const resolve = projects.resolve.bind(projects);
+    projects.resolve = (publicId: string) => (lookups.push(publicId), resolve(publicId));
+    const employees = new EmployeeServiceImpl(new EmployeeRepo(api.db.sql), projects);
+    const projectId = api.defaultProjectId;
+    const query = (keyword: string) => create(QueryEmployeesRequestSchema, { projectId, query: { pagination: { page: 1, pageSize: 10 }, keyword } });
+    await employees.createEmployee(create(CreateEmployeeRequestSchema, { projectId, name: "Lookup Counter", email: "lookup.counter@example.com", role: "Engineer", department: "Platform", status: EmployeeStatus.ACTIVE }));
+    expect(lookups).toEqual([projectId]);
+    await employees.queryEmployees(query("Lookup Counter"));
+    expect(lookups).toEqual([projectId]);
+    await employees.queryEmployees(query("nobody-by-this-name"));
+    expect(lookups).toEqual([projectId, projectId]);
   });
 });
 

@@ -1,4 +1,4 @@
-import { domainError, domainErrors } from "../domain-errors.js";
+import { domainError, domainErrors } from "../../shared/domain-errors.js";
 
 export const EmployeeCodes = {
   NotFound: "60201",

@@ -1,11 +1,11 @@
 import { newPublicId } from "@altalune/core";
 import { auditedWrite, defineListSpec, isUniqueViolationOf, runListQuery, type ListQuery, type ListResult, type Sql } from "@altalune/db";
 import { rethrowMissingProject } from "../../shared/project-scoped.js";
-import type { ProjectRef } from "../project/model.js";
+import type { ProjectRef } from "../project/index.js";
 import { employeeAlreadyExists, employeeNotFound } from "./errors.js";
 import { employeeFromRow, type EmployeeRow } from "./mapper.js";
 import { EMPLOYEE_STATUSES, type Employee, type EmployeeInput } from "./model.js";
-import { orderedBy } from "../table-reads.js";
+import { orderedBy } from "../../shared/table-reads.js";
 
 const EMAIL_UNIQUE = "ux_altalune_example_employees_email";
 const columns = ["public_id", "name", "email", "role", "department", "status", "created_at", "updated_at"];

@@ -9,7 +9,7 @@ import type {
 } from "@altalune/proto";
 import { trimmedFields } from "../../shared/names.js";
 import { listQueryFromProto, queryMetaToProto } from "../../shared/query-mapper.js";
-import type { ProjectRepo } from "../project/repo.js";
+import type { ProjectRepo } from "../project/index.js";
 import { employeeToProto, statusFromProto } from "./mapper.js";
 import type { EmployeeInput } from "./model.js";
 import type { EmployeeRepo } from "./repo.js";

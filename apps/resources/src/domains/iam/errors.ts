@@ -1,5 +1,5 @@
 import { invalidArgument } from "@altalune/core";
-import { domainErrors } from "../domain-errors.js";
+import { domainErrors } from "../../shared/domain-errors.js";
 
 // 60802 (the original's invalid project role) stays reserved and unused: the proto's `string.in`
 // rule on members[i].role refuses an unknown role with 60001 before any handler runs.

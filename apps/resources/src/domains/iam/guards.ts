@@ -1,8 +1,7 @@
 import type { Queryable } from "@altalune/db";
-import { rootOfSuperadmin } from "../permission/errors.js";
 import { ROOT_PERMISSION } from "@altalune/core";
-import { lastSuperadmin } from "../role/errors.js";
-import { SUPERADMIN_ROLE } from "../role/model.js";
+import { rootOfSuperadmin } from "../permission/index.js";
+import { lastSuperadmin, SUPERADMIN_ROLE } from "../role/index.js";
 import { lastOwner } from "./errors.js";
 import { OWNER_ROLE } from "./model.js";
 

@@ -3,8 +3,19 @@ import { defineDomain } from "../../shared/domain-module.js";
 import { IamRepo } from "./repo.js";
 import { IamMapperService } from "./service.js";
 
-export { refuseChangingUserByPublicId, refuseGrantingDefaults, type Grantor } from "./delegation.js";
-export { seedIam } from "./seed.js";
+export {
+  DelegationCodes,
+  grantorOf,
+  refuseChangingRole,
+  refuseChangingUser,
+  refuseChangingUserByPublicId,
+  refuseGrantingDefaults,
+  refuseGrantingKeys,
+  refuseGrantingPermissions,
+  type Grantor,
+} from "./delegation.js";
+export { lockProjectsOwnedBy, lockSuperadminRole, ownedProjectIds, refuseLastOwnerOf, refuseLastSuperadmin } from "./guards.js";
+export { SEED_PERMISSIONS, seedIam } from "./seed.js";
 
 export const iamDomain = defineDomain({
   key: "iamMapper",

@@ -6,7 +6,7 @@ import {
   type ProjectMemberWithUser,
   type UserProjectMembership as UserProjectMembershipMessage,
 } from "@altalune/proto";
-import { userFromRow, userToProto, type UserRow } from "../user/mapper.js";
+import { userFromRow, userToProto, type UserRow } from "../user/index.js";
 import { asProjectRole, type ProjectMember, type UserProjectMembership } from "./model.js";
 
 export interface MemberRow extends UserRow {

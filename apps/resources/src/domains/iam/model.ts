@@ -1,4 +1,4 @@
-import type { User } from "../user/model.js";
+import type { User } from "../user/index.js";
 
 /** Project roles, most privileged first. Membership itself is what grants project access. */
 export const PROJECT_ROLES = ["owner", "admin", "member", "user"] as const;

@@ -1,14 +1,9 @@
 import type { AppError } from "@altalune/core";
 import type { Queryable, Sql } from "@altalune/db";
-import { permissionNotFound } from "../permission/errors.js";
-import { permissionColumns, permissionFromRow, type PermissionRow } from "../permission/mapper.js";
-import type { Permission } from "../permission/model.js";
-import { projectNotFound } from "../project/errors.js";
-import { roleNotFound } from "../role/errors.js";
-import { roleColumns, roleFromRow, type RoleRow } from "../role/mapper.js";
-import type { Role } from "../role/model.js";
-import { userNotFound } from "../user/errors.js";
-import { userColumns } from "../user/mapper.js";
+import { permissionColumns, permissionFromRow, permissionNotFound, type Permission, type PermissionRow } from "../permission/index.js";
+import { projectNotFound } from "../project/index.js";
+import { roleColumns, roleFromRow, roleNotFound, type Role, type RoleRow } from "../role/index.js";
+import { userColumns, userNotFound } from "../user/index.js";
 import { lastOwner } from "./errors.js";
 import {
   refuseChangingRole,
@@ -26,10 +21,12 @@ interface Entity {
   notFound: (publicId: string) => AppError;
 }
 
-const USERS: Entity = { table: "altalune_users", notFound: userNotFound };
-const ROLES: Entity = { table: "altalune_roles", notFound: roleNotFound };
-const PERMISSIONS: Entity = { table: "altalune_permissions", notFound: permissionNotFound };
-const PROJECTS: Entity = { table: "altalune_projects", notFound: projectNotFound };
+// Called through, not referenced: those domains import IAM back, so while this module loads
+// their errors may not be loaded yet.
+const USERS: Entity = { table: "altalune_users", notFound: (id) => userNotFound(id) };
+const ROLES: Entity = { table: "altalune_roles", notFound: (id) => roleNotFound(id) };
+const PERMISSIONS: Entity = { table: "altalune_permissions", notFound: (id) => permissionNotFound(id) };
+const PROJECTS: Entity = { table: "altalune_projects", notFound: (id) => projectNotFound(id) };
 
 /** A many-to-many table whose key is the pair (left, right). */
 export interface Mapping {

@@ -1,7 +1,7 @@
 import { newPublicId, ROOT_PERMISSION } from "@altalune/core";
 import type { Sql, TransactionSql } from "@altalune/db";
 import { SYSTEM_PERMISSIONS } from "../../auth/system-permissions.js";
-import { DEFAULT_USER_ROLE, SUPERADMIN_ROLE } from "../role/model.js";
+import { DEFAULT_USER_ROLE, SUPERADMIN_ROLE } from "../role/index.js";
 import { OWNER_ROLE } from "./model.js";
 
 interface Named {
@@ -14,7 +14,9 @@ interface SystemRow extends Named {
   key: string;
 }
 
-export const SEED_ROLES: readonly SystemRow[] = [
+// The role tables are built when the seed runs, not when this module loads: the role domain
+// imports IAM back, so its names may not be loaded yet when this module is.
+const seedRoles = (): readonly SystemRow[] => [
   { key: SUPERADMIN_ROLE, name: SUPERADMIN_ROLE, description: "System super administrator" },
   { key: DEFAULT_USER_ROLE, name: DEFAULT_USER_ROLE, description: "Default role for authenticated users" },
 ];
@@ -25,7 +27,7 @@ export const SEED_ROLES: readonly SystemRow[] = [
  */
 export const SEED_PERMISSIONS: readonly Named[] = SYSTEM_PERMISSIONS;
 
-export const SEED_ROLE_PERMISSIONS: ReadonlyArray<readonly [role: string, permission: string]> = [
+const seedRolePermissions = (): ReadonlyArray<readonly [role: string, permission: string]> => [
   [SUPERADMIN_ROLE, ROOT_PERMISSION],
   [DEFAULT_USER_ROLE, "dashboard:read"],
 ];
@@ -45,13 +47,14 @@ export interface SeedLogger {
 
 export async function seedIam(sql: Sql, superadminEmail: string, logger: SeedLogger): Promise<void> {
   await sql.begin(async (tx) => {
-    await ensureSystemRows(tx, "altalune_roles", SEED_ROLES, logger);
+    await ensureSystemRows(tx, "altalune_roles", seedRoles(), logger);
     await ensureSystemRows(tx, "altalune_permissions", SEED_PERMISSIONS.map((p) => ({ ...p, key: p.name })), logger);
+    const rolePermissions = seedRolePermissions();
     await tx`
       insert into altalune_roles_permissions (role_id, permission_id)
       select r.id, p.id
-      from unnest(${SEED_ROLE_PERMISSIONS.map(([role]) => role)}::text[],
-                  ${SEED_ROLE_PERMISSIONS.map(([, permission]) => permission)}::text[]) as m(role_key, permission_key)
+      from unnest(${rolePermissions.map(([role]) => role)}::text[],
+                  ${rolePermissions.map(([, permission]) => permission)}::text[]) as m(role_key, permission_key)
       join altalune_roles r on r.system_key = m.role_key
       join altalune_permissions p on p.system_key = m.permission_key
       on conflict do nothing`;

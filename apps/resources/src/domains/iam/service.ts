@@ -15,8 +15,8 @@ import type {
   RemoveUserPermissionsRequest,
   RemoveUserRolesRequest,
 } from "@altalune/proto";
-import { permissionToProto } from "../permission/mapper.js";
-import { roleToProto } from "../role/mapper.js";
+import { permissionToProto } from "../permission/index.js";
+import { roleToProto } from "../role/index.js";
 import { grantorOf } from "./delegation.js";
 import { duplicateMember } from "./errors.js";
 import { memberToProto, userProjectToProto } from "./mapper.js";

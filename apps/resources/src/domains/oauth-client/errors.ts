@@ -1,6 +1,6 @@
 import { invalidArgument } from "@altalune/core";
-import { domainError, domainErrors } from "../domain-errors.js";
-import { DelegationCodes } from "../iam/delegation.js";
+import { domainError, domainErrors } from "../../shared/domain-errors.js";
+import { DelegationCodes } from "../iam/index.js";
 
 export const OAuthClientCodes = {
   NotFound: "60900",

@@ -3,8 +3,6 @@ import { defineDomain } from "../../shared/domain-module.js";
 import { OAuthClientRepo } from "./repo.js";
 import { OAuthClientService } from "./service.js";
 
-export { secretContext } from "./model.js";
-export type { OAuthClientSettingsRow } from "./mapper.js";
 export { seedDashboardClient, type DashboardClientSeedConfig } from "./seed.js";
 
 export const oauthClientDomain = defineDomain({

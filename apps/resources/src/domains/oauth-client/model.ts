@@ -1,4 +1,5 @@
-import { API_SCOPES, isApiScope } from "../../auth/api-scopes.js";
+import type { OAuthClientSettings } from "@altalune/oauth-tables";
+import { API_SCOPES, isApiScope } from "@altalune/rpc";
 
 /** OIDC scopes a client may be allowed, in their canonical order (API scopes follow them, sorted). */
 export const KNOWN_SCOPES = ["openid", "profile", "email", "offline_access"] as const;
@@ -8,27 +9,6 @@ export type OAuthScope = (typeof KNOWN_SCOPES)[number];
 export const DEFAULT_SCOPES: readonly OAuthScope[] = ["openid", "profile", "email"];
 /** The first-party dashboard client: every scope, refresh tokens included. */
 export const DASHBOARD_SCOPES: readonly OAuthScope[] = KNOWN_SCOPES;
-
-/** What a client is, as stored, whether read back or about to be written. */
-export interface OAuthClientSettings {
-  name: string;
-  /** The OAuth client_id: a UUID, lower case. */
-  clientId: string;
-  redirectUris: string[];
-  postLogoutRedirectUris: string[];
-  allowedScopes: string[];
-  pkceRequired: boolean;
-  confidential: boolean;
-  /** Public ids of the projects its client_credentials tokens may act in. */
-  projectIds: string[];
-}
-
-export interface OAuthClient extends OAuthClientSettings {
-  publicId: string;
-  isDefault: boolean;
-  createdAt: Date;
-  updatedAt: Date;
-}
 
 export interface NewOAuthClient extends OAuthClientSettings {
   /** sealSecret(...) of the secret for a confidential client, null for a public one. */
@@ -43,14 +23,6 @@ export interface OAuthClientChanges {
   allowedScopes?: string[];
   pkceRequired?: boolean;
   projectIds?: string[];
-}
-
-/**
- * The associated data a client's secret is sealed with: a sealed value copied onto another
- * client's row does not open. The auth server opens it with the same context.
- */
-export function secretContext(clientId: string): string {
-  return `oauth_client:${clientId.toLowerCase()}`;
 }
 
 /** Same elements in the same order (redirect URI lists are compared as written). */

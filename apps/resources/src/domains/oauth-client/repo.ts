@@ -10,11 +10,11 @@ import {
   type Sql,
   type TransactionSql,
 } from "@altalune/db";
-import { projectNotFound } from "../project/errors.js";
+import { oauthClientColumns, oauthClientFromRow, type OAuthClient, type OAuthClientRow } from "@altalune/oauth-tables";
+import { projectNotFound } from "../project/index.js";
 import { defaultClientUndeletable, firstPartyRedirectUrisFixed, oauthClientNotFound, pkceCannotBeDisabled } from "./errors.js";
-import { oauthClientColumns, oauthClientFromRow, type OAuthClientRow } from "./mapper.js";
-import { sameList, type NewOAuthClient, type OAuthClient, type OAuthClientChanges } from "./model.js";
-import { BOOLEAN_VALUES, orderedBy } from "../table-reads.js";
+import { sameList, type NewOAuthClient, type OAuthClientChanges } from "./model.js";
+import { BOOLEAN_VALUES, orderedBy } from "../../shared/table-reads.js";
 
 export const oauthClientListSpec = defineListSpec({
   from: "altalune_oauth_clients",

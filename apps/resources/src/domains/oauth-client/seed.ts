@@ -1,6 +1,7 @@
 import { newPublicId, openSecret, sealSecret, SealedSecretError, type Config } from "@altalune/core";
 import { isUniqueViolation, type Sql } from "@altalune/db";
-import { DASHBOARD_SCOPES, redirectUriProblem, sameList, secretContext } from "./model.js";
+import { oauthClientSecretContext } from "@altalune/oauth-tables";
+import { DASHBOARD_SCOPES, redirectUriProblem, sameList } from "./model.js";
 
 export type DashboardClientSeedConfig = Pick<Config, "dashboardClient" | "encryptionKey" | "branding">;
 
@@ -78,7 +79,7 @@ export async function seedDashboardClient(
             (public_id, name, client_id, client_secret_sealed, redirect_uris, allowed_scopes,
              pkce_required, is_default, confidential)
           values (${newPublicId()}, ${config.branding.dashboardName}, ${clientId},
-                  ${sealSecret(key, clientSecret, secretContext(clientId))}, ${redirectUris}::text[],
+                  ${sealSecret(key, clientSecret, oauthClientSecretContext(clientId))}, ${redirectUris}::text[],
                   ${[...DASHBOARD_SCOPES]}::text[], true, true, true)
           returning public_id`;
         logger.info({ id: created?.public_id, clientId }, "seeded the default dashboard OAuth client");
@@ -93,7 +94,7 @@ export async function seedDashboardClient(
 
       await tx`
         update altalune_oauth_clients
-        set client_id = ${clientId}, client_secret_sealed = ${sealSecret(key, clientSecret, secretContext(clientId))},
+        set client_id = ${clientId}, client_secret_sealed = ${sealSecret(key, clientSecret, oauthClientSecretContext(clientId))},
             redirect_uris = ${redirectUris}::text[], pkce_required = true, confidential = true,
             updated_at = CURRENT_TIMESTAMP
         where id = ${current.id}`;
@@ -137,7 +138,7 @@ function checkConfiguredRedirectUris(uris: readonly string[]): void {
 function sealedEquals(key: Buffer, row: DefaultClientRow, secret: string): boolean {
   if (row.client_secret_sealed === null) return false;
   try {
-    return openSecret(key, row.client_secret_sealed, secretContext(row.client_id)) === secret;
+    return openSecret(key, row.client_secret_sealed, oauthClientSecretContext(row.client_id)) === secret;
   } catch (e) {
     if (e instanceof SealedSecretError) return false;
     throw e;

@@ -10,10 +10,11 @@ import type {
   RevealOAuthClientSecretRequest,
   UpdateOAuthClientRequest,
 } from "@altalune/proto";
+import { oauthClientSecretContext, type OAuthClient } from "@altalune/oauth-tables";
 import { callInfoKey, describePrincipal, principalOf } from "@altalune/rpc";
 import { requireTrimmedName } from "../../shared/names.js";
 import { listQueryFromProto, queryMetaToProto } from "../../shared/query-mapper.js";
-import { grantorOf, refuseGrantingKeys } from "../iam/delegation.js";
+import { grantorOf, refuseGrantingKeys } from "../iam/index.js";
 import {
   encryptionKeyMissing,
   invalidRedirectUri,
@@ -33,9 +34,7 @@ import {
   DEFAULT_SCOPES,
   redirectUriProblem,
   sameList,
-  secretContext,
   unknownScopeIndex,
-  type OAuthClient,
   type OAuthClientChanges,
 } from "./model.js";
 import type { OAuthClientRepo } from "./repo.js";
@@ -133,7 +132,7 @@ export class OAuthClientService implements ServiceImpl<typeof OAuthClientService
       // A public client cannot keep a secret, so PKCE is what binds the code to it.
       pkceRequired: req.confidential ? req.pkceRequired : true,
       confidential: req.confidential,
-      secretSealed: req.confidential ? sealSecret(this.key(), secret, secretContext(clientId)) : null,
+      secretSealed: req.confidential ? sealSecret(this.key(), secret, oauthClientSecretContext(clientId)) : null,
       projectIds: [...req.projectIds],
     });
     return { client: oauthClientToProto(created), clientSecret: secret, message: "OAuth client created successfully" };
@@ -207,7 +206,7 @@ export class OAuthClientService implements ServiceImpl<typeof OAuthClientService
     this.refusePrivilegedSecret(ctx, req.id, apiScopesOf(row.allowedScopes), row.projectIds);
     let secret: string;
     try {
-      secret = openSecret(this.key(), row.secretSealed, secretContext(row.clientId));
+      secret = openSecret(this.key(), row.secretSealed, oauthClientSecretContext(row.clientId));
     } catch (e) {
       if (!(e instanceof SealedSecretError)) throw e;
       this.logger.error({ clientId: row.clientId, reason: e.message }, "OAuth client secret cannot be opened");

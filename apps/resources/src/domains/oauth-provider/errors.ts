@@ -1,5 +1,5 @@
 import { invalidArgument } from "@altalune/core";
-import { domainError, domainErrors } from "../domain-errors.js";
+import { domainError, domainErrors } from "../../shared/domain-errors.js";
 
 export const OAuthProviderCodes = {
   NotFound: "60810",

@@ -4,8 +4,6 @@ import { defineDomain } from "../../shared/domain-module.js";
 import { OAuthProviderRepo } from "./repo.js";
 import { OAuthProviderService } from "./service.js";
 
-export { findProviderBySlug, listEnabledProviders, ProviderConfigError, type LoginProvider, type ProviderConfig } from "./lookup.js";
-
 export const oauthProviderDomain = defineDomain({
   key: "oauthProvider",
   service: OAuthProviderServiceDesc,

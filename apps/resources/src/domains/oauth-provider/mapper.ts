@@ -1,7 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { OAuthProviderSchema, ProviderType as ProtoProviderType, type OAuthProvider as OAuthProviderMessage } from "@altalune/proto";
-import { callbackUrl, type OAuthProvider, type ProviderType } from "./model.js";
+import type { OAuthProvider, ProviderType } from "@altalune/oauth-tables";
+import { callbackUrl } from "./model.js";
 import { formatScopes } from "./scopes.js";
 
 const TO_PROTO: Readonly<Record<ProviderType, ProtoProviderType>> = {

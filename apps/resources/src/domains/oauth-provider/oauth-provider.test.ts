@@ -20,7 +20,7 @@ import {
 } from "@altalune/proto";
 import { startTestApi, TEST_ENV, type TestApi, type TransportName } from "../../testing/api-harness.js";
 import { callError, detailOf } from "../../testing/errors.js";
-import { findProviderBySlug, listEnabledProviders, ProviderConfigError } from "./lookup.js";
+import { findProviderBySlug, listEnabledProviders, ProviderConfigError } from "@altalune/oauth-tables";
 import { OAuthProviderRepo } from "./repo.js";
 import { OAuthProviderService as OAuthProviderServiceImpl } from "./service.js";
 

@@ -3,7 +3,7 @@
 // `enabled: false` omitted, `redirect_url` always sent), against a real API on its own database.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApi, type TestApi } from "../../testing/api-harness.js";
-import { listEnabledProviders } from "./lookup.js";
+import { listEnabledProviders } from "@altalune/oauth-tables";
 
 let api: TestApi;
 beforeAll(async () => {

@@ -9,10 +9,10 @@ import {
   type Sql,
   type TransactionSql,
 } from "@altalune/db";
+import { oauthProviderColumns, oauthProviderFromRow, type OAuthProvider, type OAuthProviderRow } from "@altalune/oauth-tables";
 import { duplicateProviderType, duplicateSlug, oauthProviderNotFound } from "./errors.js";
-import { oauthProviderColumns, oauthProviderFromRow, type OAuthProviderRow } from "./row.js";
-import type { NewOAuthProvider, OAuthProvider, OAuthProviderChanges } from "./model.js";
-import { BOOLEAN_VALUES, orderedBy, tableReads } from "../table-reads.js";
+import type { NewOAuthProvider, OAuthProviderChanges } from "./model.js";
+import { BOOLEAN_VALUES, orderedBy, tableReads } from "../../shared/table-reads.js";
 
 export const oauthProviderListSpec = defineListSpec({
   from: "altalune_oauth_providers",

@@ -1,16 +1,8 @@
 import type { OutboundPolicy } from "@altalune/core";
 import { requireTrimmedName } from "../../shared/names.js";
 import { invalidField } from "./errors.js";
-import {
-  DEFAULT_DISPLAY_NAMES,
-  providerUrlProblem,
-  RESERVED_SLUGS,
-  SLUG_MAX_LENGTH,
-  SLUG_PATTERN,
-  type EndpointField,
-  type OAuthProvider,
-  type ProviderType,
-} from "./model.js";
+import type { EndpointField, OAuthProvider, ProviderType } from "@altalune/oauth-tables";
+import { DEFAULT_DISPLAY_NAMES, providerUrlProblem, RESERVED_SLUGS, SLUG_MAX_LENGTH, SLUG_PATTERN } from "./model.js";
 
 // Input rules the proto cannot express: trimming, per-type defaults, which URL applies to which
 // type, and the URL policy. Each refusal is 60001 with meta {<proto field>: <rule id>}.

@@ -1,5 +1,6 @@
+import type { ProviderType } from "@altalune/oauth-tables";
 import { invalidField } from "./errors.js";
-import { BASE_SCOPES, type ProviderType } from "./model.js";
+import { BASE_SCOPES } from "./model.js";
 
 // The `scopes` field is one comma-separated string on the wire, as in the original system
 // ("openid,email,profile"), and a list in the table (what the auth server asks the provider for).

@@ -10,10 +10,11 @@ import type {
   UpdateOAuthProviderRequest,
 } from "@altalune/proto";
 import { callInfoKey, describePrincipal, principalOf } from "@altalune/rpc";
+import { oauthProviderSecretContext, type EndpointField } from "@altalune/oauth-tables";
 import { listQueryFromProto, queryMetaToProto } from "../../shared/query-mapper.js";
 import { encryptionKeyMissing, secretSealFailed, secretUnreadable } from "./errors.js";
 import { oauthProviderToProto, providerTypeFromProto } from "./mapper.js";
-import { callbackUrl, secretContext, type EndpointField, type OAuthProviderChanges } from "./model.js";
+import { callbackUrl, type OAuthProviderChanges } from "./model.js";
 import type { OAuthProviderRepo } from "./repo.js";
 import { checkProviderState, checkRedirectUrl, displayNameFor, requiredText, slugFor, urlOverride } from "./rules.js";
 import { parseScopes, requestedScopes } from "./scopes.js";
@@ -123,7 +124,7 @@ export class OAuthProviderService implements ServiceImpl<typeof OAuthProviderSer
     const row = await this.providers.secretOf(req.id);
     let secret: string;
     try {
-      secret = openSecret(this.key(), row.secretSealed, secretContext(req.id));
+      secret = openSecret(this.key(), row.secretSealed, oauthProviderSecretContext(req.id));
     } catch (e) {
       if (!(e instanceof SealedSecretError)) throw e;
       this.logger.error({ providerId: req.id, slug: row.slug, reason: e.message }, "OAuth provider client secret cannot be opened");
@@ -144,7 +145,7 @@ export class OAuthProviderService implements ServiceImpl<typeof OAuthProviderSer
   private seal(publicId: string, secret: string): string {
     const key = this.key();
     try {
-      return sealSecret(key, secret, secretContext(publicId));
+      return sealSecret(key, secret, oauthProviderSecretContext(publicId));
     } catch (e) {
       if (!(e instanceof SealedSecretError)) throw e;
       this.logger.error({ providerId: publicId, reason: e.message }, "OAuth provider client secret cannot be sealed");

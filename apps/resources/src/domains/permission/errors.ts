@@ -1,6 +1,6 @@
 import { ROOT_PERMISSION } from "@altalune/core";
-import { domainError, domainErrors } from "../domain-errors.js";
-import { SUPERADMIN_ROLE } from "../role/model.js";
+import { domainError, domainErrors } from "../../shared/domain-errors.js";
+import { SUPERADMIN_ROLE } from "../role/index.js";
 
 export const PermissionCodes = {
   NotFound: "60700",
@@ -12,9 +12,7 @@ export const PermissionCodes = {
 
 const permission = domainErrors("Permission", "permission_id");
 
-export const permissionNotFound = permission.notFound(PermissionCodes.NotFound);
-
-export const permissionAlreadyExists = permission.alreadyExists(PermissionCodes.AlreadyExists, "name");
+export const { notFound: permissionNotFound, alreadyExists: permissionAlreadyExists } = permission.notFoundAndAlreadyExists(PermissionCodes, "name");
 
 // FailedPrecondition rather than the original's PermissionDenied: no caller may do this, and
 // PermissionDenied is reserved for what the caller's permissions decide. `root` keeps its own

@@ -3,6 +3,10 @@ import { defineDomain } from "../../shared/domain-module.js";
 import { PermissionRepo } from "./repo.js";
 import { PermissionService } from "./service.js";
 
+export { permissionNotFound, rootOfSuperadmin } from "./errors.js";
+export { permissionColumns, permissionFromRow, permissionToProto, type PermissionRow } from "./mapper.js";
+export type { Permission } from "./model.js";
+
 export const permissionDomain = defineDomain({
   key: "permission",
   service: PermissionServiceDesc,

@@ -4,7 +4,7 @@ import { PermissionService, SortOrder } from "@altalune/proto";
 import { startTestApi, TRANSPORTS, type TestApi, type TransportName } from "../../testing/api-harness.js";
 import { callError, detailOf } from "../../testing/errors.js";
 import { invalid, itRefusesOnEveryTransport, notFound, type Refusal } from "../../testing/refusals.js";
-import { SEED_PERMISSIONS } from "../iam/seed.js";
+import { SEED_PERMISSIONS } from "../iam/index.js";
 
 let api: TestApi;
 

@@ -1,6 +1,6 @@
 import type { Sql } from "@altalune/db";
 import { NamedEntityRepo } from "../../shared/named-entity.js";
-import { refuseGrantingPermissions } from "../iam/delegation.js";
+import { refuseGrantingPermissions } from "../iam/index.js";
 import { permissionAlreadyExists, permissionNotFound, permissionProtected } from "./errors.js";
 
 export class PermissionRepo extends NamedEntityRepo {

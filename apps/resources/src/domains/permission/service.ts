@@ -7,7 +7,7 @@ import type {
   QueryPermissionsRequest,
   UpdatePermissionRequest,
 } from "@altalune/proto";
-import { NamedEntityHandlers } from "../named-entity-handlers.js";
+import { NamedEntityHandlers } from "../../shared/named-entity-handlers.js";
 import { permissionToProto } from "./mapper.js";
 import type { PermissionRepo } from "./repo.js";
 

@@ -1,5 +1,5 @@
 import { invalidArgument } from "@altalune/core";
-import { domainErrors } from "../domain-errors.js";
+import { domainErrors } from "../../shared/domain-errors.js";
 
 export const ProjectCodes = {
   NotFound: "60301",

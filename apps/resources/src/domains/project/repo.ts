@@ -12,9 +12,9 @@ import {
 } from "@altalune/db";
 import { defaultProjectUndeletable, projectAlreadyExists, projectNotFound } from "./errors.js";
 import { projectFromRow, type ProjectRow } from "./mapper.js";
-import { SUPERADMIN_ROLE } from "../role/model.js";
+import { SUPERADMIN_ROLE } from "../role/index.js";
 import { ENVIRONMENTS, type CreateProjectInput, type Project, type ProjectRef, type UpdateProjectInput } from "./model.js";
-import { orderedBy, tableReads } from "../table-reads.js";
+import { orderedBy, tableReads } from "../../shared/table-reads.js";
 
 const NAME_UNIQUE = "ux_altalune_projects_name";
 

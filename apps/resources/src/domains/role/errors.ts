@@ -1,4 +1,4 @@
-import { domainError, domainErrors } from "../domain-errors.js";
+import { domainError, domainErrors } from "../../shared/domain-errors.js";
 import { SUPERADMIN_ROLE } from "./model.js";
 
 export const RoleCodes = {
@@ -10,9 +10,7 @@ export const RoleCodes = {
 
 const role = domainErrors("Role", "role_id");
 
-export const roleNotFound = role.notFound(RoleCodes.NotFound);
-
-export const roleAlreadyExists = role.alreadyExists(RoleCodes.AlreadyExists, "name");
+export const { notFound: roleNotFound, alreadyExists: roleAlreadyExists } = role.notFoundAndAlreadyExists(RoleCodes, "name");
 
 // FailedPrecondition rather than the original's PermissionDenied: no caller may do this, and
 // PermissionDenied is reserved for what the caller's permissions decide.

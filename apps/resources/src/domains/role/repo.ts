@@ -1,6 +1,6 @@
 import type { Sql } from "@altalune/db";
 import { NamedEntityRepo } from "../../shared/named-entity.js";
-import { refuseChangingRole } from "../iam/delegation.js";
+import { refuseChangingRole } from "../iam/index.js";
 import { roleAlreadyExists, roleNotFound, roleProtected } from "./errors.js";
 import { SUPERADMIN_ROLE } from "./model.js";
 

@@ -8,7 +8,7 @@ import type {
   UpdateRoleRequest,
 } from "@altalune/proto";
 import { requireTrimmedName } from "../../shared/names.js";
-import { NamedEntityHandlers } from "../named-entity-handlers.js";
+import { NamedEntityHandlers } from "../../shared/named-entity-handlers.js";
 import { roleToProto } from "./mapper.js";
 import type { RoleRepo } from "./repo.js";
 

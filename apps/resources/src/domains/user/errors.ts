@@ -1,4 +1,4 @@
-import { domainErrors } from "../domain-errors.js";
+import { domainErrors } from "../../shared/domain-errors.js";
 
 export const UserCodes = {
   NotFound: "60500",
@@ -9,9 +9,7 @@ export const UserCodes = {
 
 const user = domainErrors("User", "user_id");
 
-export const userNotFound = user.notFound(UserCodes.NotFound);
-
-export const userAlreadyExists = user.alreadyExists(UserCodes.AlreadyExists, "email");
+export const { notFound: userNotFound, alreadyExists: userAlreadyExists } = user.notFoundAndAlreadyExists(UserCodes, "email");
 
 export const userAlreadyActive = user.aboutRow(UserCodes.AlreadyActive, "failed_precondition", "User is already active");
 

@@ -4,7 +4,10 @@ import { refuseChangingUserByPublicId, refuseGrantingDefaults } from "../iam/ind
 import { UserRepo } from "./repo.js";
 import { UserService } from "./service.js";
 
+export { userNotFound } from "./errors.js";
 export { noUserEvents, type UserEvents } from "./events.js";
+export { userColumns, userFromRow, userToProto, type UserRow } from "./mapper.js";
+export type { User } from "./model.js";
 
 export const userDomain = defineDomain({
   key: "user",

@@ -13,16 +13,17 @@ import {
   lockProjectsOwnedBy,
   lockSuperadminRole,
   ownedProjectIds,
+  refuseChangingUser,
   refuseLastOwnerOf,
   refuseLastSuperadmin,
-} from "../iam/guards.js";
-import { DEFAULT_USER_ROLE } from "../role/model.js";
+  type Grantor,
+} from "../iam/index.js";
+import { DEFAULT_USER_ROLE } from "../role/index.js";
 import { userAlreadyActive, userAlreadyExists, userAlreadyInactive, userNotFound } from "./errors.js";
 import { identityColumns, identityFromRow, userColumns, userFromRow, type UserIdentityRow, type UserRow } from "./mapper.js";
-import { refuseChangingUser, type Grantor } from "../iam/delegation.js";
 import { decideEmailChange } from "./email-change.js";
 import type { CreatedUser, CreateUserInput, MissingDefault, UpdatedUser, UpdateUserInput, User, UserIdentity } from "./model.js";
-import { BOOLEAN_VALUES, orderedBy, tableReads } from "../table-reads.js";
+import { BOOLEAN_VALUES, orderedBy, tableReads } from "../../shared/table-reads.js";
 
 const EMAIL_UNIQUE = "ux_altalune_users_email";
 

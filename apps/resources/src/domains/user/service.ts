@@ -11,7 +11,7 @@ import type {
 } from "@altalune/proto";
 import { invalidArgument } from "@altalune/core";
 import { listQueryFromProto, queryMetaToProto } from "../../shared/query-mapper.js";
-import { grantorOf, type Grantor } from "../iam/delegation.js";
+import { grantorOf, type Grantor } from "../iam/index.js";
 import { trimmedFields } from "../../shared/names.js";
 import { announceEmailChange, updateUserMessage } from "./email-change.js";
 import type { UserEvents } from "./events.js";

@@ -1,7 +1,14 @@
 import { openSecret, SealedSecretError } from "@altalune/core";
 import type { Queryable } from "@altalune/db";
-import { callbackPath, providerTypeOfRow, resolveEndpoints, secretContext, type ProviderType, type ResolvedEndpoints } from "./model.js";
-import { oauthProviderColumns, oauthProviderFromRow, type OAuthProviderRow } from "./row.js";
+import { callbackPath, resolveEndpoints, type ResolvedEndpoints } from "./provider-endpoints.js";
+import {
+  oauthProviderColumns,
+  oauthProviderFromRow,
+  oauthProviderSecretContext,
+  providerTypeOfRow,
+  type OAuthProviderRow,
+  type ProviderType,
+} from "./provider-table.js";
 
 // What the auth server reads to drive social logins: plain functions over the table, with no
 // dependency on the API's pipeline, services or protos. Defaults are applied here, so a caller
@@ -71,7 +78,7 @@ export async function findProviderBySlug(sql: Queryable, slug: string, encryptio
   if (encryptionKey === undefined) throw new ProviderConfigError(row.slug, "encryption_key_missing");
   let clientSecret: string;
   try {
-    clientSecret = openSecret(encryptionKey, row.client_secret_sealed, secretContext(row.public_id));
+    clientSecret = openSecret(encryptionKey, row.client_secret_sealed, oauthProviderSecretContext(row.public_id));
   } catch (e) {
     if (e instanceof SealedSecretError) throw new ProviderConfigError(row.slug, "secret_unreadable");
     throw e;

@@ -7,13 +7,20 @@ import { AppError, type ErrorStatus } from "@altalune/core";
  * status, message, meta) is exactly what was written out by hand before.
  */
 export function domainErrors(entity: string, idKey: string) {
+  /** `<entity> with ID '<id>' not found`. */
+  const notFound = (code: string) => (publicId: string) =>
+    new AppError({ code, status: "not_found", message: `${entity} with ID '${publicId}' not found`, meta: { [idKey]: publicId } });
+  /** `<entity> with <what> '<value>' already exists`, the value in meta under `metaKey` (`what` by default). */
+  const alreadyExists = (code: string, what: string, metaKey: string = what) => (value: string) =>
+    new AppError({ code, status: "already_exists", message: `${entity} with ${what} '${value}' already exists`, meta: { [metaKey]: value } });
   return {
-    /** `<entity> with ID '<id>' not found`. */
-    notFound: (code: string) => (publicId: string) =>
-      new AppError({ code, status: "not_found", message: `${entity} with ID '${publicId}' not found`, meta: { [idKey]: publicId } }),
-    /** `<entity> with <what> '<value>' already exists`, the value in meta under `metaKey` (`what` by default). */
-    alreadyExists: (code: string, what: string, metaKey: string = what) => (value: string) =>
-      new AppError({ code, status: "already_exists", message: `${entity} with ${what} '${value}' already exists`, meta: { [metaKey]: value } }),
+    notFound,
+    alreadyExists,
+    /** The pair most domains answer as they are: `notFound` under codes.NotFound, `alreadyExists` of `what` under codes.AlreadyExists. */
+    notFoundAndAlreadyExists: (codes: { NotFound: string; AlreadyExists: string }, what: string) => ({
+      notFound: notFound(codes.NotFound),
+      alreadyExists: alreadyExists(codes.AlreadyExists, what),
+    }),
     /** A fixed message about the row; `extra` follows the id in meta. */
     aboutRow: (code: string, status: ErrorStatus, message: string, extra: Record<string, string> = {}) => (publicId: string) =>
       new AppError({ code, status, message, meta: { [idKey]: publicId, ...extra } }),

@@ -1,7 +1,6 @@
-import type { DescService } from "@bufbuild/protobuf";
 import * as api from "@altalune/proto";
-import { authRuleOf } from "@altalune/rpc";
 import { ROOT_PERMISSION } from "@altalune/core";
+import { rulePermissions, servicesIn } from "./auth-rules.js";
 
 /*
  * The OAuth scopes of the Resources API (API_AUDIENCE): every system permission a method's rule
@@ -12,26 +11,8 @@ import { ROOT_PERMISSION } from "@altalune/core";
  * the consent page, the token ceiling) and OAuthClientService (allowed_scopes) use this one list.
  */
 
-const services = (Object.values(api) as unknown[]).filter(
-  (v): v is DescService => typeof v === "object" && v !== null && "kind" in v && (v as { kind: unknown }).kind === "service",
-);
-
-function namedByRules(): string[] {
-  const names = new Set<string>();
-  for (const service of services) {
-    for (const method of service.methods) {
-      const rule = authRuleOf(method);
-      if (rule === undefined) continue;
-      if (rule.permission !== "") names.add(rule.permission);
-      for (const p of rule.anyPermission) names.add(p);
-    }
-  }
-  names.delete(ROOT_PERMISSION);
-  return [...names].sort();
-}
-
 /** Sorted. */
-export const API_SCOPES: readonly string[] = Object.freeze(namedByRules());
+export const API_SCOPES: readonly string[] = Object.freeze(rulePermissions(servicesIn(api)).filter((p) => p !== ROOT_PERMISSION));
 const API_SCOPE_SET: ReadonlySet<string> = new Set(API_SCOPES);
 
 export const isApiScope = (scope: string): boolean => API_SCOPE_SET.has(scope);

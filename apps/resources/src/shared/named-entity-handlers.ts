@@ -1,8 +1,8 @@
 import type { HandlerContext } from "@connectrpc/connect";
 import type { QueryRequest } from "@altalune/proto";
-import type { NamedEntity, NamedEntityRepo } from "../shared/named-entity.js";
-import { listQueryFromProto, queryMetaToProto } from "../shared/query-mapper.js";
-import { grantorOf } from "./iam/delegation.js";
+import type { NamedEntity, NamedEntityRepo } from "./named-entity.js";
+import { listQueryFromProto, queryMetaToProto } from "./query-mapper.js";
+import { grantorOf } from "../domains/iam/index.js";
 
 export interface NamedEntityHandlersOptions<K extends string, M> {
   /** The response field carrying the row (`role`, `permission`). */
