@@ -1,9 +1,10 @@
 // Overload: what MAX_CALLS_IN_FLIGHT buys. A real `altalune serve` process over its own database
 // answers GetProject (one indexed read, root token) over Connect JSON on HTTP/2 (h2c, loopback).
-// 1. Capacity: closed loop at --concurrency (default 16) → throughput R, p99.
+// 1. Capacity: closed loops at 1, 2, 4 … --concurrency (default 16) calls in flight → throughput R
+//    (the most answered), the knee (the fewest calls in flight reaching 90 % of R), p99 at --concurrency.
 // 2. Sustainable rate S: the highest open-loop rate from 0.8 R down whose p99 stays within 2 × the closed loop's.
-// 3. Overload: the server restarted with MAX_CALLS_IN_FLIGHT = --limit (default R × W: the capacity
-//    times the closed loop's median latency, see docs/operations.md), then open loop at 4 S for 5 s (a bounded count):
+// 3. Overload: the server restarted with MAX_CALLS_IN_FLIGHT = --limit (default: the knee, see
+//    docs/operations.md), then open loop at 4 S for 5 s (a bounded count):
 //    p99 of the admitted calls, share refused (resource_exhausted, HTTP 429).
 // The same run without the limit (MAX_CALLS_IN_FLIGHT=100000) shows what the limit prevents.
 // --target auth does the same for the auth server (`altalune serve-auth`, HTTP/1.1; its open loops
@@ -287,22 +288,30 @@ async function main() {
   };
   const seconds = PHASE_MS / 1000;
 
-  // Capacity in a closed loop, then the highest open-loop rate (from 0.8 × capacity down) whose
-  // p99 stays within 2 × the closed loop's: the sustainable rate.
-  const { capacity, baseline, sustainable } = await run(100_000, async (req) => {
-    const capacity = await h2load(req, { total: 4000, ...shape.closed });
+  // Closed loops at 1, 2, 4 … --concurrency calls in flight: the process's capacity R (the most
+  // it answered), and the knee, the fewest calls in flight at which it answers 90 % of R (more
+  // only wait: see docs/operations.md). Then the highest open-loop rate (from 0.8 R down) whose p99
+  // stays within 2 × the closed loop's at --concurrency: the sustainable rate.
+  const closedShape = (c: number) => (request.h1 ? { connections: c, streams: 1 } : { connections: Math.min(4, c), streams: c / Math.min(4, c) });
+  const levels = [1, 2, 4, 8, 16, 32, 64].filter((c) => c < CONCURRENCY).concat(CONCURRENCY);
+  const { capacity, closed, baseline, sustainable } = await run(100_000, async (req) => {
+    const closed: { concurrency: number; result: Awaited<ReturnType<typeof h2load>> }[] = [];
+    for (const c of levels) closed.push({ concurrency: c, result: await h2load(req, { total: c === CONCURRENCY ? 4000 : 1500, ...closedShape(c) }) });
+    const capacity = closed.at(-1)!.result;
     let rate = Math.round(capacity.okPerSecond * 0.8);
     let baseline = await load(req, { total: rate * seconds, ...shape.open, rps: rate });
     for (let i = 0; i < 4 && baseline.p99 > 2 * capacity.p99; i++) {
       rate = Math.round(rate * 0.75);
       baseline = await load(req, { total: rate * seconds, ...shape.open, rps: rate });
     }
-    return { capacity, baseline, sustainable: rate };
+    return { capacity, closed, baseline, sustainable: rate };
   });
-  // Little's law: a saturated process answering R calls/s with L in flight makes each wait about
-  // L / R. The closed loop reaches capacity R with its calls taking W (its median): L = R × W calls
-  // in flight are all the process can use, and any more only wait (see docs/operations.md).
-  const limit = values.limit ? Number(values.limit) : Math.max(4, Math.ceil((capacity.okPerSecond * capacity.p50) / 1000));
+  const most = Math.max(...closed.map((c) => c.result.okPerSecond));
+  const knee = closed.find((c) => c.result.okPerSecond >= 0.9 * most)!.concurrency;
+  // R × W (Little's law, W the median at --concurrency) for comparison: past the knee W already
+  // includes queueing, so R × W overestimates the calls in flight the process can use.
+  const littleLimit = Math.ceil((most * capacity.p50) / 1000);
+  const limit = values.limit ? Number(values.limit) : Math.max(2, knee);
   const overload = { total: sustainable * 4 * seconds, ...shape.overload, rps: sustainable * 4 };
   const limited = await run(limit, (req) => load(req, overload));
   const unlimited = await run(100_000, (req) => load(req, overload));
@@ -324,10 +333,15 @@ async function main() {
     "",
     `| phase | offered calls/s | admitted ok calls/s | p50 ms | p99 ms (admitted) | refused (${REFUSED_STATUS}) | other errors |`,
     "|---|---|---|---|---|---|---|",
-    `| capacity: closed loop, concurrency ${CONCURRENCY} | – | ${f(capacity.okPerSecond)} | ${f(capacity.p50)} | ${f(capacity.p99)} | ${pct(capacity.refusedShare)} | ${capacity.other} |`,
+    ...closed.map(
+      ({ concurrency, result: r }) =>
+        `| closed loop, ${concurrency} in flight${concurrency === knee ? " (the knee)" : ""} | – | ${f(r.okPerSecond)} | ${f(r.p50)} | ${f(r.p99)} | ${pct(r.refusedShare)} | ${r.other} |`,
+    ),
     `| sustainable: open loop (highest rate with p99 ≤ 2 × closed loop's) | ${f(baseline.offeredPerSecond)} | ${f(baseline.okPerSecond)} | ${f(baseline.p50)} | ${f(baseline.p99)} | ${pct(baseline.refusedShare)} | ${baseline.other} |`,
     `| 4 × sustainable, MAX_CALLS_IN_FLIGHT=${limit} | ${f(limited.offeredPerSecond)} | ${f(limited.okPerSecond)} | ${f(limited.p50)} | ${f(limited.p99)} | ${pct(limited.refusedShare)} | ${limited.other} |`,
     `| 4 × sustainable, no effective limit | ${f(unlimited.offeredPerSecond)} | ${f(unlimited.okPerSecond)} | ${f(unlimited.p50)} | ${f(unlimited.p99)} | ${pct(unlimited.refusedShare)} | ${unlimited.other} |`,
+    "",
+    `Limit: ${values.limit ? "--limit" : "the knee"} (${limit}); R × W would be ${littleLimit}.`,
     "",
     `p99 of admitted calls at 4 × vs. at the sustainable rate: ${f(limited.p99 / baseline.p99)} × with the limit (goal ≤ 2 ×), ${f(unlimited.p99 / baseline.p99)} × without.`,
   ];
