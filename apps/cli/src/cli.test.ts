@@ -5,10 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createPublicKey, verify as verifySignature, type JsonWebKey } from "node:crypto";
 // The auth server's own test helpers (a relying party, a no-JS browser, an SMTP receiver, seeding).
-import { startSmtpReceiver } from "../../auth/src/mail/testing.js";
-import { createClient } from "../../auth/src/testing/auth-harness.js";
-import { Browser } from "../../auth/src/testing/browser.js";
-import { authorizationUrl, browserLogin, exchange, relyingParty } from "../../auth/src/testing/login-flow.js";
+import { authorizationUrl, Browser, browserLogin, createClient, exchange, relyingParty, startSmtpReceiver } from "@altalune/auth/testing";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { migrateDown, migrateUp } from "@altalune/db";

@@ -8,11 +8,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError, createMetricsRegistry, loadConfig, sha256Hex, startMetricsServer } from "@altalune/core";
 import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
 import { createUser, freePort, TEST_ENCRYPTION_KEY } from "@altalune/test-kit";
-import { startSmtpReceiver } from "../../auth/src/mail/testing.js";
-import { createClient, startTestAuth } from "../../auth/src/testing/auth-harness.js";
-import { Browser } from "../../auth/src/testing/browser.js";
-import { authorizationUrl, browserLogin, exchange, relyingParty } from "../../auth/src/testing/login-flow.js";
-import { startTestApi } from "../../resources/src/testing/api-harness.js";
+import { authorizationUrl, Browser, browserLogin, createClient, exchange, relyingParty, startSmtpReceiver, startTestAuth } from "@altalune/auth/testing";
+import { startTestApi } from "@altalune/resources/testing";
 import { grpcStatus } from "./testing/grpc-status.js";
 import { parsePrometheusText, sampleValue, type Family } from "./testing/prometheus-text.js";
 

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, BrowserContext, Page, Request } from "playwright-core";
 import { EmployeeService, EmployeeStatus, ProjectService } from "@altalune/proto";
-import { codeFromMail } from "../../auth/src/testing/login-flow.js";
+import { codeFromMail } from "@altalune/auth/testing";
 import { launchChromium, screenshotter } from "./testing/chromium.js";
 import { startWebSystem, type WebSystem } from "./testing/system.js";
 

@@ -1,5 +1,5 @@
-import { freePort, startTestAuth, TEST_API_AUDIENCE, TEST_ENCRYPTION_KEY, type TestAuth } from "../../../auth/src/testing/auth-harness.js";
-import { startTestApi, TEST_ENV, type TestApi } from "../../../resources/src/testing/api-harness.js";
+import { freePort, startTestAuth, TEST_API_AUDIENCE, TEST_ENCRYPTION_KEY, type TestAuth } from "@altalune/auth/testing";
+import { startTestApi, TEST_ENV, type TestApi } from "@altalune/resources/testing";
 import { issueAccessToken } from "@altalune/auth";
 import { DIST_DIR, ensureWebBuild } from "../build.js";
 import { startWebServer, type WebRuntimeConfig, type WebServer } from "../serve.js";
