@@ -1,11 +1,7 @@
 import { invalidArgument } from "@altalune/core";
 import { domainErrors } from "../../shared/domain-errors.js";
 
-export const ApiKeyCodes = {
-  NotFound: "60401",
-  AlreadyExists: "60402",
-  Expired: "60403",
-} as const;
+export const ApiKeyCodes = { NotFound: "60401", AlreadyExists: "60402", Expired: "60403" } as const;
 
 const apiKey = domainErrors("API key", "api_key_id");
 

@@ -1,9 +1,6 @@
 import { domainError, domainErrors } from "../../shared/domain-errors.js";
 
-export const EmployeeCodes = {
-  NotFound: "60201",
-  AlreadyExists: "60202",
-} as const;
+export const EmployeeCodes = { NotFound: "60201", AlreadyExists: "60202" } as const;
 
 const employee = domainErrors("Employee", "employee_id");
 

@@ -3,9 +3,7 @@ import { domainErrors } from "../../shared/domain-errors.js";
 
 // 60802 (the original's invalid project role) stays reserved and unused: the proto's `string.in`
 // rule on members[i].role refuses an unknown role with 60001 before any handler runs.
-export const IamCodes = {
-  LastOwner: "60803",
-} as const;
+export const IamCodes = { LastOwner: "60803" } as const;
 
 // Its own code and FailedPrecondition: the original answered the generic 60001.
 export const lastOwner = domainErrors("Project", "project_id").aboutRow(

@@ -1,11 +1,7 @@
 import { invalidArgument } from "@altalune/core";
 import { domainErrors } from "../../shared/domain-errors.js";
 
-export const ProjectCodes = {
-  NotFound: "60301",
-  AlreadyExists: "60302",
-  DefaultUndeletable: "60303",
-} as const;
+export const ProjectCodes = { NotFound: "60301", AlreadyExists: "60302", DefaultUndeletable: "60303" } as const;
 
 const project = domainErrors("Project", "project_id");
 

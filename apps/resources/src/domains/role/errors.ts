@@ -1,12 +1,7 @@
 import { domainError, domainErrors } from "../../shared/domain-errors.js";
 import { SUPERADMIN_ROLE } from "./model.js";
 
-export const RoleCodes = {
-  NotFound: "60600",
-  AlreadyExists: "60601",
-  Protected: "60604",
-  LastSuperadmin: "60605",
-} as const;
+export const RoleCodes = { NotFound: "60600", AlreadyExists: "60601", Protected: "60604", LastSuperadmin: "60605" } as const;
 
 const role = domainErrors("Role", "role_id");
 

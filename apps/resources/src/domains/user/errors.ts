@@ -1,11 +1,6 @@
 import { domainErrors } from "../../shared/domain-errors.js";
 
-export const UserCodes = {
-  NotFound: "60500",
-  AlreadyExists: "60501",
-  AlreadyActive: "60503",
-  AlreadyInactive: "60504",
-} as const;
+export const UserCodes = { NotFound: "60500", AlreadyExists: "60501", AlreadyActive: "60503", AlreadyInactive: "60504" } as const;
 
 const user = domainErrors("User", "user_id");
 
