@@ -1,12 +1,12 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startApiForAuth } from "./testing/api-for-auth.js";
 import { guardedFetch, OutboundPolicy, trace, type TracingHandle } from "@altalune/core";
 import { captureLogger } from "@altalune/test-kit";
 import {
   newTraceparent,
   spanAttribute,
-  startTestApi,
   startTestTracing,
   TEST_ENV,
   type OtlpReceiver,
@@ -15,7 +15,7 @@ import {
   type TestTracing,
 } from "@altalune/resources/testing";
 import { SmtpMailer } from "./mail/mailer.js";
-import { freePort, startTestAuth, TEST_API_AUDIENCE, TEST_ENCRYPTION_KEY, type TestAuth } from "./testing/auth-harness.js";
+import { freePort, startTestAuth, type TestAuth } from "./testing/auth-harness.js";
 import { Browser } from "./testing/browser.js";
 import { authorizationUrl, browserLogin, relyingParty } from "./testing/login-flow.js";
 
@@ -44,10 +44,7 @@ beforeAll(async () => {
     server: { logger },
   });
   // Seeds the dashboard client and the superadmin into the auth server's database.
-  api = await startTestApi(
-    { AUTH_ISSUER: auth.issuer, API_AUDIENCE: TEST_API_AUDIENCE, ALLOWED_ORIGINS: ORIGIN, ENCRYPTION_KEY: TEST_ENCRYPTION_KEY.toString("base64") },
-    { db: auth.db },
-  );
+  api = await startApiForAuth(auth, ORIGIN);
 });
 
 afterAll(async () => {

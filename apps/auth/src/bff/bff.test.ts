@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApi, TEST_ENV, type TestApi } from "@altalune/resources/testing";
-import { startTestAuth, TEST_API_AUDIENCE, TEST_ENCRYPTION_KEY, type TestAuth } from "../testing/auth-harness.js";
+import { startApiForAuth } from "../testing/api-for-auth.js";
+import { TEST_ENV, type TestApi } from "@altalune/resources/testing";
+import { startTestAuth, type TestAuth } from "../testing/auth-harness.js";
 import { CLIENT_CACHE_TTL_MS } from "../provider/client-store.js";
 import { Browser } from "../testing/browser.js";
 import { authorizationUrl, browserLogin, relyingParty, type AuthorizationStart } from "../testing/login-flow.js";
@@ -25,10 +26,7 @@ beforeAll(async () => {
   });
   // Seeds the default project, the superadmin and the dashboard client (from TEST_ENV) into the
   // auth server's database, and trusts the auth server's tokens.
-  api = await startTestApi(
-    { AUTH_ISSUER: auth.issuer, API_AUDIENCE: TEST_API_AUDIENCE, ALLOWED_ORIGINS: ORIGIN, ENCRYPTION_KEY: TEST_ENCRYPTION_KEY.toString("base64") },
-    { db: auth.db },
-  );
+  api = await startApiForAuth(auth, ORIGIN);
 });
 
 afterAll(async () => {
