@@ -1,5 +1,6 @@
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from "jose";
 import * as oidc from "openid-client";
+import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "@altalune/core";
 import { createClient, createUser, startTestAuth, type TestAuth, type TestClient } from "./testing/auth-harness.js";
@@ -193,6 +194,27 @@ describe("the login pages", () => {
     expect(refused.status).toBe(403);
     const forged = await browser.request(new URL(form.action, page.url).href, { form: { email: "x@example.test", csrf_token: "0.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" } });
     expect(forged.status).toBe(403);
+  });
+
+  it("refuses every sign-in step's POST without its CSRF token, the steps read from the sources", async () => {
+    // Every POST route below /interaction/:uid, as the interaction routes declare them: a new
+    // step is checked here without editing this test.
+    const dir = new URL("./interactions/", import.meta.url);
+    const steps = readdirSync(dir)
+      .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))
+      .flatMap((f) => [...readFileSync(new URL(f, dir), "utf8").matchAll(/router\.post\("\/interaction\/:uid\/([a-z-]+)"/g)].map((m) => m[1]!));
+    expect(steps.length).toBeGreaterThanOrEqual(6);
+    const browser = new Browser(auth.issuer);
+    const page = await browser.navigate((await authorizationUrl(rp, app)).url.href);
+    const base = formsOf(page.body).find((f) => f.action.endsWith("/login"))!.action.replace(/\/login$/, "");
+    for (const step of steps) {
+      for (const csrf_token of [undefined, "0.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"]) {
+        const res = await browser.request(new URL(`${base}/${step}`, page.url).href, { form: { email: "x@example.test", code: "12345678", ...(csrf_token ? { csrf_token } : {}) } });
+        expect(res.status, `${step} with ${String(csrf_token)}`).toBe(403);
+        expect(res.body).toContain("Form expired");
+      }
+    }
+    expect(auth.smtp.messages.some((m) => m.to === "x@example.test")).toBe(false);
   });
 
   it("refuses an expired code, a wrong code, and kills a code after 5 wrong attempts", async () => {
