@@ -17,7 +17,7 @@ import { createContextValues, createHandlerContext, type HandlerContext } from "
 import { principalKey } from "@altalune/rpc";
 import { createContainer } from "../../container.js";
 import { startTestApi, type TestApi } from "../../testing/api-harness.js";
-import { ProjectIdCache } from "./repo.js";
+import { projectIdCache } from "./repo.js";
 
 let api: TestApi;
 beforeAll(async () => {
@@ -85,10 +85,10 @@ describe("project ids remembered by a replica", () => {
   });
 
   it("is bounded: the oldest entry goes first", () => {
-    const cache = new ProjectIdCache(2);
+    const cache = projectIdCache(2);
     cache.set("a", "1");
     cache.set("b", "2");
     cache.set("c", "3");
-    expect([cache.get("a"), cache.get("b"), cache.get("c")]).toEqual([undefined, "2", "3"]);
+    expect([cache.get("a")?.value, cache.get("b")?.value, cache.get("c")?.value]).toEqual([undefined, "2", "3"]);
   });
 });

@@ -1,4 +1,4 @@
-import { newPublicId } from "@altalune/core";
+import { BoundedCache, newPublicId } from "@altalune/core";
 import {
   auditedWrite,
   createProjectPartitions,
@@ -65,38 +65,21 @@ async function lockProjectsForPartitionDdl(tx: TransactionSql): Promise<void> {
  * a deleted project's row id finds nothing (its partitions were dropped in the deleting
  * transaction) or fails (no partition, foreign key), so `within` re-resolves the project from the
  * database whenever a call ends without proof that the project exists — and then answers NotFound
- * like an uncached lookup, and forgets the entry. Bounded: the oldest entry goes first.
+ * like an uncached lookup, and forgets the entry. Bounded (no TTL: nothing but a deletion makes an
+ * entry wrong): the entry stored longest ago goes first.
  */
-export class ProjectIdCache {
-  private readonly ids = new Map<string, string>();
-
-  constructor(private readonly maxEntries = 10_000) {}
-
-  get(publicId: string): string | undefined {
-    return this.ids.get(publicId);
-  }
-
-  set(publicId: string, id: string): void {
-    if (this.ids.size >= this.maxEntries && !this.ids.has(publicId)) {
-      const oldest = this.ids.keys().next();
-      if (!oldest.done) this.ids.delete(oldest.value);
-    }
-    this.ids.set(publicId, id);
-  }
-
-  delete(publicId: string): void {
-    this.ids.delete(publicId);
-  }
+export function projectIdCache(maxEntries = 10_000): BoundedCache<string, string> {
+  return new BoundedCache({ maxEntries });
 }
 
 export class ProjectRepo {
-  private readonly knownIds: ProjectIdCache;
+  private readonly knownIds: BoundedCache<string, string>;
 
   constructor(
     private readonly sql: Sql,
     opts: { maxCachedIds?: number } = {},
   ) {
-    this.knownIds = new ProjectIdCache(opts.maxCachedIds);
+    this.knownIds = projectIdCache(opts.maxCachedIds);
   }
 
   /** `visiblePublicIds`, when given, restricts the list (rows, total, catalog) to those projects. */
@@ -122,12 +105,12 @@ export class ProjectRepo {
    * Runs a project-scoped operation with its project resolved, answering exactly as `resolve`
    * followed by `run` would (an unknown or deleted project is NotFound 60301, whatever `run` would
    * have said), but without the lookup on every call: the public id → row id mapping of projects
-   * seen before is remembered (bounded, see ProjectIdCache for why it stays correct).
+   * seen before is remembered (bounded, see projectIdCache for why it stays correct).
    * `proves` tells whether a successful result shows the project exists (a row of it was read or
    * written); default: every success does. Queries pass "some row came back".
    */
   async within<T>(publicId: string, run: (project: ProjectRef) => Promise<T>, proves: (result: T) => boolean = () => true): Promise<T> {
-    const id = this.knownIds.get(publicId);
+    const id = this.knownIds.get(publicId)?.value;
     if (id === undefined) {
       const project = await this.resolve(publicId);
       this.knownIds.set(publicId, project.id);
