@@ -162,13 +162,17 @@ export class AuthMetrics implements AuthEvents {
     return async (ctx, next) => {
       const started = performance.now();
       ctx.res.once("close", () => {
-        const route = routeOf(ctx["_matchedRoute"], ctx.path);
-        const method = bounded(ctx.method, HTTP_METHODS);
-        this.requests.inc({ route, method, status_class: statusClass(ctx.res.statusCode) });
-        this.requestSeconds.observe({ route, method }, (performance.now() - started) / 1000);
+        this.countRequest(routeOf(ctx["_matchedRoute"], ctx.path), ctx.method, ctx.res.statusCode, (performance.now() - started) / 1000);
       });
       await next();
     };
+  }
+
+  /** One answered request; also called by the in-flight gate for the refusals it answers before Koa. */
+  countRequest(route: string, httpMethod: string | undefined, status: number, seconds: number): void {
+    const method = bounded(httpMethod, HTTP_METHODS);
+    this.requests.inc({ route, method, status_class: statusClass(status) });
+    this.requestSeconds.observe({ route, method }, seconds);
   }
 
   /** Token grants and refresh-token reuse from oidc-provider's events (each provider built). */

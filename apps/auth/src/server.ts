@@ -6,13 +6,13 @@ import { databaseCallGuard, databaseHealth, traceStatements, type Sql } from "@a
 import { AccessTokenVerifier } from "@altalune/access-tokens";
 import { accountRoutes, endLoginSession, signedIn } from "./account/index.js";
 import { auditProviderEvents, SecurityAudit } from "./audit/index.js";
-import { availability } from "./availability/index.js";
-import { BFF_PATH, BFF_ROUTES, bffRoutes, DashboardTokenClient } from "./bff/index.js";
+import { admission, availability } from "./availability/index.js";
+import { bffRoutes, DashboardTokenClient } from "./bff/index.js";
 import { EmailVerification, emailChangeRoutes, verificationUserEvents } from "./email-verification/index.js";
 import { interactionRoutes } from "./interactions/routes.js";
 import { providerPages } from "./interactions/provider-pages.js";
 import { rememberCspNonce } from "./views/send-page.js";
-import { AuthMetrics } from "./metrics.js";
+import { AuthMetrics, routeOf } from "./metrics.js";
 import { httpTracing } from "./tracing.js";
 import { KnownDevices, LoginCodes, deriveKnownDeviceKey, deriveLoginCodeKey, type LoginCodesDeps } from "./login-codes/index.js";
 import { createMailer, type Mailer } from "./mail/index.js";
@@ -130,20 +130,9 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
   let draining = false;
   app.use(
     availability({
-      maxInFlight: config.maxCallsInFlight,
       guard: databaseCallGuard(health, config.dbUnavailableTimeoutMs),
       databaseAvailable: () => health.available,
       draining: () => draining,
-      oauthJsonPaths: new Set([
-        ROUTES.token,
-        ROUTES.introspection,
-        ROUTES.revocation,
-        ROUTES.userinfo,
-        ROUTES.pushed_authorization_request,
-        ROUTES.jwks,
-        "/.well-known/openid-configuration",
-      ]),
-      bffPaths: new Set(BFF_ROUTES.map((path) => `${BFF_PATH}${path}`)),
       brand,
       logger: log,
     }),
@@ -225,7 +214,18 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
   });
   app.on("error", (err: unknown) => log.error({ err }, "auth server request failed"));
 
-  const server: Server = createServer(app.callback());
+  // MAX_CALLS_IN_FLIGHT is enforced before Koa, so a refusal costs as little as it can (admission.ts).
+  const admitted = admission(
+    {
+      maxInFlight: config.maxCallsInFlight,
+      brand,
+      production: config.production,
+      countRefusal: (path, method, status, seconds) => metrics.countRequest(routeOf(undefined, path), method, status, seconds),
+      logger: log,
+    },
+    app.callback(),
+  );
+  const server: Server = createServer(admitted);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(opts.port ?? config.auth.port, config.host, () => {

@@ -1,3 +1,4 @@
+export { admission, type AdmissionOptions } from "./admission.js";
 export { availability, type AvailabilityOptions } from "./middleware.js";
 export {
   forOidcProvider,

@@ -20,5 +20,9 @@ export function problem(ctx: Context, status: number, type: ProblemType, detail:
   ctx.status = status;
   ctx.set("content-type", "application/problem+json");
   ctx.set("cache-control", "no-store");
-  ctx.body = JSON.stringify({ type: `urn:altalune:bff:${type}`, title: type.replaceAll("_", " "), status, detail });
+  ctx.body = problemBody(status, type, detail);
+}
+
+export function problemBody(status: number, type: ProblemType, detail: string): string {
+  return JSON.stringify({ type: `urn:altalune:bff:${type}`, title: type.replaceAll("_", " "), status, detail });
 }
