@@ -3,7 +3,7 @@ import { defineConfig } from "vitest/config";
 // Fault tests stop databases, cut connections through proxies and spawn replicas: they run after
 // the rest, one file at a time, so a loaded machine cannot blur their timing bounds and they
 // cannot slow unrelated files.
-const FAULT_TESTS = ["apps/*/src/faults/**/*.test.ts", "apps/auth/src/faults.test.ts"];
+const FAULT_TESTS = ["apps/*/src/faults/**/*.test.ts", "apps/auth/src/faults.test.ts", "test/**/faults/**/*.test.ts"];
 const EXCLUDE = ["**/node_modules/**", "**/dist/**", "**/.data/**"];
 // The web client driven in Chromium (apps/web): after the faults, one file at a time, so the
 // browser's load does not blur other files' timing and a few-second token lifetime stays a

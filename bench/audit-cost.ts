@@ -19,7 +19,7 @@ import { auditedWrite, createPool, migrateUp, PendingAuditEvent, runPostMigrate,
 import { EmployeeService, EmployeeStatus, RoleService } from "@altalune/proto";
 import { seed } from "@altalune/resources";
 import { createGrpcJsClient } from "@altalune/rpc";
-import { TestIssuer } from "../apps/resources/src/testing/test-issuer.js";
+import { TestIssuer } from "@altalune/resources/testing";
 import { publish, sectionHeading, startBenchDatabase } from "./support.js";
 
 const { values } = parseArgs({

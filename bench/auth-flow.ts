@@ -35,10 +35,8 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import * as oidc from "openid-client";
 import { createPool, migrateUp, quoteIdent, runPostMigrate, type Sql } from "@altalune/db";
-import { startSmtpReceiver, type SmtpReceiver } from "../apps/auth/src/mail/testing.js";
-import { createClient, createUser, freePort, TEST_API_AUDIENCE, TEST_ENCRYPTION_KEY, type TestClient } from "../apps/auth/src/testing/auth-harness.js";
-import { Browser } from "../apps/auth/src/testing/browser.js";
-import { authorizationUrl, browserLogin, exchange, relyingParty } from "../apps/auth/src/testing/login-flow.js";
+import { createClient, createUser, freePort, startSmtpReceiver, TEST_API_AUDIENCE, TEST_ENCRYPTION_KEY, type SmtpReceiver, type TestClient } from "@altalune/auth/testing";
+import { authorizationUrl, Browser, browserLogin, exchange, relyingParty } from "@altalune/auth/testing";
 import { publish, sectionHeading, startBenchDatabase } from "./support.js";
 
 const { values } = parseArgs({

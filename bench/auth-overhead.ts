@@ -11,9 +11,7 @@ import { createPool, migrateUp, runPostMigrate } from "@altalune/db";
 import { authRuleOf, type CallInfo } from "@altalune/rpc";
 import { createContainer, seed } from "@altalune/resources";
 import { AccessTokenVerifier } from "@altalune/access-tokens";
-import { createAuthorizer } from "../apps/resources/src/auth/authorizer.js";
-import { UserStateCache } from "../apps/resources/src/auth/user-state.js";
-import { TestIssuer } from "../apps/resources/src/testing/test-issuer.js";
+import { createAuthorizer, TestIssuer, UserStateCache } from "@altalune/resources/testing";
 import { operatorContext, publish, sectionHeading, startBenchDatabase } from "./support.js";
 
 const { values } = parseArgs({ options: { calls: { type: "string", default: "20000" } } });

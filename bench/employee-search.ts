@@ -40,7 +40,7 @@ import {
 } from "@altalune/db";
 import { EmployeeService, QueryEmployeesRequestSchema } from "@altalune/proto";
 import { createContainer, seed, startResourcesServer, type Container, type ResourcesServer } from "@altalune/resources";
-import { TestIssuer } from "../apps/resources/src/testing/test-issuer.js";
+import { TestIssuer } from "@altalune/resources/testing";
 import { publish, sectionHeading, startBenchDatabase } from "./support.js";
 
 const { values } = parseArgs({

@@ -17,9 +17,7 @@ import { createLogger, loadConfig } from "@altalune/core";
 import { createPool, migrateUp, runPostMigrate } from "@altalune/db";
 import { EmployeeService, EmployeeStatus, ProjectService } from "@altalune/proto";
 import { seed } from "@altalune/resources";
-import { startRestartablePostgres } from "../apps/resources/src/testing/restartable-postgres.js";
-import { TcpProxy } from "../apps/resources/src/testing/tcp-proxy.js";
-import { TestIssuer } from "../apps/resources/src/testing/test-issuer.js";
+import { startRestartablePostgres, TcpProxy, TestIssuer } from "@altalune/resources/testing";
 import { publish, sectionHeading } from "./support.js";
 
 const { values } = parseArgs({

@@ -23,8 +23,8 @@ import { parseArgs } from "node:util";
 import { createLogger, loadConfig } from "@altalune/core";
 import { createPool, migrateUp, runPostMigrate } from "@altalune/db";
 import { seed } from "@altalune/resources";
-import { createClient, freePort, TEST_API_AUDIENCE, TEST_ENCRYPTION_KEY } from "../apps/auth/src/testing/auth-harness.js";
-import { TestIssuer } from "../apps/resources/src/testing/test-issuer.js";
+import { createClient, freePort, TEST_API_AUDIENCE, TEST_ENCRYPTION_KEY } from "@altalune/auth/testing";
+import { TestIssuer } from "@altalune/resources/testing";
 import { publish, sectionHeading, startBenchDatabase } from "./support.js";
 
 const { values } = parseArgs({

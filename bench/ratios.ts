@@ -37,7 +37,7 @@ import {
   GetPublicConfigRequestSchema,
   GetPublicConfigResponseSchema,
 } from "@altalune/proto";
-import { TestIssuer } from "../apps/resources/src/testing/test-issuer.js";
+import { TestIssuer } from "@altalune/resources/testing";
 import { parsePattern, profileShares } from "./profile-share.js";
 import { publish, sectionHeading, startBenchDatabase } from "./support.js";
 

@@ -13,7 +13,7 @@ import { createPool, migrateUp, runPostMigrate } from "@altalune/db";
 import { seed } from "@altalune/resources";
 import { ProjectService } from "@altalune/proto";
 import { createGrpcJsClient } from "@altalune/rpc";
-import { TestIssuer } from "../apps/resources/src/testing/test-issuer.js";
+import { TestIssuer } from "@altalune/resources/testing";
 import { publish, sectionHeading, startBenchDatabase } from "./support.js";
 
 const { values } = parseArgs({

@@ -116,3 +116,30 @@ describe("domains.ts, the registration point", () => {
     }
   });
 });
+
+// Issue 17: the apps meet through their packages' exports (`@altalune/auth/testing`, …), never
+// through each other's files, so an app's internals can move without breaking another app; a test
+// that drives two apps lives in the root test/ folder, not inside one of them.
+describe("apps import each other only through package exports", () => {
+  const appsDir = join(root, "apps");
+  const appOf = (path: string) => {
+    const parts = relative(appsDir, path).split(sep);
+    return parts[0] === ".." || parts.length < 2 ? undefined : parts[0];
+  };
+
+  it("no file of an app, of packages/, bench/ or test/ imports another app's files by a relative path", () => {
+    const problems: string[] = [];
+    let checked = 0;
+    const outside = [...sources(join(root, "packages")), ...sources(join(root, "bench")), ...sources(join(root, "test"))];
+    for (const file of [...sources(appsDir), ...outside]) {
+      const own = appOf(file);
+      for (const { specifier, target } of importsOf(file)) {
+        checked++;
+        const app = appOf(target);
+        if (app !== undefined && app !== own) problems.push(`${relative(root, file)} imports ${specifier}: import @altalune/${app}'s package exports`);
+      }
+    }
+    expect(problems).toEqual([]);
+    expect(checked, "relative imports were found and checked").toBeGreaterThan(100);
+  });
+});

@@ -5,13 +5,10 @@ import * as oidc from "openid-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
 import { ProjectService, UserService } from "@altalune/proto";
-import { startSmtpReceiver, type SmtpReceiver } from "../../../auth/src/mail/testing.js";
 import { createUser, freePort, TEST_ENCRYPTION_KEY } from "@altalune/test-kit";
-import { createClient as createOauthClient, type TestClient } from "../../../auth/src/testing/auth-harness.js";
-import { Browser, type Page } from "../../../auth/src/testing/browser.js";
-import { authorizationUrl, browserLogin, codeFromMail, exchange, relyingParty } from "../../../auth/src/testing/login-flow.js";
-import { USER_STATE_TTL_MS } from "../auth/user-state.js";
-import { dataDir, READY, runCli, startServerProcess, type ServerProcess } from "../testing/cli-process.js";
+import { createClient as createOauthClient, startSmtpReceiver, type SmtpReceiver, type TestClient } from "@altalune/auth/testing";
+import { authorizationUrl, Browser, browserLogin, codeFromMail, exchange, relyingParty, type Page } from "@altalune/auth/testing";
+import { dataDir, READY, runCli, startServerProcess, USER_STATE_TTL_MS, type ServerProcess } from "@altalune/resources/testing";
 
 // Two processes of each app (`altalune serve-auth` ×2, `altalune serve` ×2) on one database, the
 // auth replicas behind a load balancer this file controls (one issuer URL, like production): what

@@ -2,10 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
 import { IAMMapperService, PermissionService, RoleService, UserService } from "@altalune/proto";
 import { createTestDatabase, type TestDatabase } from "@altalune/db/testing";
-import { loadAuthorization } from "../../../../auth/src/provider/accounts.js";
-import { startTestApi, type TestApi } from "../../testing/api-harness.js";
-import { callError, detailOf } from "../../testing/errors.js";
-import { seedIam } from "./seed.js";
+import { loadAuthorization } from "@altalune/auth/testing";
+import { callError, detailOf, seedIam, startTestApi, type TestApi } from "@altalune/resources/testing";
 
 // Issue 11, finding 1: authorization data is keyed on what an administrator cannot rename.
 // Before: rules and claims matched permissions by name, so `permission:write` could rename a

@@ -3,12 +3,9 @@ import { create, ScalarType, type DescField, type DescMethod, type DescService }
 import { Code, ConnectError } from "@connectrpc/connect";
 import * as api from "@altalune/proto";
 import { authRuleOf } from "@altalune/rpc";
-import { startTestApi, type TestApi, type TransportName } from "../testing/api-harness.js";
-import { detailOf } from "../testing/errors.js";
-import { loadAuthorization } from "../../../auth/src/provider/accounts.js";
-import { DOMAIN_SERVICES } from "../domains.js";
-import { seed } from "../seed.js";
-import { API_KEY_PERMISSIONS } from "./authorizer.js";
+import { loadAuthorization } from "@altalune/auth/testing";
+import { seed } from "@altalune/resources";
+import { API_KEY_PERMISSIONS, DOMAIN_SERVICES, detailOf, startTestApi, type TestApi, type TransportName } from "@altalune/resources/testing";
 
 // The escalation test: an actor holding only a narrow admin permission (or a plausible pair),
 // plus `dashboard:read`, calls every mutating RPC of the API's descriptors with the most
@@ -20,7 +17,7 @@ import { API_KEY_PERMISSIONS } from "./authorizer.js";
 // email, activation and existence. Profiles come from the rules in the descriptors, so a new
 // permission or a new RPC is covered without editing this file.
 
-// Every registered domain's service (domains.ts).
+// Every registered domain's service (apps/resources/src/domains.ts).
 const services = DOMAIN_SERVICES;
 
 const isMutating = (m: DescMethod) => !/^(Get|Query)/.test(m.name);
