@@ -1,15 +1,10 @@
 // The BFF on the auth server (docs/bff.md): it holds the tokens in httpOnly cookies; this app
 // only ever sees the user. Every call sends the cookies (credentials: "include").
 
-export interface SessionUser {
-  sub: string;
-  email?: string;
-  email_verified: boolean;
-  name?: string;
-  perms: string[];
-  /** Project public id → project role. */
-  memberships: Record<string, string>;
-}
+import type { BffUser } from "@altalune/auth/bff-user";
+
+/** The signed-in person, as the BFF answers them. */
+export type SessionUser = BffUser;
 
 /** An RFC 9457 problem answer; `type` is stable (urn:altalune:bff:…). */
 export class BffError extends Error {

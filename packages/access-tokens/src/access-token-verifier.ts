@@ -8,10 +8,12 @@ export type AccessTokenClaims = UserTokenClaims | ClientTokenClaims;
 /** `principal: "user"` (or no `principal` claim: tokens issued before the claim existed, the CLI's). */
 export interface UserTokenClaims {
   readonly principal: "user";
+  /** `sub` of the access token: the user's public id. */
   readonly userPublicId: string;
+  /** OAuth client the token was issued to (`client_id`/`azp`), when the token says. */
   readonly clientId: string | undefined;
   readonly permissions: ReadonlySet<string>;
-  /** project public id → project role */
+  /** project public id → project role. */
   readonly memberships: ReadonlyMap<string, string>;
   readonly emailVerified: boolean;
   /** Present when the token was issued with the `email` / `profile` scope. */
@@ -24,9 +26,11 @@ export interface UserTokenClaims {
 /** `principal: "client"`: a client_credentials token; `sub` = `client_id` = the client. */
 export interface ClientTokenClaims {
   readonly principal: "client";
+  /** `sub` and `client_id` of the token. */
   readonly clientId: string;
+  /** The API scopes an administrator granted the client (never root). */
   readonly permissions: ReadonlySet<string>;
-  /** Public ids of the projects the client may act in. */
+  /** Public ids of the projects the client was given; project-scoped rules accept only these. */
   readonly projects: ReadonlySet<string>;
   readonly expiresAt: number;
 }

@@ -1,5 +1,6 @@
 import { tryAdvisoryXactLock } from "./advisory-lock.js";
 import { AUDIT_EVENTS_TABLE } from "./audit-writer.js";
+import { currentSchemaTables } from "./catalog.js";
 import { quoteIdent } from "./partitions.js";
 import type { Queryable, Sql } from "./pool.js";
 
@@ -36,16 +37,15 @@ function boundLiteral(month: Date): string {
 
 /** The partitions of the audit table that follow the naming (others are left alone), oldest first. */
 export async function auditPartitions(q: Queryable): Promise<AuditPartition[]> {
-  const rows = await q<{ relname: string }[]>`
-    select c.relname
-    from pg_inherits i
-    join pg_class c on c.oid = i.inhrelid
-    join pg_class p on p.oid = i.inhparent
-    join pg_namespace n on n.oid = p.relnamespace
-    where n.nspname = current_schema() and p.relname = ${AUDIT_EVENTS_TABLE}
-    order by c.relname`;
+  const names = await currentSchemaTables(q, {
+    from: q`from pg_inherits i
+      join pg_class c on c.oid = i.inhrelid
+      join pg_class p on p.oid = i.inhparent
+      join pg_namespace n on n.oid = p.relnamespace`,
+    where: q`p.relname = ${AUDIT_EVENTS_TABLE}`,
+  });
   const out: AuditPartition[] = [];
-  for (const { relname } of rows) {
+  for (const relname of names) {
     const match = PARTITION_NAME.exec(relname);
     if (match === null) continue;
     const from = new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, 1));

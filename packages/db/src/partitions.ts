@@ -1,3 +1,4 @@
+import { currentSchemaTables } from "./catalog.js";
 import type { Queryable } from "./pool.js";
 import { defaultLocksPerBatch, partitionLockCosts, planPartitionBatches, type PartitionTarget } from "./partition-batches.js";
 
@@ -19,19 +20,13 @@ export async function partitionedTables(sql: Queryable): Promise<string[]> {
   // partattrs is a 0-based int2vector; 0 would mean an expression key.
   // Partitions that are themselves partitioned are skipped: only top-level
   // tables get per-project partitions.
-  const rows = await sql<{ relname: string }[]>`
-    select c.relname
-    from pg_partitioned_table pt
-    join pg_class c on c.oid = pt.partrelid
-    join pg_namespace n on n.oid = c.relnamespace
-    join pg_attribute a on a.attrelid = c.oid and a.attnum = pt.partattrs[0]
-    where n.nspname = current_schema()
-      and pt.partstrat = 'l'
-      and pt.partnatts = 1
-      and a.attname = ${PARTITION_KEY_COLUMN}
-      and not c.relispartition
-    order by c.relname`;
-  return rows.map((r) => r.relname);
+  return currentSchemaTables(sql, {
+    from: sql`from pg_partitioned_table pt
+      join pg_class c on c.oid = pt.partrelid
+      join pg_namespace n on n.oid = c.relnamespace
+      join pg_attribute a on a.attrelid = c.oid and a.attnum = pt.partattrs[0]`,
+    where: sql`pt.partstrat = 'l' and pt.partnatts = 1 and a.attname = ${PARTITION_KEY_COLUMN} and not c.relispartition`,
+  });
 }
 
 /**

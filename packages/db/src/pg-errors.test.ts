@@ -1,14 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  classifyPgError,
-  isCheckViolation,
-  isForeignKeyViolation,
-  isInvalidTextRepresentation,
-  isNotNullViolation,
-  isUniqueViolation,
-  isUniqueViolationOf,
-  violatedUniqueIndex,
-} from "./pg-errors.js";
+import * as pg from "./pg-errors.js";
 import { createTestDatabase, type TestDatabase } from "./testing.js";
 
 let db: TestDatabase;
@@ -45,54 +36,54 @@ async function failure(run: () => Promise<unknown>): Promise<unknown> {
 describe("classifyPgError", () => {
   it("classifies a unique violation with its constraint and table", async () => {
     const e = await failure(() => db.sql`insert into child (id, parent_id, email) values (2, 1, 'a@example.com')`);
-    expect(classifyPgError(e)).toMatchObject({
+    expect(pg.classifyPgError(e)).toMatchObject({
       kind: "unique_violation",
       code: "23505",
       constraint: "ux_child_email",
       table: "child",
     });
-    expect(isUniqueViolation(e)).toBe(true);
-    expect(isUniqueViolation(e, "ux_child_email")).toBe(true);
-    expect(isUniqueViolation(e, "other_constraint")).toBe(false);
-    expect(isForeignKeyViolation(e)).toBe(false);
+    expect(pg.isUniqueViolation(e)).toBe(true);
+    expect(pg.isUniqueViolation(e, "ux_child_email")).toBe(true);
+    expect(pg.isUniqueViolation(e, "other_constraint")).toBe(false);
+    expect(pg.isForeignKeyViolation(e)).toBe(false);
   });
 
   it("classifies a foreign key violation", async () => {
     const e = await failure(() => db.sql`insert into child (id, parent_id, email) values (3, 99, 'b@example.com')`);
-    expect(classifyPgError(e)).toMatchObject({ kind: "foreign_key_violation", constraint: "fk_child_parent", table: "child" });
-    expect(isForeignKeyViolation(e, "fk_child_parent")).toBe(true);
+    expect(pg.classifyPgError(e)).toMatchObject({ kind: "foreign_key_violation", constraint: "fk_child_parent", table: "child" });
+    expect(pg.isForeignKeyViolation(e, "fk_child_parent")).toBe(true);
   });
 
   it("classifies a check violation", async () => {
     const e = await failure(() => db.sql`insert into child (id, parent_id, email, age) values (4, 1, 'c@example.com', -1)`);
-    expect(classifyPgError(e)).toMatchObject({ kind: "check_violation", constraint: "chk_child_age", table: "child" });
-    expect(isCheckViolation(e, "chk_child_age")).toBe(true);
+    expect(pg.classifyPgError(e)).toMatchObject({ kind: "check_violation", constraint: "chk_child_age", table: "child" });
+    expect(pg.isCheckViolation(e, "chk_child_age")).toBe(true);
   });
 
   it("classifies a not-null violation with its column", async () => {
     const e = await failure(() => db.sql`insert into child (id, parent_id, email) values (5, 1, ${null})`);
-    expect(classifyPgError(e)).toMatchObject({ kind: "not_null_violation", column: "email", table: "child" });
-    expect(isNotNullViolation(e, "email")).toBe(true);
-    expect(isNotNullViolation(e, "parent_id")).toBe(false);
+    expect(pg.classifyPgError(e)).toMatchObject({ kind: "not_null_violation", column: "email", table: "child" });
+    expect(pg.isNotNullViolation(e, "email")).toBe(true);
+    expect(pg.isNotNullViolation(e, "parent_id")).toBe(false);
   });
 
   it("classifies invalid text input", async () => {
     const e = await failure(() => db.sql`select ${"not-a-uuid"}::uuid`);
-    expect(classifyPgError(e)).toMatchObject({ kind: "invalid_text", code: "22P02" });
-    expect(isInvalidTextRepresentation(e)).toBe(true);
+    expect(pg.classifyPgError(e)).toMatchObject({ kind: "invalid_text", code: "22P02" });
+    expect(pg.isInvalidTextRepresentation(e)).toBe(true);
   });
 
   it("reports other SQL errors as 'other'", async () => {
     const e = await failure(() => db.sql`select * from no_such_table`);
-    expect(classifyPgError(e)).toMatchObject({ kind: "other", code: "42P01" });
+    expect(pg.classifyPgError(e)).toMatchObject({ kind: "other", code: "42P01" });
   });
 
   it("returns undefined for anything that is not a PostgresError", () => {
-    expect(classifyPgError(new Error("boom"))).toBeUndefined();
-    expect(classifyPgError("23505")).toBeUndefined();
-    expect(classifyPgError({ code: "23505" })).toBeUndefined();
-    expect(classifyPgError(undefined)).toBeUndefined();
-    expect(isUniqueViolation(new Error("duplicate"))).toBe(false);
+    expect(pg.classifyPgError(new Error("boom"))).toBeUndefined();
+    expect(pg.classifyPgError("23505")).toBeUndefined();
+    expect(pg.classifyPgError({ code: "23505" })).toBeUndefined();
+    expect(pg.classifyPgError(undefined)).toBeUndefined();
+    expect(pg.isUniqueViolation(new Error("duplicate"))).toBe(false);
   });
 });
 
@@ -124,17 +115,17 @@ describe("violatedUniqueIndex", () => {
   it("resolves a partition's index to the index the migration created", async () => {
     await db.sql.unsafe(`insert into t_parted values (1, 1, 'a@x.io')`);
     const byEmail = await violation(`insert into t_parted values (1, 2, 'A@x.io')`);
-    expect(classifyPgError(byEmail)?.constraint).not.toBe("ux_t_parted_email");
-    expect(await violatedUniqueIndex(db.sql, byEmail)).toBe("ux_t_parted_email");
-    expect(await isUniqueViolationOf(db.sql, byEmail, "ux_t_parted_email")).toBe(true);
+    expect(pg.classifyPgError(byEmail)?.constraint).not.toBe("ux_t_parted_email");
+    expect(await pg.violatedUniqueIndex(db.sql, byEmail)).toBe("ux_t_parted_email");
+    expect(await pg.isUniqueViolationOf(db.sql, byEmail, "ux_t_parted_email")).toBe(true);
     const byId = await violation(`insert into t_parted values (1, 1, 'b@x.io')`);
-    expect(await isUniqueViolationOf(db.sql, byId, "ux_t_parted_email")).toBe(false);
-    expect(await violatedUniqueIndex(db.sql, byId)).toBe("ux_t_parted_id");
+    expect(await pg.isUniqueViolationOf(db.sql, byId, "ux_t_parted_email")).toBe(false);
+    expect(await pg.violatedUniqueIndex(db.sql, byId)).toBe("ux_t_parted_id");
   });
 
   it("keeps a plain table's index name, and ignores other errors", async () => {
     await db.sql.unsafe(`insert into t_plain values ('x')`);
-    expect(await violatedUniqueIndex(db.sql, await violation(`insert into t_plain values ('x')`))).toBe("ux_t_plain_email");
-    expect(await violatedUniqueIndex(db.sql, new Error("not a database error"))).toBeUndefined();
+    expect(await pg.violatedUniqueIndex(db.sql, await violation(`insert into t_plain values ('x')`))).toBe("ux_t_plain_email");
+    expect(await pg.violatedUniqueIndex(db.sql, new Error("not a database error"))).toBeUndefined();
   });
 });

@@ -1,18 +1,12 @@
+import type { ClientTokenClaims, UserTokenClaims } from "@altalune/access-tokens";
 import { createContextKey, type HandlerContext } from "@connectrpc/connect";
 
 /** Who is calling, once the auth step has authenticated the request. */
 export type Principal = UserPrincipal | ApiKeyPrincipal | ClientPrincipal;
 
-export interface UserPrincipal {
+/** A user's access token: what authorization reads of its claims (the fields are documented there). */
+export interface UserPrincipal extends Pick<UserTokenClaims, "userPublicId" | "clientId" | "permissions" | "memberships" | "emailVerified"> {
   readonly kind: "user";
-  /** `sub` of the access token: the user's public id. */
-  readonly userPublicId: string;
-  /** OAuth client the token was issued to (`client_id`/`azp`), when the token says. */
-  readonly clientId: string | undefined;
-  readonly permissions: ReadonlySet<string>;
-  /** project public id → project role. */
-  readonly memberships: ReadonlyMap<string, string>;
-  readonly emailVerified: boolean;
 }
 
 export interface ApiKeyPrincipal {
@@ -23,14 +17,8 @@ export interface ApiKeyPrincipal {
 }
 
 /** A machine-to-machine OAuth client (client_credentials token): no user behind it. */
-export interface ClientPrincipal {
+export interface ClientPrincipal extends Pick<ClientTokenClaims, "clientId" | "permissions" | "projects"> {
   readonly kind: "client";
-  /** `sub` and `client_id` of the token. */
-  readonly clientId: string;
-  /** The API scopes an administrator granted the client (never root). */
-  readonly permissions: ReadonlySet<string>;
-  /** Public ids of the projects the client was given; project-scoped rules accept only these. */
-  readonly projects: ReadonlySet<string>;
 }
 
 /** Set by the auth step for authenticated calls; absent on anonymous calls to public RPCs. */

@@ -1,17 +1,10 @@
 import type { Context } from "koa";
 import type { Clock } from "@altalune/core";
 import type { AccessTokenClaims, UserTokenClaims } from "@altalune/access-tokens";
+import type { BffUser } from "./bff-user-type.js";
 import type { BffDeps } from "./deps.js";
 
-/** The signed-in person as the web client sees them (apps/web/app/bff.ts SessionUser). */
-export interface BffUser {
-  sub: string;
-  email?: string;
-  email_verified: boolean;
-  name?: string;
-  perms: string[];
-  memberships: Record<string, string>;
-}
+export type { BffUser };
 
 function userOf(claims: UserTokenClaims): BffUser {
   return {

@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { newPublicId, sha256Hex } from "@altalune/core";
 import type { TestDatabase } from "@altalune/db/testing";
 import { captureLogger, createUser, manualClock } from "@altalune/test-kit";
 import type { Mailer, SmtpMailer } from "../mail/mailer.js";
 import type { SmtpReceiver } from "../mail/testing.js";
 import { RateLimiter } from "../rate-limit/rate-limiter.js";
-import { startMailTestbed, type MailTestbed } from "../testing/mail-testbed.js";
+import { useMailTestbed } from "../testing/mail-testbed-hooks.js";
 import { EmailVerification } from "./email-verification.js";
 import { verificationUserEvents } from "./user-events.js";
 
@@ -16,14 +16,7 @@ let mailer: SmtpMailer;
 const { logger, lines: logLines } = captureLogger("info");
 const BASE_URL = "http://auth.example.test:3300";
 
-let testbed: MailTestbed;
-beforeAll(async () => {
-  testbed = await startMailTestbed({ max: 15 });
-  ({ db, smtp, mailer } = testbed);
-});
-afterAll(async () => {
-  await testbed?.close();
-});
+useMailTestbed({ max: 15 }, (testbed) => ({ db, smtp, mailer } = testbed));
 
 const insertUser = ({ verified, ...opts }: { active?: boolean; verified?: boolean; firstName?: string } = {}) =>
   createUser(db.sql, { email: `v.${randomBytes(4).toString("hex")}@example.test`, emailVerified: verified, ...opts });

@@ -1,12 +1,12 @@
 import { createHmac, randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { sha256Hex } from "@altalune/core";
 import type { TestDatabase } from "@altalune/db/testing";
 import { captureLogger, createUser, manualClock } from "@altalune/test-kit";
 import { SmtpMailer } from "../mail/mailer.js";
 import { startSmtpReceiver, type SmtpReceiver } from "../mail/testing.js";
 import { RateLimiter } from "../rate-limit/rate-limiter.js";
-import { startMailTestbed, type MailTestbed } from "../testing/mail-testbed.js";
+import { useMailTestbed } from "../testing/mail-testbed-hooks.js";
 import { deriveKnownDeviceKey, KnownDevices, KNOWN_DEVICE_MAX_ADDRESSES } from "./known-device.js";
 import { deriveLoginCodeKey, LoginCodes, type LoginCodeCaller, type LoginCodesDeps } from "./login-codes.js";
 import { maskEmail } from "./mask-email.js";
@@ -17,14 +17,7 @@ let mailer: SmtpMailer;
 const pepper = deriveLoginCodeKey(randomBytes(32));
 const { logger, lines: logLines } = captureLogger("info");
 
-let testbed: MailTestbed;
-beforeAll(async () => {
-  testbed = await startMailTestbed({ max: 15 });
-  ({ db, smtp, mailer } = testbed);
-});
-afterAll(async () => {
-  await testbed?.close();
-});
+useMailTestbed({ max: 15 }, (testbed) => ({ db, smtp, mailer } = testbed));
 
 let seq = 0;
 /** A unique address, client IP and sign-in (interaction) per call, so tests do not share budgets. */
