@@ -13,6 +13,9 @@ export function domainErrors(entity: string, idKey: string) {
   /** `<entity> with <what> '<value>' already exists`, the value in meta under `metaKey` (`what` by default). */
   const alreadyExists = (code: string, what: string, metaKey: string = what) => (value: string) =>
     new AppError({ code, status: "already_exists", message: `${entity} with ${what} '${value}' already exists`, meta: { [metaKey]: value } });
+  /** A fixed message about the row; `extra` follows the id in meta. */
+  const aboutRow = (code: string, status: ErrorStatus, message: string, extra: Record<string, string> = {}) => (publicId: string) =>
+    new AppError({ code, status, message, meta: { [idKey]: publicId, ...extra } });
   return {
     notFound,
     alreadyExists,
@@ -21,9 +24,21 @@ export function domainErrors(entity: string, idKey: string) {
       notFound: notFound(codes.NotFound),
       alreadyExists: alreadyExists(codes.AlreadyExists, what),
     }),
-    /** A fixed message about the row; `extra` follows the id in meta. */
-    aboutRow: (code: string, status: ErrorStatus, message: string, extra: Record<string, string> = {}) => (publicId: string) =>
-      new AppError({ code, status, message, meta: { [idKey]: publicId, ...extra } }),
+    aboutRow,
+    /**
+     * The two errors of rows whose secret is sealed with ENCRYPTION_KEY (`secret`: what the messages
+     * call it): the server has no key (a configuration gap, not the caller's mistake), or the sealed
+     * secret does not open with the key (the key changed, or the row was altered).
+     */
+    sealedSecret: (codes: { EncryptionKeyMissing: string; SecretUnreadable: string }, secret: string) => ({
+      encryptionKeyMissing: () =>
+        domainError(
+          codes.EncryptionKeyMissing,
+          "failed_precondition",
+          `ENCRYPTION_KEY is not configured on this server: ${secret}s can be neither sealed nor revealed`,
+        ),
+      secretUnreadable: aboutRow(codes.SecretUnreadable, "internal", `the ${secret} cannot be decrypted with the configured ENCRYPTION_KEY`),
+    }),
   };
 }
 

@@ -35,3 +35,22 @@ export function tableReads<Row extends object, T>(spec: ListSpec, fromRow: (row:
     },
   };
 }
+
+/**
+ * The base class of a repo over one table: its `query` and `getByPublicId` are the table's two
+ * reads over the connection the repo is built with; the domain's class adds its writes.
+ */
+export function tableRepo<Row extends object, T>(spec: ListSpec, fromRow: (row: Row) => T, notFound: (publicId: string) => AppError) {
+  const reads = tableReads(spec, fromRow, notFound);
+  return class {
+    constructor(protected readonly sql: Sql) {}
+
+    query(query: ListQuery): Promise<ListResult<T>> {
+      return reads.query(this.sql, query);
+    }
+
+    getByPublicId(publicId: string): Promise<T> {
+      return reads.byPublicId(this.sql, publicId);
+    }
+  };
+}

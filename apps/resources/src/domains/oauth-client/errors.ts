@@ -53,20 +53,7 @@ export const defaultClientSecretNotRevealed = client.aboutRow(
   "the default dashboard client's secret comes from DASHBOARD_CLIENT_SECRET and is not revealed through the API",
 );
 
-/** The server has no ENCRYPTION_KEY: a configuration gap, not the caller's mistake. */
-export const encryptionKeyMissing = () =>
-  domainError(
-    OAuthClientCodes.EncryptionKeyMissing,
-    "failed_precondition",
-    "ENCRYPTION_KEY is not configured on this server: client secrets can be neither sealed nor revealed",
-  );
-
-/** The sealed secret does not open with the configured key (the key changed, or the row was altered). */
-export const secretUnreadable = client.aboutRow(
-  OAuthClientCodes.SecretUnreadable,
-  "internal",
-  "the client secret cannot be decrypted with the configured ENCRYPTION_KEY",
-);
+export const { encryptionKeyMissing, secretUnreadable } = client.sealedSecret(OAuthClientCodes, "client secret");
 
 export const publicClientHasNoSecret = () =>
   invalidArgument("public clients do not have a client secret", { id: "oauth_client.public_no_secret" });

@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { OAuthProviderSchema, ProviderType as ProtoProviderType, type OAuthProvider as OAuthProviderMessage } from "@altalune/proto";
 import type { OAuthProvider, ProviderType } from "@altalune/oauth-tables";
+import { emptyWhenAbsent } from "../../shared/absent-text.js";
 import { callbackUrl } from "./model.js";
 import { formatScopes } from "./scopes.js";
 
@@ -32,10 +33,13 @@ export function oauthProviderToProto(p: OAuthProvider, authIssuer: string): OAut
     enabled: p.enabled,
     slug: p.slug,
     displayName: p.displayName,
-    issuerUrl: p.issuerUrl ?? "",
-    authorizationEndpoint: p.authorizationEndpoint ?? "",
-    tokenEndpoint: p.tokenEndpoint ?? "",
-    userinfoEndpoint: p.userinfoEndpoint ?? "",
+    // NULL where the type's defaults apply.
+    ...emptyWhenAbsent({
+      issuerUrl: p.issuerUrl,
+      authorizationEndpoint: p.authorizationEndpoint,
+      tokenEndpoint: p.tokenEndpoint,
+      userinfoEndpoint: p.userinfoEndpoint,
+    }),
     createdAt: timestampFromDate(p.createdAt),
     updatedAt: timestampFromDate(p.updatedAt),
   });

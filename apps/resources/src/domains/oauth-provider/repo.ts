@@ -1,18 +1,9 @@
 import { SECURITY_TAG } from "@altalune/core";
-import {
-  auditedWrite,
-  defineListSpec,
-  isUniqueViolation,
-  tagAuditEvent,
-  type ListQuery,
-  type ListResult,
-  type Sql,
-  type TransactionSql,
-} from "@altalune/db";
+import { auditedWrite, defineListSpec, isUniqueViolation, tagAuditEvent, type TransactionSql } from "@altalune/db";
 import { oauthProviderColumns, oauthProviderFromRow, type OAuthProvider, type OAuthProviderRow } from "@altalune/oauth-tables";
 import { duplicateProviderType, duplicateSlug, oauthProviderNotFound } from "./errors.js";
 import type { NewOAuthProvider, OAuthProviderChanges } from "./model.js";
-import { BOOLEAN_VALUES, orderedBy, tableReads } from "../../shared/table-reads.js";
+import { BOOLEAN_VALUES, orderedBy, tableRepo } from "../../shared/table-reads.js";
 
 export const oauthProviderListSpec = defineListSpec({
   from: "altalune_oauth_providers",
@@ -41,8 +32,6 @@ export const oauthProviderListSpec = defineListSpec({
   },
 });
 
-const reads = tableReads(oauthProviderListSpec, oauthProviderFromRow, oauthProviderNotFound);
-
 /** What revealing a secret needs; never returned as such by any RPC. */
 export interface OAuthProviderSecretRow {
   providerType: string;
@@ -62,17 +51,7 @@ async function unlinkIdentities(tx: TransactionSql, slug: string): Promise<void>
   if (unlinked.count > 0) tagAuditEvent(SECURITY_TAG, "identities_unlinked");
 }
 
-export class OAuthProviderRepo {
-  constructor(private readonly sql: Sql) {}
-
-  query(query: ListQuery): Promise<ListResult<OAuthProvider>> {
-    return reads.query(this.sql, query);
-  }
-
-  getByPublicId(publicId: string): Promise<OAuthProvider> {
-    return reads.byPublicId(this.sql, publicId);
-  }
-
+export class OAuthProviderRepo extends tableRepo(oauthProviderListSpec, oauthProviderFromRow, oauthProviderNotFound) {
   /** The unique indexes decide: one row per fixed type, one per slug. */
   async create(p: NewOAuthProvider): Promise<OAuthProvider> {
     try {

@@ -1,7 +1,7 @@
 import { PermissionService as PermissionServiceDesc } from "@altalune/proto";
 import { defineDomain } from "../../shared/domain-module.js";
 import { PermissionRepo } from "./repo.js";
-import { PermissionService } from "./service.js";
+import { permissionService } from "./service.js";
 
 export { permissionNotFound, rootOfSuperadmin } from "./errors.js";
 export { permissionColumns, permissionFromRow, permissionToProto, type PermissionRow } from "./mapper.js";
@@ -10,5 +10,5 @@ export type { Permission } from "./model.js";
 export const permissionDomain = defineDomain({
   key: "permission",
   service: PermissionServiceDesc,
-  create: (deps) => new PermissionService(new PermissionRepo(deps.sql)),
+  create: (deps) => permissionService(new PermissionRepo(deps.sql)),
 });

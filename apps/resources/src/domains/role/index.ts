@@ -1,7 +1,7 @@
 import { RoleService as RoleServiceDesc } from "@altalune/proto";
 import { defineDomain } from "../../shared/domain-module.js";
 import { RoleRepo } from "./repo.js";
-import { RoleService } from "./service.js";
+import { roleService } from "./service.js";
 
 export { lastSuperadmin, roleNotFound } from "./errors.js";
 export { roleColumns, roleFromRow, roleToProto, type RoleRow } from "./mapper.js";
@@ -10,5 +10,5 @@ export { DEFAULT_USER_ROLE, SUPERADMIN_ROLE, type Role } from "./model.js";
 export const roleDomain = defineDomain({
   key: "role",
   service: RoleServiceDesc,
-  create: (deps) => new RoleService(new RoleRepo(deps.sql)),
+  create: (deps) => roleService(new RoleRepo(deps.sql)),
 });

@@ -6,6 +6,7 @@ import {
   type User as UserMessage,
   type UserIdentity as UserIdentityMessage,
 } from "@altalune/proto";
+import { emptyWhenAbsent } from "../../shared/absent-text.js";
 import type { User, UserIdentity } from "./model.js";
 
 export interface UserRow {
@@ -85,9 +86,8 @@ export function identityFromRow(row: UserIdentityRow): UserIdentity {
     publicId: row.public_id,
     provider: row.provider,
     providerUserId: row.provider_user_id,
-    email: row.email ?? "",
-    firstName: row.first_name ?? "",
-    lastName: row.last_name ?? "",
+    // NULL where the provider gave none.
+    ...emptyWhenAbsent({ email: row.email, firstName: row.first_name, lastName: row.last_name }),
     oauthClientId: row.oauth_client_id ?? undefined,
     originOAuthClientName: row.origin_oauth_client_name ?? undefined,
     lastLoginAt: row.last_login_at ?? undefined,

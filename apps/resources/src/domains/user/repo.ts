@@ -1,14 +1,5 @@
 import { newPublicId, SECURITY_TAG } from "@altalune/core";
-import {
-  auditedWrite,
-  defineListSpec,
-  isUniqueViolation,
-  tagAuditEvent,
-  type ListQuery,
-  type ListResult,
-  type Sql,
-  type TransactionSql,
-} from "@altalune/db";
+import { auditedWrite, defineListSpec, isUniqueViolation, tagAuditEvent, type TransactionSql } from "@altalune/db";
 import {
   lockProjectsOwnedBy,
   lockSuperadminRole,
@@ -23,7 +14,7 @@ import { userAlreadyActive, userAlreadyExists, userAlreadyInactive, userNotFound
 import { identityColumns, identityFromRow, userColumns, userFromRow, type UserIdentityRow, type UserRow } from "./mapper.js";
 import { decideEmailChange } from "./email-change.js";
 import type { CreatedUser, CreateUserInput, MissingDefault, UpdatedUser, UpdateUserInput, User, UserIdentity } from "./model.js";
-import { BOOLEAN_VALUES, orderedBy, tableReads } from "../../shared/table-reads.js";
+import { BOOLEAN_VALUES, orderedBy, tableRepo } from "../../shared/table-reads.js";
 
 const EMAIL_UNIQUE = "ux_altalune_users_email";
 
@@ -54,19 +45,7 @@ export const userListSpec = defineListSpec({
   catalog: { is_active: { values: BOOLEAN_VALUES } },
 });
 
-const reads = tableReads(userListSpec, userFromRow, userNotFound);
-
-export class UserRepo {
-  constructor(private readonly sql: Sql) {}
-
-  query(query: ListQuery): Promise<ListResult<User>> {
-    return reads.query(this.sql, query);
-  }
-
-  getByPublicId(publicId: string): Promise<User> {
-    return reads.byPublicId(this.sql, publicId);
-  }
-
+export class UserRepo extends tableRepo(userListSpec, userFromRow, userNotFound) {
   /** Newest first. */
   async identitiesOf(user: User): Promise<UserIdentity[]> {
     const rows = await this.sql<UserIdentityRow[]>`
