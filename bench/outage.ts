@@ -7,9 +7,6 @@
 // and the recovery times, checks that every acknowledged write is stored exactly once, and with
 // --publish appends it to bench/RESULTS.md.
 // Run: pnpm exec tsx bench/outage.ts [--via stop|proxy] [--outage-seconds 6] [--publish] [--label text]
-import { spawn } from "node:child_process";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
@@ -17,7 +14,7 @@ import { createLogger, loadConfig } from "@altalune/core";
 import { createPool, migrateUp, runPostMigrate } from "@altalune/db";
 import { EmployeeService, EmployeeStatus, ProjectService } from "@altalune/proto";
 import { seed } from "@altalune/resources";
-import { startRestartablePostgres, TcpProxy, TestIssuer } from "@altalune/resources/testing";
+import { READY, startRestartablePostgres, startServerProcess, TcpProxy, TestIssuer } from "@altalune/resources/testing";
 import { publish, sectionHeading } from "./support.js";
 
 const { values } = parseArgs({
@@ -35,23 +32,10 @@ const BUCKET_MS = 500;
 const CALL_TIMEOUT_MS = 1500;
 const READERS = 4;
 const WRITERS = 2;
-const root = fileURLToPath(new URL("..", import.meta.url));
 
 async function startServer(databaseUrl: string, issuer: string) {
-  const child = spawn(process.execPath, ["--import", "tsx", join(root, "apps/cli/src/main.ts"), "serve"], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, RESOURCES_PORT: "0", GRPC_PORT: "0", LOG_LEVEL: "silent", AUTH_ISSUER: issuer },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  let out = "";
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      const c = /Resources API .*:(\d+)\/api/.exec(out);
-      if (c?.[1]) resolve(Number(c[1]));
-    });
-    child.once("close", () => reject(new Error(`server exited:\n${out}`)));
-  });
-  return { port, stop: () => new Promise<void>((r) => (child.once("close", () => r()), child.kill("SIGTERM"))) };
+  const server = await startServerProcess(["serve"], { DATABASE_URL: databaseUrl, LOG_LEVEL: "silent", AUTH_ISSUER: issuer }, [READY.resources]);
+  return { port: Number(new URL(server.found[0]!).port), stop: async () => void (await server.stop()) };
 }
 
 interface Sample {
