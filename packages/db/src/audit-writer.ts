@@ -43,9 +43,8 @@ function detailsJson(details: Readonly<Record<string, string>> | undefined): str
   return entries.length === 0 ? null : JSON.stringify(Object.fromEntries(entries));
 }
 
-interface BoundValues {
-  occurredAt: Date | null;
-  actorType: string;
+/** The columns of an audit row that are written, and read back (QueryAuditEvents), as they are. */
+export interface AuditRowTextColumns {
   actorId: string | null;
   action: string;
   targetType: string | null;
@@ -56,6 +55,11 @@ interface BoundValues {
   traceId: string | null;
   clientAddress: string | null;
   userAgent: string | null;
+}
+
+interface BoundValues extends AuditRowTextColumns {
+  occurredAt: Date | null;
+  actorType: string;
   changedFields: string | null;
   details: string | null;
   tags: string[];

@@ -79,7 +79,7 @@ export { poolStats, type PoolStats } from "./pool.js";
 export { observePool, type PoolObserver, type QueryObserver, type StatementDetail } from "./pool-observers.js";
 export { traceStatements } from "./tracing.js";
 export { statementKind, type StatementKind } from "./statement-kind.js";
-export { AUDIT_EVENTS_TABLE, writeAuditEvent } from "./audit-writer.js";
+export { AUDIT_EVENTS_TABLE, writeAuditEvent, type AuditRowTextColumns } from "./audit-writer.js";
 export { auditedWrite, callAuditEvents, currentPendingAudit, PendingAuditEvent, tagAuditEvent } from "./audit-scope.js";
 export {
   AUDIT_MAINTENANCE_LOCK,

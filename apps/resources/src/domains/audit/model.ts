@@ -1,21 +1,12 @@
 import type { AuditActorType } from "@altalune/core";
+import type { AuditRowTextColumns } from "@altalune/db";
 
 /** One row of the audit log as QueryAuditEvents returns it (docs/observability.md, "Audit log"). */
-export interface AuditEvent {
+export interface AuditEvent extends AuditRowTextColumns {
   /** The row id (int8, as text). */
   id: string;
   occurredAt: Date;
   actorType: AuditActorType;
-  actorId: string | null;
-  action: string;
-  targetType: string | null;
-  targetId: string | null;
-  projectId: string | null;
-  result: string;
-  requestId: string | null;
-  traceId: string | null;
-  clientAddress: string | null;
-  userAgent: string | null;
   changedFields: string[];
   details: Record<string, string>;
   tags: string[];
