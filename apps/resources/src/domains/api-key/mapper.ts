@@ -13,6 +13,9 @@ export interface ApiKeyRow {
   updated_at: Date;
 }
 
+/** The columns the repo's statements read back, each a field of ApiKeyRow (beside it, so the two change together). */
+export const apiKeyColumns = ["public_id", "name", "expiration", "active", "last_used_at", "created_at", "updated_at"] as const satisfies readonly (keyof ApiKeyRow)[];
+
 export function apiKeyFromRow(row: ApiKeyRow): ApiKey {
   return {
     publicId: row.public_id,

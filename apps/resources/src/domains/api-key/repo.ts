@@ -11,12 +11,11 @@ import {
 import { rethrowMissingProject } from "../../shared/project-scoped.js";
 import type { ProjectRef } from "../project/index.js";
 import { apiKeyAlreadyExists, apiKeyNotFound } from "./errors.js";
-import { apiKeyFromRow, type ApiKeyRow } from "./mapper.js";
+import { apiKeyColumns, apiKeyFromRow, type ApiKeyRow } from "./mapper.js";
 import { API_KEY_STATUSES, EXPIRING_SOON_MS, type ApiKey, type ApiKeyInput } from "./model.js";
 import { orderedBy } from "../../shared/table-reads.js";
 
 const NAME_UNIQUE = "ux_altalune_project_api_keys_name";
-const columns = ["public_id", "name", "expiration", "active", "last_used_at", "created_at", "updated_at"];
 
 /**
  * The list spec at a given instant: the status filter compares expirations with `now`, passed
@@ -37,7 +36,7 @@ function apiKeyListSpec(now: Date) {
   return defineListSpec({
     from: "altalune_project_api_keys",
     scope: ["project_id"],
-    columns,
+    columns: apiKeyColumns,
     searchable: ["name"],
     filters: {
       name: { column: "name" },
@@ -70,7 +69,7 @@ export class ApiKeyRepo {
 
   async get(project: ProjectRef, publicId: string): Promise<ApiKey> {
     const [row] = await this.sql<ApiKeyRow[]>`
-      select ${this.sql(columns)} from altalune_project_api_keys
+      select ${this.sql(apiKeyColumns)} from altalune_project_api_keys
       where project_id = ${project.id} and public_id = ${publicId}`;
     if (row === undefined) throw apiKeyNotFound(publicId);
     return apiKeyFromRow(row);
@@ -83,7 +82,7 @@ export class ApiKeyRepo {
         this.sql`
           insert into altalune_project_api_keys (project_id, public_id, name, expiration, key_hash)
           values (${project.id}, ${publicId}, ${input.name}, ${input.expiration}, ${keyHash})
-          returning ${this.sql(columns)}`,
+          returning ${this.sql(apiKeyColumns)}`,
         "public_id",
       );
       if (row === undefined) throw new Error("insert into altalune_project_api_keys returned no row");
@@ -102,7 +101,7 @@ export class ApiKeyRepo {
           update altalune_project_api_keys
           set name = ${input.name}, expiration = ${input.expiration}, updated_at = CURRENT_TIMESTAMP
           where project_id = ${project.id} and public_id = ${publicId}
-          returning ${this.sql(columns)}`,
+          returning ${this.sql(apiKeyColumns)}`,
       );
       if (row === undefined) throw apiKeyNotFound(publicId);
       return apiKeyFromRow(row);
@@ -124,7 +123,7 @@ export class ApiKeyRepo {
         update altalune_project_api_keys
         set active = ${active}, updated_at = CURRENT_TIMESTAMP
         where project_id = ${project.id} and public_id = ${publicId} and (${!active} or expiration > ${now})
-        returning ${this.sql(columns)}`,
+        returning ${this.sql(apiKeyColumns)}`,
     );
     if (row !== undefined) return apiKeyFromRow(row);
     await this.get(project, publicId); // NotFound when it does not exist at all

@@ -14,6 +14,9 @@ export interface EmployeeRow {
   updated_at: Date;
 }
 
+/** The columns the repo's statements read back, each a field of EmployeeRow (beside it, so the two change together). */
+export const employeeColumns = ["public_id", "name", "email", "role", "department", "status", "created_at", "updated_at"] as const satisfies readonly (keyof EmployeeRow)[];
+
 const toProtoStatus: Record<EmployeeStatus, EmployeeStatusProto> = {
   active: EmployeeStatusProto.ACTIVE,
   inactive: EmployeeStatusProto.INACTIVE,

@@ -3,17 +3,16 @@ import { auditedWrite, defineListSpec, isUniqueViolationOf, runListQuery, type L
 import { rethrowMissingProject } from "../../shared/project-scoped.js";
 import type { ProjectRef } from "../project/index.js";
 import { employeeAlreadyExists, employeeNotFound } from "./errors.js";
-import { employeeFromRow, type EmployeeRow } from "./mapper.js";
+import { employeeColumns, employeeFromRow, type EmployeeRow } from "./mapper.js";
 import { EMPLOYEE_STATUSES, type Employee, type EmployeeInput } from "./model.js";
 import { orderedBy } from "../../shared/table-reads.js";
 
 const EMAIL_UNIQUE = "ux_altalune_example_employees_email";
-const columns = ["public_id", "name", "email", "role", "department", "status", "created_at", "updated_at"];
 
 export const employeeListSpec = defineListSpec({
   from: "altalune_example_employees",
   scope: ["project_id"],
-  columns,
+  columns: employeeColumns,
   searchable: ["name", "email", "role", "department"],
   filters: {
     role: { column: "role" },
@@ -58,7 +57,7 @@ export class EmployeeRepo {
 
   async get(project: ProjectRef, publicId: string): Promise<Employee> {
     const [row] = await this.sql<EmployeeRow[]>`
-      select ${this.sql(columns)} from altalune_example_employees
+      select ${this.sql(employeeColumns)} from altalune_example_employees
       where project_id = ${project.id} and public_id = ${publicId}`;
     if (row === undefined) throw employeeNotFound(publicId);
     return employeeFromRow(row);
@@ -72,7 +71,7 @@ export class EmployeeRepo {
           insert into altalune_example_employees (project_id, public_id, name, email, role, department, status)
           values (${project.id}, ${newPublicId()}, ${input.name}, ${input.email}, ${input.role}, ${input.department},
                   ${input.status})
-          returning ${this.sql(columns)}`,
+          returning ${this.sql(employeeColumns)}`,
         "public_id",
       );
       if (row === undefined) throw new Error("insert into altalune_example_employees returned no row");
@@ -92,7 +91,7 @@ export class EmployeeRepo {
           set name = ${input.name}, email = ${input.email}, role = ${input.role}, department = ${input.department},
               status = ${input.status}, updated_at = CURRENT_TIMESTAMP
           where project_id = ${project.id} and public_id = ${publicId}
-          returning ${this.sql(columns)}`,
+          returning ${this.sql(employeeColumns)}`,
       );
       if (row === undefined) throw employeeNotFound(publicId);
       return employeeFromRow(row);

@@ -15,6 +15,9 @@ export interface ProjectRow {
   updated_at: Date;
 }
 
+/** The columns the repo's statements read back, each a field of ProjectRow (beside it, so the two change together). */
+export const projectColumns = ["id", "public_id", "name", "description", "timezone", "environment", "is_default", "created_at", "updated_at"] as const satisfies readonly (keyof ProjectRow)[];
+
 export function isEnvironment(value: string): value is Environment {
   return (ENVIRONMENTS as readonly string[]).includes(value);
 }

@@ -11,18 +11,17 @@ import {
   type TransactionSql,
 } from "@altalune/db";
 import { defaultProjectUndeletable, projectAlreadyExists, projectNotFound } from "./errors.js";
-import { projectFromRow, type ProjectRow } from "./mapper.js";
+import { projectColumns, projectFromRow, type ProjectRow } from "./mapper.js";
 import { SUPERADMIN_ROLE } from "../role/index.js";
 import { ENVIRONMENTS, type CreateProjectInput, type Project, type ProjectRef, type UpdateProjectInput } from "./model.js";
 import { orderedBy, tableReads } from "../../shared/table-reads.js";
 
 const NAME_UNIQUE = "ux_altalune_projects_name";
 
-const columns = ["id", "public_id", "name", "description", "timezone", "environment", "is_default", "created_at", "updated_at"];
 
 export const projectListSpec = defineListSpec({
   from: "altalune_projects",
-  columns,
+  columns: projectColumns,
   searchable: ["name", "description"],
   filters: {
     environment: { column: "environment" },
@@ -131,7 +130,7 @@ export class ProjectRepo {
 
   async findDefault(): Promise<Project | undefined> {
     const [row] = await this.sql<ProjectRow[]>`
-      select ${this.sql(columns)} from altalune_projects where is_default`;
+      select ${this.sql(projectColumns)} from altalune_projects where is_default`;
     return row === undefined ? undefined : projectFromRow(row);
   }
 
@@ -146,7 +145,7 @@ export class ProjectRepo {
             insert into altalune_projects (public_id, name, description, timezone, environment, is_default)
             values (${newPublicId()}, ${input.name}, ${input.description}, ${input.timezone}, ${input.environment},
                     ${input.isDefault ?? false})
-            returning ${tx(columns)}`,
+            returning ${tx(projectColumns)}`,
           "public_id",
         );
         if (row === undefined) throw new Error("insert into altalune_projects returned no row");
@@ -177,7 +176,7 @@ export class ProjectRepo {
           set name = ${input.name}, description = ${input.description}, timezone = ${input.timezone},
               updated_at = CURRENT_TIMESTAMP
           where public_id = ${input.publicId}
-          returning ${this.sql(columns)}`,
+          returning ${this.sql(projectColumns)}`,
       );
       if (row === undefined) throw projectNotFound(input.publicId);
       return projectFromRow(row);
