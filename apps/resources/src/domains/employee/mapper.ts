@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { EmployeeSchema, EmployeeStatus as EmployeeStatusProto, type Employee as EmployeeMessage } from "@altalune/proto";
+import { enumMapping } from "../../shared/enum-mapping.js";
 import { EMPLOYEE_STATUSES, type Employee, type EmployeeStatus } from "./model.js";
 
 export interface EmployeeRow {
@@ -17,17 +18,13 @@ export interface EmployeeRow {
 /** The columns the repo's statements read back, each a field of EmployeeRow (beside it, so the two change together). */
 export const employeeColumns = ["public_id", "name", "email", "role", "department", "status", "created_at", "updated_at"] as const satisfies readonly (keyof EmployeeRow)[];
 
-const toProtoStatus: Record<EmployeeStatus, EmployeeStatusProto> = {
+const statuses = enumMapping<EmployeeStatus, EmployeeStatusProto>("employee status", {
   active: EmployeeStatusProto.ACTIVE,
   inactive: EmployeeStatusProto.INACTIVE,
-};
+});
 
 /** The proto enum as the stored value; UNSPECIFIED never gets here (validation rejects it). */
-export function statusFromProto(status: EmployeeStatusProto): EmployeeStatus {
-  if (status === EmployeeStatusProto.ACTIVE) return "active";
-  if (status === EmployeeStatusProto.INACTIVE) return "inactive";
-  throw new Error(`unvalidated employee status ${status}`);
-}
+export const statusFromProto = statuses.fromProto;
 
 function isStatus(value: string): value is EmployeeStatus {
   return (EMPLOYEE_STATUSES as readonly string[]).includes(value);
@@ -54,7 +51,7 @@ export function employeeToProto(e: Employee): EmployeeMessage {
     email: e.email,
     role: e.role,
     department: e.department,
-    status: toProtoStatus[e.status],
+    status: statuses.toProto(e.status),
     createdAt: timestampFromDate(e.createdAt),
     updatedAt: timestampFromDate(e.updatedAt),
   });

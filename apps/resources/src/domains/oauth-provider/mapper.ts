@@ -3,29 +3,26 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { OAuthProviderSchema, ProviderType as ProtoProviderType, type OAuthProvider as OAuthProviderMessage } from "@altalune/proto";
 import type { OAuthProvider, ProviderType } from "@altalune/oauth-tables";
 import { emptyWhenAbsent } from "../../shared/absent-text.js";
+import { enumMapping } from "../../shared/enum-mapping.js";
 import { callbackUrl } from "./model.js";
 import { formatScopes } from "./scopes.js";
 
-const TO_PROTO: Readonly<Record<ProviderType, ProtoProviderType>> = {
+const providerTypes = enumMapping<ProviderType, ProtoProviderType>("provider type", {
   google: ProtoProviderType.GOOGLE,
   github: ProtoProviderType.GITHUB,
   microsoft: ProtoProviderType.MICROSOFT,
   apple: ProtoProviderType.APPLE,
   oidc: ProtoProviderType.OIDC,
-};
+});
 
 /** The proto's enum as the domain's type; the proto's `defined_only` and `required` exclude the rest. */
-export function providerTypeFromProto(value: ProtoProviderType): ProviderType {
-  const found = (Object.entries(TO_PROTO) as Array<[ProviderType, ProtoProviderType]>).find(([, v]) => v === value);
-  if (found === undefined) throw new Error(`unexpected provider type ${value}`);
-  return found[0];
-}
+export const providerTypeFromProto = providerTypes.fromProto;
 
 /** Never carries the secret: only RevealClientSecret does. */
 export function oauthProviderToProto(p: OAuthProvider, authIssuer: string): OAuthProviderMessage {
   return create(OAuthProviderSchema, {
     id: p.publicId,
-    providerType: TO_PROTO[p.providerType],
+    providerType: providerTypes.toProto(p.providerType),
     clientId: p.clientId,
     clientSecretSet: true,
     redirectUrl: callbackUrl(authIssuer, p.slug),
