@@ -28,19 +28,27 @@ function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const path = join(dir, e.name);
     if (e.isDirectory()) return e.name === "node_modules" || e.name === "gen" || e.name.startsWith(".") ? [] : sources(path);
-    return e.name.endsWith(".ts") ? [path] : [];
+    return /\.[mc]?tsx?$/.test(e.name) ? [path] : [];
   });
 }
 
-const IMPORT = /(?:^|[\s;])(?:import|export)\s(?:[^;"']*?\sfrom\s)?["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;
+// Every module specifier, whatever the clause before it holds (comments, quotes, line breaks):
+// `… from "x"`, a bare `import "x"`, `import("x")` (quotes or a plain template), `require("x")`
+// and vitest's `vi.mock("x")`. A path handed to a process (`new URL("../../cli/src/main.ts", …)`,
+// to spawn the CLI as a user runs it) is not an import and is not checked.
+const SPECIFIER =
+  /\bfrom\s*(["'])([^"'\n]+)\1|\bimport\s*\(\s*(["'`])([^"'`\n$]+)\3\s*[,)]|\bimport\s+(["'])([^"'\n]+)\5|\b(?:require|vi\.(?:do)?mock)\(\s*(["'`])([^"'`\n$]+)\7/g;
 
 /** The relative imports of a file, resolved to paths (".js" specifiers name the ".ts" file). */
 function importsOf(file: string): { specifier: string; target: string; names: string }[] {
   const text = readFileSync(file, "utf8");
-  return [...text.matchAll(IMPORT)].flatMap((m) => {
-    const specifier = m[1] ?? m[2] ?? "";
+  return [...text.matchAll(SPECIFIER)].flatMap((m) => {
+    const specifier = m[2] ?? m[4] ?? m[6] ?? m[8] ?? "";
     if (!specifier.startsWith(".")) return [];
-    return [{ specifier, target: resolve(dirname(file), specifier).replace(/\.js$/, ".ts"), names: m[0] }];
+    // What the statement imports: from its import/export keyword to the specifier.
+    const at = m.index ?? 0;
+    const start = Math.max(text.lastIndexOf("import", at), text.lastIndexOf("export", at), 0);
+    return [{ specifier, target: resolve(dirname(file), specifier).replace(/\.js$/, ".ts"), names: text.slice(start, at + m[0].length) }];
   });
 }
 
