@@ -1,7 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import Koa from "koa";
-import { startMetricsServer, type Clock, type Config, type Logger, type MetricsPort, type MetricsServer } from "@altalune/core";
+import { HTTP1_SERVER_OPTIONS, startMetricsServer, type Clock, type Config, type Logger, type MetricsPort, type MetricsServer } from "@altalune/core";
 import { databaseCallGuard, databaseHealth, traceStatements, type Sql } from "@altalune/db";
 import { AccessTokenVerifier } from "@altalune/access-tokens";
 import { accountRoutes, endLoginSession, signedIn } from "./account/index.js";
@@ -225,7 +225,7 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
     },
     app.callback(),
   );
-  const server: Server = createServer(admitted);
+  const server: Server = createServer(HTTP1_SERVER_OPTIONS, admitted);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(opts.port ?? config.auth.port, config.host, () => {

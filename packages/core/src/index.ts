@@ -13,3 +13,5 @@ export * from "./tracing.js";
 export * from "./audit-event.js";
 export * from "./clock.js";
 export * from "./bounded-cache.js";
+export * from "./http-server-options.js";
+export * from "./answered.js";

@@ -4,7 +4,7 @@ import net from "node:net";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { cors, createContextValues, type ConnectRouter, type ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { corsAnswer, type CorsPolicy } from "@altalune/core";
+import { corsAnswer, HTTP1_SERVER_OPTIONS, onceAnswered, type CorsPolicy } from "@altalune/core";
 import { peerAddressKey } from "./call-audit.js";
 import { OverloadRefusal } from "./overload-refusal.js";
 import type { CallPipeline } from "./pipeline.js";
@@ -104,9 +104,9 @@ export async function startConnectServer(opts: ConnectServerOptions, port: numbe
     const route = routes[path];
     if (route === undefined) {
       // Admitted before connect-node reads or parses anything; released when the answer is done
-      // (or the client went away).
+      // (or the client went away, pipelined requests included).
       if (pipeline.admit()) {
-        res.once("close", release);
+        onceAnswered(req, res, release);
         connectHandler(req, res);
         return;
       }
@@ -121,10 +121,7 @@ export async function startConnectServer(opts: ConnectServerOptions, port: numbe
     });
   };
 
-  const h1 = http.createServer(
-    { requestTimeout: 30_000, headersTimeout: 15_000, keepAliveTimeout: 5_000, maxHeaderSize: 16 * 1024 },
-    handler,
-  );
+  const h1 = http.createServer(HTTP1_SERVER_OPTIONS, handler);
   // Node sets up connection tracking (request/headers timeouts, closeIdleConnections) when an
   // http.Server starts listening. This one never listens itself (the sniffing listener hands it
   // sockets), so it is told it is listening.

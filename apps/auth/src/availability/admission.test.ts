@@ -1,5 +1,5 @@
 import { createServer, request, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { connect, type AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { captureLogger } from "@altalune/test-kit";
 import { admission } from "./admission.js";
@@ -19,7 +19,8 @@ afterEach(async () => {
   server = undefined;
 });
 
-async function gated(maxInFlight: number, production = false) {
+/** `work`, when given, is the handler's own promise: what it still does after it stops answering. */
+async function gated(maxInFlight: number, production = false, work?: () => Promise<void>) {
   const held: ServerResponse[] = [];
   const refusals: { path: string; method: string | undefined; status: number }[] = [];
   const listener = admission(
@@ -33,6 +34,7 @@ async function gated(maxInFlight: number, production = false) {
     (req, res) => {
       if (req.url === "/healthz" || req.url === "/readyz") return res.end("probe");
       held.push(res);
+      return work?.();
     },
   );
   server = createServer(listener);
@@ -56,7 +58,7 @@ async function gated(maxInFlight: number, production = false) {
     }
   };
   const releaseAll = () => held.splice(0).forEach((res) => res.end("done"));
-  return { call, until, releaseAll, held, refusals };
+  return { call, until, releaseAll, held, refusals, port };
 }
 
 describe("the in-flight gate in front of Koa", () => {
@@ -139,5 +141,57 @@ describe("the in-flight gate in front of Koa", () => {
     await gate.until(1);
     gate.releaseAll();
     expect((await next).status).toBe(200);
+  });
+
+  it("a connection's close frees the slots of all its pipelined requests, even those whose answers were still queued", async () => {
+    const gate = await gated(2);
+    const socket = connect(gate.port, "127.0.0.1");
+    await new Promise<void>((resolve) => socket.once("connect", resolve));
+    // Three requests in one write: two admitted (the first holds the connection's answer queue), one refused behind them.
+    socket.write("GET /a HTTP/1.1\r\nhost: x\r\n\r\n".repeat(2) + "GET /c HTTP/1.1\r\nhost: x\r\n\r\n");
+    await gate.until(2);
+    for (let i = 0; gate.refusals.length < 1; i++) {
+      if (i > 200) throw new Error("the third request was not refused");
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    socket.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    gate.held.splice(0);
+    // Both slots are free again: two new requests reach the app.
+    const next = [gate.call("GET", "/d"), gate.call("GET", "/e")];
+    await gate.until(2);
+    gate.releaseAll();
+    expect((await Promise.all(next)).map((a) => a.status)).toEqual([200, 200]);
+  });
+
+  it("a request whose client went away keeps its slot until its handler has settled", async () => {
+    let finish = () => {};
+    const working = new Promise<void>((resolve) => (finish = resolve));
+    const gate = await gated(1, false, () => working);
+    const socket = connect(gate.port, "127.0.0.1");
+    await new Promise<void>((resolve) => socket.once("connect", resolve));
+    socket.write("POST /oauth/token HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n");
+    await gate.until(1);
+    socket.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    // The handler is still at work: the next request is refused.
+    expect((await gate.call("POST", "/oauth/token")).status).toBe(503);
+    finish();
+    await new Promise((r) => setTimeout(r, 10));
+    gate.held.splice(0);
+    const next = gate.call("POST", "/oauth/token");
+    await gate.until(1);
+    gate.releaseAll();
+    expect((await next).status).toBe(200);
+  });
+
+  it("exempts only probes in origin form: an absolute-form request that resolves to /readyz is counted", async () => {
+    const gate = await gated(1);
+    const holder = gate.call("GET", "/a");
+    await gate.until(1);
+    expect((await gate.call("GET", "http://x/y/../readyz")).status).toBe(503);
+    expect((await gate.call("GET", "/readyz")).body).toBe("probe");
+    gate.releaseAll();
+    await holder;
   });
 });

@@ -1,6 +1,6 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import accepts from "accepts";
-import type { Logger } from "@altalune/core";
+import { onceAnswered, type Logger } from "@altalune/core";
 import { freshNonce, securityHeaderList } from "../security/headers.js";
 import { unavailableAnswer } from "./answer.js";
 import { RETRY_AFTER_SECONDS } from "./unavailable.js";
@@ -21,22 +21,20 @@ const PROBES = new Set(["/healthz", "/readyz"]);
 
 /**
  * The in-flight limit, in front of Koa (issue 12): at most `maxInFlight` requests are served at
- * once, counted from arrival until the response is finished or the connection closed
- * (oidc-provider may still be writing after our middleware returned); one more is answered
- * 503 + Retry-After at once, in the caller's form (see unavailableAnswer).
+ * once, counted from arrival until the handler has settled and the response is finished or its
+ * connection closed (oidc-provider may still be writing after our middleware returned); one more
+ * is answered 503 + Retry-After at once, in the caller's form (see unavailableAnswer).
  *
- * Why before Koa: a refusal costs the CPU the admitted requests need. Through Koa's middleware
- * chain (metrics, tracing span, security headers, routing context) a refusal took about 0.2 ms;
- * at four times the sustainable rate, three requests in four are refusals, on the same event loop
- * as the admitted ones. Here it is one header map and one prebuilt body. A refusal is counted in
+ * Why before Koa: a refusal costs the CPU the admitted requests need, and at four times the
+ * sustainable rate three requests in four are refusals, on the same event loop as the admitted
+ * ones. Through Koa's middleware chain (metrics, tracing span, security headers, routing context)
+ * a refusal cost ~64 µs, here ~47 µs (bench/RESULTS.md, 2026-12-03): one header map and one
+ * prebuilt body. A refusal is counted in
  * altalune_http_requests_total like any answer, but it gets no trace span and no access-log line
  * (a flood of refusals would otherwise multiply the overload onto the collector).
  */
-export function admission(opts: AdmissionOptions, next: RequestListener): RequestListener {
+export function admission(opts: AdmissionOptions, next: (req: IncomingMessage, res: ServerResponse) => unknown): RequestListener {
   let inFlight = 0;
-  const release = () => {
-    inFlight--;
-  };
 
   const refuse = (req: IncomingMessage, res: ServerResponse, path: string) => {
     const started = performance.now();
@@ -57,19 +55,45 @@ export function admission(opts: AdmissionOptions, next: RequestListener): Reques
     opts.countRefusal(path, req.method, 503, (performance.now() - started) / 1000);
   };
 
-  return (req, res) => {
-    const path = pathOf(req.url);
-    if (req.method === "GET" && PROBES.has(path)) return next(req, res);
-    if (inFlight >= opts.maxInFlight) return refuse(req, res, path);
+  // A request holds its slot until its handler has settled *and* its answer is done (onceAnswered:
+  // the response closed, or its connection): the handler may still be working after the client
+  // went away.
+  const admit = (req: IncomingMessage, res: ServerResponse) => {
     inFlight++;
-    res.once("close", release);
-    return next(req, res);
+    let answered = false;
+    let settled = false;
+    const release = () => {
+      if (answered && settled) inFlight--;
+    };
+    onceAnswered(req, res, () => {
+      answered = true;
+      release();
+    });
+    const finished = () => {
+      settled = true;
+      release();
+    };
+    let handled: unknown;
+    try {
+      handled = next(req, res);
+    } catch {
+      handled = undefined;
+    }
+    void Promise.resolve(handled).then(finished, finished);
+  };
+
+  return (req, res) => {
+    const url = req.url ?? "/";
+    // Probes come in origin form ("/readyz"); any other form is counted like every request.
+    if (req.method === "GET" && url.startsWith("/") && PROBES.has(pathOf(url))) return void next(req, res);
+    const path = pathOf(url);
+    if (inFlight >= opts.maxInFlight) return refuse(req, res, path);
+    admit(req, res);
   };
 }
 
-/** The request's path as Koa's ctx.path reads it (origin-form; absolute-form parsed). */
-function pathOf(url: string | undefined): string {
-  if (url === undefined) return "/";
+/** The request's path, for the form of a refusal (origin form as Koa's ctx.path reads it; absolute form parsed). */
+function pathOf(url: string): string {
   if (!url.startsWith("/")) {
     try {
       return new URL(url).pathname;
