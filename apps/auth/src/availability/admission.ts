@@ -29,9 +29,8 @@ const PROBES = new Set(["/healthz", "/readyz"]);
  * sustainable rate three requests in four are refusals, on the same event loop as the admitted
  * ones. Through Koa's middleware chain (metrics, tracing span, security headers, routing context)
  * a refusal cost ~64 µs, here ~47 µs (bench/RESULTS.md, 2026-12-03): one header map and one
- * prebuilt body. A refusal is counted in
- * altalune_http_requests_total like any answer, but it gets no trace span and no access-log line
- * (a flood of refusals would otherwise multiply the overload onto the collector).
+ * prebuilt body. A refusal is counted in altalune_http_requests_total like any answer, but it gets
+ * no trace span (a flood of refusals would otherwise multiply the overload onto the collector).
  */
 export function admission(opts: AdmissionOptions, next: (req: IncomingMessage, res: ServerResponse) => unknown): RequestListener {
   let inFlight = 0;
