@@ -273,13 +273,15 @@ export async function startAuthServer(opts: StartAuthServerOptions): Promise<Aut
     close() {
       closing ??= (async () => {
         // Readiness first, so load balancers stop sending new requests while the port still
-        // accepts them; then the listener closes and requests in flight finish.
+        // accepts them; then the listener closes and requests in flight finish. Background work
+        // (purge, outbox, key reload) stops at once: the drain serves requests only, and on Ctrl-C
+        // in dev the embedded database got the same SIGINT and is already going away.
         draining = true;
-        const drainMs = Math.min(config.shutdownDrainMs, Math.floor(config.shutdownTimeoutMs / 2));
-        if (drainMs > 0) await new Promise((resolve) => setTimeout(resolve, drainMs));
         clearInterval(purgeTimer);
         clearInterval(emailChangeTimer);
         host.stop();
+        const drainMs = Math.min(config.shutdownDrainMs, Math.floor(config.shutdownTimeoutMs / 2));
+        if (drainMs > 0) await new Promise((resolve) => setTimeout(resolve, drainMs));
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const grace = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs - drainMs);

@@ -221,6 +221,47 @@ describe("altalune CLI", () => {
     expect(await exited, `stderr:\n${stderr}\nstdout:\n${stdout}`).toBe(0);
   });
 
+  // Its drain keeps it shutting down long enough for a second signal to find it still running.
+  async function drainingAuthServer() {
+    const db = await emptyDatabase();
+    const env = await authEnv({ DATABASE_URL: db.url, SHUTDOWN_DRAIN_MS: "3000", SHUTDOWN_TIMEOUT_MS: "10000" });
+    expect((await run(["migrate", "up", "--skip-seed"], env)).code).toBe(0);
+    const child = altalune(["serve-auth"], env);
+    let output = "";
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", (d: Buffer) => {
+        output += d.toString();
+        if (output.includes("Auth server (OAuth 2.0 / OpenID Connect)")) resolve();
+      });
+      child.once("close", () => reject(new Error(`exited before ready:\n${output}`)));
+    });
+    // Answering, and so past start-up (its signal handlers are installed once the servers are up).
+    expect((await fetch(`${env["AUTH_ISSUER"]}/.well-known/openid-configuration`)).status).toBe(200);
+    return { child, exited, output: () => output };
+  }
+
+  it("serve-auth: one Ctrl-C delivered twice (the terminal's, then a wrapper's relay) is one graceful shutdown", async () => {
+    const server = await drainingAuthServer();
+    server.child.kill("SIGINT");
+    await new Promise((r) => setTimeout(r, 150));
+    server.child.kill("SIGINT");
+    expect(await server.exited, server.output()).toBe(0);
+    expect(server.output()).not.toMatch(/again: exiting now/);
+  });
+
+  it("serve-auth: a second signal more than a second after the first exits at once", async () => {
+    const server = await drainingAuthServer();
+    server.child.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 1500));
+    const second = performance.now();
+    server.child.kill("SIGTERM");
+    expect(await server.exited, server.output()).toBe(1);
+    expect(performance.now() - second).toBeLessThan(1000);
+    expect(server.output()).toMatch(/SIGTERM again: exiting now/);
+  });
+
   it("keys rotate and token issue: tokens signed with the current key, carrying the user's claims", async () => {
     const db = await emptyDatabase();
     const env = await authEnv({ DATABASE_URL: db.url });

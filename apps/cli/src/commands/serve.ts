@@ -91,6 +91,9 @@ async function startWeb(rt: Runtime, apiPort: number): Promise<WebServer | undef
   return server;
 }
 
+/** A repeated signal within this long of the first is the same one, relayed (see `stop` below). */
+const SIGNAL_ECHO_MS = 1000;
+
 export async function serve(rt: Runtime, startedAt: number, parts: { resources: boolean; auth: boolean; web?: boolean }): Promise<void> {
   const servers: { close(): Promise<void> }[] = [];
   // OpenTelemetry, only when OTEL_EXPORTER_OTLP_ENDPOINT is set (else nothing is loaded); closed
@@ -110,13 +113,17 @@ export async function serve(rt: Runtime, startedAt: number, parts: { resources: 
   }
   const server = { close: () => Promise.all(servers.map((s) => s.close())).then(() => tracing.shutdown()) };
   await new Promise<void>((resolve) => {
-    let stopping = false;
+    let stoppingSince: number | undefined;
     const stop = (signal: NodeJS.Signals) => {
-      if (stopping) {
+      if (stoppingSince !== undefined) {
+        // One Ctrl-C can arrive twice: the terminal signals the whole process group, and a wrapper
+        // in it (tsx, pnpm) may relay the same signal a moment later. Only a later one is a
+        // second request, which exits at once.
+        if (Date.now() - stoppingSince < SIGNAL_ECHO_MS) return;
         rt.logger.warn(`${signal} again: exiting now`);
         process.exit(1);
       }
-      stopping = true;
+      stoppingSince = Date.now();
       // Closing the pool terminates connections that still had driver work queued; that work was
       // abandoned by the shutdown itself, so its rejection is not a failure of the run.
       process.on("unhandledRejection", (e: unknown) => {
