@@ -199,32 +199,10 @@ describe("altalune CLI", () => {
     expect(code).toBe(1);
     expect(stderr).toMatch(/DATABASE_URL: required in production/);
   });
-  it("serve-auth: serves discovery and JWKS, and exits 0 on SIGTERM", async () => {
+  /** `altalune serve-auth` on a fresh database, resolved once it answers (past start-up: its signal handlers are installed once the servers are up). */
+  async function authServer(extraEnv: Record<string, string> = {}) {
     const db = await emptyDatabase();
-    const env = await authEnv({ DATABASE_URL: db.url });
-    expect((await run(["migrate", "up", "--skip-seed"], env)).code).toBe(0);
-    const child = altalune(["serve-auth"], env);
-    let stdout = "";
-    let stderr = "";
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on("data", (d: Buffer) => {
-        stdout += d.toString();
-        if (stdout.includes("Auth server (OAuth 2.0 / OpenID Connect)")) resolve();
-      });
-      child.once("close", () => reject(new Error(`exited before ready:\n${stdout}`)));
-    });
-    const jwks = (await (await fetch(`${env["AUTH_ISSUER"]}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] };
-    expect(jwks.keys).toHaveLength(1);
-    child.kill("SIGTERM");
-    expect(await exited, `stderr:\n${stderr}\nstdout:\n${stdout}`).toBe(0);
-  });
-
-  // Its drain keeps it shutting down long enough for a second signal to find it still running.
-  async function drainingAuthServer() {
-    const db = await emptyDatabase();
-    const env = await authEnv({ DATABASE_URL: db.url, SHUTDOWN_DRAIN_MS: "3000", SHUTDOWN_TIMEOUT_MS: "10000" });
+    const env = await authEnv({ DATABASE_URL: db.url, ...extraEnv });
     expect((await run(["migrate", "up", "--skip-seed"], env)).code).toBe(0);
     const child = altalune(["serve-auth"], env);
     let output = "";
@@ -237,10 +215,20 @@ describe("altalune CLI", () => {
       });
       child.once("close", () => reject(new Error(`exited before ready:\n${output}`)));
     });
-    // Answering, and so past start-up (its signal handlers are installed once the servers are up).
     expect((await fetch(`${env["AUTH_ISSUER"]}/.well-known/openid-configuration`)).status).toBe(200);
-    return { child, exited, output: () => output };
+    return { child, exited, issuer: env["AUTH_ISSUER"], output: () => output };
   }
+
+  /** Its drain keeps it shutting down long enough for a second signal to find it still running. */
+  const drainingAuthServer = () => authServer({ SHUTDOWN_DRAIN_MS: "3000", SHUTDOWN_TIMEOUT_MS: "10000" });
+
+  it("serve-auth: serves discovery and JWKS, and exits 0 on SIGTERM", async () => {
+    const server = await authServer();
+    const jwks = (await (await fetch(`${server.issuer}/.well-known/jwks.json`)).json()) as { keys: { kid: string }[] };
+    expect(jwks.keys).toHaveLength(1);
+    server.child.kill("SIGTERM");
+    expect(await server.exited, server.output()).toBe(0);
+  });
 
   it("serve-auth: one Ctrl-C delivered twice (the terminal's, then a wrapper's relay) is one graceful shutdown", async () => {
     const server = await drainingAuthServer();
