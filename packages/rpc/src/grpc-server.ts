@@ -3,7 +3,8 @@ import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import { create, fromBinary, toBinary, type DescFile, type DescMessage, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createContextValues, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
+import { LazyCallContext } from "./call-context.js";
 import { peerAddressKey } from "./call-audit.js";
 import { grpcStatusFromConnectError, toClientError } from "./errors.js";
 import { MAX_MESSAGE_BYTES, type RunningServer, type ServiceRegistration } from "./connect-server.js";
@@ -76,64 +77,6 @@ function timeoutOf(call: grpc.ServerUnaryCall<unknown, unknown>): number | undef
   return Number.isFinite(at) ? Math.max(0, at - Date.now()) : undefined;
 }
 
-/**
- * The HandlerContext of a call on the grpc-js port. connect's createHandlerContext builds three
- * linked AbortControllers, a deadline timer and copies of the headers for every call; almost no
- * handler reads the signal, so here it is made on first read: aborted at once if the call was
- * already cancelled or past its deadline, else armed then. Until it is read, a cancellation only
- * records its reason.
- */
-class GrpcJsCallContext implements HandlerContext {
-  readonly protocolName = "grpc-js";
-  readonly requestMethod = "POST";
-  readonly responseHeader = new Headers();
-  readonly responseTrailer = new Headers();
-  readonly values = createContextValues();
-  readonly timeoutMs: () => number | undefined;
-  private controller: AbortController | undefined;
-  private reason: ConnectError | undefined;
-  private deadlineTimer: NodeJS.Timeout | undefined;
-  private readonly deadlineAt: number | undefined;
-
-  constructor(
-    readonly service: DescService,
-    readonly method: DescMethod,
-    readonly url: string,
-    readonly requestHeader: Headers,
-    timeoutMs: number | undefined,
-  ) {
-    const deadlineAt = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
-    this.deadlineAt = deadlineAt;
-    this.timeoutMs = deadlineAt === undefined ? () => undefined : () => deadlineAt - Date.now();
-  }
-
-  get signal(): AbortSignal {
-    if (this.controller === undefined) {
-      const controller = (this.controller = new AbortController());
-      if (this.reason !== undefined) controller.abort(this.reason);
-      else if (this.deadlineAt !== undefined) {
-        const left = this.deadlineAt - Date.now();
-        const expire = () => this.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
-        if (left <= 0) expire();
-        else this.deadlineTimer = setTimeout(expire, left);
-      }
-    }
-    return this.controller.signal;
-  }
-
-  abort(reason: ConnectError): void {
-    if (this.reason !== undefined) return;
-    this.reason = reason;
-    clearTimeout(this.deadlineTimer);
-    this.controller?.abort(reason);
-  }
-
-  /** The call was answered: nothing is left to abort. */
-  finish(): void {
-    clearTimeout(this.deadlineTimer);
-  }
-}
-
 /** grpc-js' peer is `<address>:<port>` (IPv6 without brackets) or "unknown". */
 function addressOfPeer(peer: string): string | undefined {
   if (peer === "unknown") return undefined;
@@ -146,7 +89,7 @@ function addressOfPeer(peer: string): string | undefined {
  */
 async function serveCall(
   call: grpc.ServerUnaryCall<unknown, unknown>,
-  ctx: GrpcJsCallContext,
+  ctx: LazyCallContext,
   wrapped: UnaryHandler,
   timeoutMs: number | undefined,
   maxTimeoutMs: number,
@@ -181,7 +124,7 @@ function unaryHandler(
       return;
     }
     const timeoutMs = timeoutOf(call);
-    const ctx = new GrpcJsCallContext(service, method, path, headersOf(call.metadata), timeoutMs);
+    const ctx = new LazyCallContext({ protocolName: "grpc-js", service, method, url: () => path, requestHeader: headersOf(call.metadata), timeoutMs });
     // The peer's address for the audit log, read only when a row is written.
     ctx.values.set(peerAddressKey, () => addressOfPeer(call.getPeer()));
     // grpc-js emits "cancelled" on every call whose stream closes, answered or not; only a call
