@@ -6,6 +6,7 @@ import { cors, createContextValues, type ConnectRouter, type ServiceImpl } from 
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { corsAnswer, HTTP1_SERVER_OPTIONS, onceAnswered, type CorsPolicy } from "@altalune/core";
 import { peerAddressKey } from "./call-audit.js";
+import { ConnectUnaryPath } from "./connect-unary.js";
 import { OverloadRefusal } from "./overload-refusal.js";
 import type { CallPipeline } from "./pipeline.js";
 
@@ -35,6 +36,11 @@ export interface ConnectServerOptions {
   idleTimeoutMs?: number;
   /** Browser origins allowed to call with credentials (CORS); others get no CORS headers. */
   allowedOrigins?: readonly string[];
+  /**
+   * Common unary Connect calls on our own path (connect-unary.ts), the rest on connect-node.
+   * Default true; false sends everything to connect-node (the tests compare the two).
+   */
+  unaryFastPath?: boolean;
 }
 
 export interface RunningServer {
@@ -71,17 +77,23 @@ const SECURITY_HEADERS: Record<string, string> = {
  */
 export async function startConnectServer(opts: ConnectServerOptions, port: number, host: string): Promise<RunningServer> {
   const idleTimeoutMs = opts.idleTimeoutMs ?? 60_000;
+  // The peer's address for the audit log, read only when a row is written.
+  const contextValues = (req: NodeRequest) => createContextValues().set(peerAddressKey, () => req.socket.remoteAddress);
+  const wrapped = opts.services.map(({ service, impl }) => ({ service, impl: opts.pipeline.wrap(service, impl) }));
+  const limits = { readMaxBytes: MAX_MESSAGE_BYTES, writeMaxBytes: MAX_MESSAGE_BYTES, maxTimeoutMs: opts.maxTimeoutMs };
   const connectHandler = connectNodeAdapter({
     requestPathPrefix: "/api",
-    readMaxBytes: MAX_MESSAGE_BYTES,
-    writeMaxBytes: MAX_MESSAGE_BYTES,
-    maxTimeoutMs: opts.maxTimeoutMs,
-    // The peer's address for the audit log, read only when a row is written.
-    contextValues: (req) => createContextValues().set(peerAddressKey, () => req.socket.remoteAddress),
+    ...limits,
+    contextValues,
     routes: (router: ConnectRouter) => {
-      for (const { service, impl } of opts.services) router.service(service, opts.pipeline.wrap(service, impl));
+      for (const { service, impl } of wrapped) router.service(service, impl);
     },
   });
+  const unary = opts.unaryFastPath === false ? undefined : new ConnectUnaryPath({ ...limits, contextValues });
+  for (const { service, impl } of unary === undefined ? [] : wrapped) {
+    const handlers = impl as unknown as Record<string, Parameters<ConnectUnaryPath["add"]>[3]>;
+    for (const method of service.methods) unary?.add(`/api/${service.typeName}/${method.name}`, service, method, handlers[method.localName]!);
+  }
   const routes = opts.routes ?? {};
   const corsPolicy: CorsPolicy = {
     origins: new Set(opts.allowedOrigins ?? []),
@@ -107,7 +119,7 @@ export async function startConnectServer(opts: ConnectServerOptions, port: numbe
       // (or the client went away, pipelined requests included).
       if (pipeline.admit()) {
         onceAnswered(req, res, release);
-        connectHandler(req, res);
+        if (unary?.take(req, res) !== true) connectHandler(req, res);
         return;
       }
       const protocol = refusal.send(req, res);

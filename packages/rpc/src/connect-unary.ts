@@ -1,0 +1,194 @@
+import type http from "node:http";
+import type http2 from "node:http2";
+import { create, type DescMessage, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ContextValues } from "@connectrpc/connect";
+import {
+  compressionNegotiate,
+  createMethodSerializationLookup,
+  mergeNonProtocolHeaders,
+  readAllBytes,
+  validateUniversalHandlerOptions,
+  type MethodSerializationLookup,
+} from "@connectrpc/connect/protocol";
+import { codeToHttpStatus, contentTypeUnaryJson, contentTypeUnaryProto, errorToJsonBytes, trailerMux } from "@connectrpc/connect/protocol-connect";
+import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
+import { LazyCallContext } from "./call-context.js";
+
+/**
+ * The Connect port's own path for the common unary call: POST with `application/json` or
+ * `application/proto`, no request compression, no `connect-timeout-ms`, and a Content-Length (if
+ * any) within the read limit. Everything else (GET, other content types, compressed bodies,
+ * timeouts, unknown paths, gRPC-Web, gRPC) goes to connect-node, which answers it as it always did.
+ *
+ * Why: connect-node's adapter turns every request into a fetch-style one (a URL, a copy of the
+ * headers, an async iterable body, three linked AbortControllers, each aborted at the end with an
+ * AbortError and its stack) and back; profiled under bench:ratios that machinery, not the call,
+ * was most of a trivial call's CPU. This path does what connect's unary handler does
+ * (protocol-connect/handler-factory.js) with connect's own parts — its serializers (patched, see
+ * patches/), error JSON, HTTP status mapping, header merge, trailer prefixing, compression
+ * negotiation and options defaults — so the bytes on the wire are the same; connect-unary.test.ts
+ * sends the same requests to a server with and without it and compares the answers.
+ */
+
+type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
+type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
+type UnaryHandler = (request: Message, ctx: LazyCallContext) => Promise<unknown>;
+
+/** Content types this path takes, and whether each is binary. */
+const CONTENT_TYPES: ReadonlyMap<string, boolean> = new Map([
+  [contentTypeUnaryJson, false],
+  [contentTypeUnaryProto, true],
+]);
+const DECIMAL = /^[0-9]{1,10}$/;
+
+interface Route {
+  service: DescService;
+  method: DescMethod;
+  handler: UnaryHandler;
+  serialization: MethodSerializationLookup<DescMessage, DescMessage>;
+}
+
+export interface ConnectUnaryOptions {
+  readMaxBytes: number;
+  writeMaxBytes: number;
+  maxTimeoutMs: number;
+  contextValues: (req: NodeRequest) => ContextValues;
+}
+
+/** Node's request headers as fetch Headers, as connect-node reads them (pseudo-headers left out). */
+function requestHeaders(nodeHeaders: NodeRequest["headers"]): Headers {
+  const headers = new Headers();
+  for (const key in nodeHeaders) {
+    if (key.startsWith(":")) continue;
+    const value = nodeHeaders[key];
+    if (value === undefined) continue;
+    if (typeof value === "string") headers.append(key, value);
+    else for (const v of value) headers.append(key, v);
+  }
+  return headers;
+}
+
+/** fetch Headers as Node's outgoing headers, repeated names (set-cookie) as arrays, as connect-node writes them. */
+function nodeHeaders(headers: Headers): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
+  headers.forEach((value, key) => {
+    const existing = out[key];
+    if (existing === undefined) out[key] = value;
+    else if (Array.isArray(existing)) existing.push(value);
+    else out[key] = [existing, value];
+  });
+  return out;
+}
+
+/**
+ * The whole body of a request whose Content-Length is within the limit (Node's parser holds the
+ * client to it), or undefined when the client went away before sending it.
+ */
+function readSizedBody(req: NodeRequest, res: NodeResponse): Promise<Uint8Array | undefined> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+    });
+    req.once("end", () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
+    req.once("error", () => resolve(undefined));
+    req.once("aborted", () => resolve(undefined));
+    res.once("close", () => resolve(undefined));
+  });
+}
+
+export class ConnectUnaryPath {
+  private readonly routes = new Map<string, Route>();
+  private readonly opt: ReturnType<typeof validateUniversalHandlerOptions>;
+
+  constructor(private readonly options: ConnectUnaryOptions) {
+    // connect-node's own defaults (gzip and brotli, compressMinBytes), applied by connect.
+    this.opt = validateUniversalHandlerOptions({
+      readMaxBytes: options.readMaxBytes,
+      writeMaxBytes: options.writeMaxBytes,
+      maxTimeoutMs: options.maxTimeoutMs,
+      acceptCompression: [compressionGzip, compressionBrotli],
+    });
+  }
+
+  /** Serves a unary method at `path` (e.g. /api/altalune.v1.ConfigService/GetPublicConfig). */
+  add(path: string, service: DescService, method: DescMethod, handler: UnaryHandler): void {
+    const serialization = createMethodSerializationLookup(method, this.opt.binaryOptions, this.opt.jsonOptions, this.opt);
+    this.routes.set(path, { service, method, handler, serialization });
+  }
+
+  /** Takes the request and answers it when it is of the common shape; false leaves it untouched. */
+  take(req: NodeRequest, res: NodeResponse): boolean {
+    if (req.method !== "POST") return false;
+    const route = this.routes.get(req.url ?? "");
+    if (route === undefined) return false;
+    const headers = req.headers;
+    const binary = CONTENT_TYPES.get(headers["content-type"] ?? "");
+    if (binary === undefined || headers["content-encoding"] !== undefined || headers["connect-timeout-ms"] !== undefined) return false;
+    const length = headers["content-length"];
+    // A length connect-node refuses (too large, not a number) is refused there, in its words.
+    if (length !== undefined && (!DECIMAL.test(length) || Number(length) > this.opt.readMaxBytes)) return false;
+    const authority = "authority" in req ? req.authority : headers.host;
+    if (authority === undefined || authority === "") return false;
+    void this.serve(route, binary, authority, length !== undefined, req, res);
+    return true;
+  }
+
+  private async serve(route: Route, binary: boolean, authority: string, sized: boolean, req: NodeRequest, res: NodeResponse): Promise<void> {
+    const path = req.url ?? "";
+    const ctx = new LazyCallContext({
+      protocolName: "connect",
+      service: route.service,
+      method: route.method,
+      url: () => new URL(path, `http://${authority}`).toString(),
+      requestHeader: requestHeaders(req.headers),
+      timeoutMs: undefined,
+      responseHeader: new Headers({ "content-type": binary ? contentTypeUnaryProto : contentTypeUnaryJson }),
+      values: this.options.contextValues(req),
+    });
+    let answered = false;
+    res.once("close", () => {
+      if (!answered) ctx.abort(new ConnectError("call cancelled by the client", Code.Canceled));
+    });
+    const compression = compressionNegotiate(this.opt.acceptCompression, null, headers(req, "accept-encoding"), "accept-encoding");
+    let status = 200;
+    let body: Uint8Array;
+    try {
+      // Without a length (chunked, or an HTTP/2 stream), connect's own reader enforces the limit.
+      const bytes = sized ? await readSizedBody(req, res) : await readAllBytes(req, this.opt.readMaxBytes, null);
+      if (bytes === undefined) return;
+      const input = route.serialization.getI(binary).parse(bytes);
+      const output = create(route.method.output, (await route.handler(input, ctx)) as Parameters<typeof create>[1]);
+      body = route.serialization.getO(binary).serialize(output);
+    } catch (e) {
+      const error = e instanceof ConnectError ? e : new ConnectError("internal error", Code.Internal, undefined, undefined, e);
+      status = codeToHttpStatus(error.code);
+      ctx.responseHeader.set("content-type", contentTypeUnaryJson);
+      if (!error.isWireError) mergeNonProtocolHeaders(ctx.responseHeader, error.metadata);
+      body = errorToJsonBytes(error, this.opt.jsonOptions);
+    } finally {
+      answered = true;
+      ctx.finish();
+    }
+    if (compression.response !== null && body.byteLength >= this.opt.compressMinBytes) {
+      body = await compression.response.compress(body);
+      ctx.responseHeader.set("content-encoding", compression.response.name);
+    }
+    const header = trailerMux(ctx.responseHeader, ctx.responseTrailer);
+    header.set("content-length", body.byteLength.toString(10));
+    try {
+      res.writeHead(status, nodeHeaders(header));
+      res.end(body);
+    } catch {
+      // A header value Node refuses to write: nothing can be answered on this request.
+      res.destroy();
+    }
+  }
+}
+
+function headers(req: NodeRequest, name: string): string | null {
+  const value = req.headers[name];
+  return typeof value === "string" ? value : null;
+}
