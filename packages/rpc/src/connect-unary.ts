@@ -132,7 +132,10 @@ export class ConnectUnaryPath {
     if (length !== undefined && (!DECIMAL.test(length) || Number(length) > this.opt.readMaxBytes)) return false;
     const authority = "authority" in req ? req.authority : headers.host;
     if (authority === undefined || authority === "") return false;
-    void this.serve(route, binary, authority, length !== undefined, req, res);
+    this.serve(route, binary, authority, length !== undefined, req, res).catch(() => {
+      // Only a request Node parsed but fetch Headers refuse gets here: nothing sane to answer.
+      res.destroy();
+    });
     return true;
   }
 
