@@ -19,18 +19,11 @@ const waiting = new WeakMap<Connection, Set<() => void>>();
  * however many requests it carries.
  */
 export function onceAnswered(req: AnsweredRequest, res: AnsweredResponse, fn: () => void): void {
-  let called = false;
-  let unwatch = () => {};
-  const answered = () => {
-    if (called) return;
-    called = true;
-    unwatch();
-    fn();
-  };
-  res.once("close", answered);
+  const answer = new Answer(fn);
+  res.once("close", answer.settle);
   const socket = req.socket;
   if (req.httpVersionMajor !== 1 || socket === null) return;
-  if (socket.destroyed) return answered();
+  if (socket.destroyed) return answer.settle();
   let fns = waiting.get(socket);
   if (fns === undefined) {
     const created = new Set<() => void>();
@@ -41,7 +34,27 @@ export function onceAnswered(req: AnsweredRequest, res: AnsweredResponse, fn: ()
       created.clear();
     });
   }
-  const own = fns;
-  own.add(answered);
-  unwatch = () => own.delete(answered);
+  answer.watchedBy = fns;
+  fns.add(answer.settle);
+}
+
+/**
+ * One answer's state. Its callback is a bound method rather than closures made per request: under
+ * tsx (esbuild keepNames) each named closure also costs a defineProperty call, on every call.
+ */
+class Answer {
+  readonly settle: () => void;
+  watchedBy: Set<() => void> | undefined;
+  private called = false;
+
+  constructor(private readonly fn: () => void) {
+    this.settle = this.answered.bind(this);
+  }
+
+  private answered(): void {
+    if (this.called) return;
+    this.called = true;
+    this.watchedBy?.delete(this.settle);
+    this.fn();
+  }
 }

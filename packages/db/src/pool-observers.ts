@@ -41,11 +41,18 @@ export function notifyObservers(state: PoolInternals, kind: StatementKind, start
 export function releaseObserved(state: PoolInternals, q: PendingQuery): void {
   const started = performance.now();
   const kind = statementKind(q.strings);
-  const settle = (ok: boolean) => {
-    state.gate.release();
-    notifyObservers(state, kind, started, ok, sentText(q));
-  };
-  Promise.prototype.then.call(q, () => settle(true), () => settle(false));
+  // Module functions, not named closures: under tsx (esbuild keepNames) every named closure made
+  // per statement also costs a defineProperty call.
+  Promise.prototype.then.call(
+    q,
+    () => settleObserved(state, q, kind, started, true),
+    () => settleObserved(state, q, kind, started, false),
+  );
+}
+
+function settleObserved(state: PoolInternals, q: PendingQuery, kind: StatementKind, started: number, ok: boolean): void {
+  state.gate.release();
+  notifyObservers(state, kind, started, ok, sentText(q));
 }
 
 export type Begin = (mode: string, body: (tx: TransactionSql) => unknown) => Promise<never>;

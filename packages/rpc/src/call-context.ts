@@ -5,8 +5,9 @@ export interface CallContextInit {
   protocolName: string;
   service: DescService;
   method: DescMethod;
-  /** The request's URL, built on first read (no handler of ours reads it). */
-  url: () => string;
+  /** The request's path; with `authority`, the URL is built from both on first read (no handler of ours reads it). */
+  path: string;
+  authority?: string;
   requestHeader: Headers;
   timeoutMs: number | undefined;
   /** Headers the response starts with (the Connect port's content type). */
@@ -31,7 +32,8 @@ export class LazyCallContext implements HandlerContext {
   readonly responseTrailer = new Headers();
   readonly values: ContextValues;
   readonly timeoutMs: () => number | undefined;
-  private readonly urlOf: () => string;
+  private readonly path: string;
+  private readonly authority: string | undefined;
   private controller: AbortController | undefined;
   private reason: ConnectError | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
@@ -42,7 +44,8 @@ export class LazyCallContext implements HandlerContext {
     this.protocolName = init.protocolName;
     this.service = init.service;
     this.method = init.method;
-    this.urlOf = init.url;
+    this.path = init.path;
+    this.authority = init.authority;
     this.requestHeader = init.requestHeader;
     this.responseHeader = init.responseHeader ?? new Headers();
     this.values = init.values ?? createContextValues();
@@ -56,7 +59,7 @@ export class LazyCallContext implements HandlerContext {
   }
 
   get url(): string {
-    return (this.fullUrl ??= this.urlOf());
+    return (this.fullUrl ??= this.authority === undefined ? this.path : new URL(this.path, `http://${this.authority}`).toString());
   }
 
   get signal(): AbortSignal {

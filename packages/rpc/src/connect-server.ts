@@ -64,11 +64,11 @@ function applyCors(policy: CorsPolicy, req: NodeRequest, res: NodeResponse): boo
   return true;
 }
 
-const SECURITY_HEADERS: Record<string, string> = {
-  "x-content-type-options": "nosniff",
-  "x-frame-options": "DENY",
-  "referrer-policy": "strict-origin-when-cross-origin",
-};
+const SECURITY_HEADERS: ReadonlyArray<readonly [string, string]> = [
+  ["x-content-type-options", "nosniff"],
+  ["x-frame-options", "DENY"],
+  ["referrer-policy", "strict-origin-when-cross-origin"],
+];
 
 /**
  * The Connect port: Connect (JSON and binary), gRPC-Web and gRPC under /api, on HTTP/1.1 and
@@ -110,7 +110,7 @@ export async function startConnectServer(opts: ConnectServerOptions, port: numbe
     for (const method of service.methods) methodsByPath.set(`/api/${service.typeName}/${method.name}`, { service, method });
   }
   const handler = (req: NodeRequest, res: NodeResponse) => {
-    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+    for (const [name, value] of SECURITY_HEADERS) res.setHeader(name, value);
     if (applyCors(corsPolicy, req, res)) return;
     const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
     const route = routes[path];

@@ -140,12 +140,12 @@ export class ConnectUnaryPath {
   }
 
   private async serve(route: Route, binary: boolean, authority: string, sized: boolean, req: NodeRequest, res: NodeResponse): Promise<void> {
-    const path = req.url ?? "";
     const ctx = new LazyCallContext({
       protocolName: "connect",
       service: route.service,
       method: route.method,
-      url: () => new URL(path, `http://${authority}`).toString(),
+      path: req.url ?? "",
+      authority,
       requestHeader: requestHeaders(req.headers),
       timeoutMs: undefined,
       responseHeader: new Headers({ "content-type": binary ? contentTypeUnaryProto : contentTypeUnaryJson }),

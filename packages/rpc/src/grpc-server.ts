@@ -124,7 +124,7 @@ function unaryHandler(
       return;
     }
     const timeoutMs = timeoutOf(call);
-    const ctx = new LazyCallContext({ protocolName: "grpc-js", service, method, url: () => path, requestHeader: headersOf(call.metadata), timeoutMs });
+    const ctx = new LazyCallContext({ protocolName: "grpc-js", service, method, path, requestHeader: headersOf(call.metadata), timeoutMs });
     // The peer's address for the audit log, read only when a row is written.
     ctx.values.set(peerAddressKey, () => addressOfPeer(call.getPeer()));
     // grpc-js emits "cancelled" on every call whose stream closes, answered or not; only a call
