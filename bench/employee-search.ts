@@ -1,5 +1,6 @@
-// QueryEmployees at scale, through the API (Connect binary over h2c, the whole pipeline and the real
-// repo), and what provisioning the per-project partitions costs. Cases (--cases, comma-separated):
+// QueryEmployees at scale, through the API (Connect binary over h2c from a client in its own process,
+// bench/search-client.ts, to the server in this one: the whole pipeline and the real repo) and through
+// the service object alone, and what provisioning the per-project partitions costs. Cases (--cases, comma-separated):
 //   scale      --rows employees spread evenly over --projects projects; p50/p95/p99 of a keyword plus
 //              one filter, page of --page-size, each call on the next project in turn (--warm-pass:
 //              after one call on every project, as on a server that has been running)
@@ -20,12 +21,11 @@
 // Appends a dated section to bench/RESULTS.md; each case ends with its UTC times and the load
 // average at its start and end, as the machine is shared.
 // Run: pnpm bench:search [--cases scale,ratio,provision,keywords,growth] [--calls 1000] [--warm-pass] [--no-publish]
+import { fork, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { create } from "@bufbuild/protobuf";
-import { createClient, type Client } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
 import { createLogger, loadConfig } from "@altalune/core";
 import {
   createPool,
@@ -38,9 +38,10 @@ import {
   searchDocumentSql,
   type Sql,
 } from "@altalune/db";
-import { EmployeeService, QueryEmployeesRequestSchema } from "@altalune/proto";
+import { QueryEmployeesRequestSchema } from "@altalune/proto";
 import { createContainer, seed, startResourcesServer, type Container, type ResourcesServer } from "@altalune/resources";
 import { TestIssuer } from "@altalune/resources/testing";
+import type { SearchAnswer, SearchCall } from "./search-client.js";
 import { publish, sectionHeading, startBenchDatabase } from "./support.js";
 
 const { values } = parseArgs({
@@ -76,11 +77,11 @@ const WARMUP_CALLS = 50;
 const PATHS: readonly Path[] = ["service", "rpc"];
 const PATH_LABEL: Record<Path, string> = {
   service: "EmployeeService.queryEmployees (repo + project resolution, in-process)",
-  rpc: "QueryEmployees RPC (Connect binary over h2c, in-process server)",
+  rpc: "QueryEmployees RPC (Connect binary over h2c, client in its own process)",
 };
 const PATH_NOTE =
   "Two paths: the service object the RPC ends in, called in-process (the database path: project resolution, the repo's statements), " +
-  "and the RPC through the whole pipeline (Connect binary over h2c to a server in the same process, root JWT warm in the verification cache; client and server share one event loop).";
+  "and the RPC through the whole pipeline (Connect binary over h2c from a client in its own process, timed there, to the server in this one; root JWT warm in the verification cache).";
 
 /** The query every latency case runs: a keyword (~10% of a project's rows) and one filter. */
 const KEYWORD = "lovelace";
@@ -181,11 +182,49 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: numb
 
 interface Api {
   db: BenchDb;
-  /** The RPC, over Connect binary (h2c) to an in-process server. */
-  employees: Client<typeof EmployeeService>;
+  /** The RPC, over Connect binary (h2c), from a client in its own process (search-client.ts). */
+  rpc: RemoteClient;
   /** The service object the RPC ends in (repo, project resolution; no transport, no auth step). */
   service: Container["services"]["employee"];
   server: ResourcesServer;
+  close(): Promise<void>;
+}
+
+/** The forked RPC client: one call at a time, each timed in the child. */
+class RemoteClient {
+  private next = 0;
+  private readonly waiting = new Map<number, (a: SearchAnswer) => void>();
+
+  constructor(private readonly child: ChildProcess) {
+    child.on("message", (a: SearchAnswer) => this.waiting.get(a.id)?.(a));
+  }
+
+  static start(baseUrl: string, authorization: string): RemoteClient {
+    const child = fork(new URL("./search-client.ts", import.meta.url), [JSON.stringify({ baseUrl, authorization })], {
+      execArgv: ["--import", "tsx"],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    return new RemoteClient(child);
+  }
+
+  query(call: Omit<SearchCall, "id">): Promise<{ ms: number; rows: number; total: number }> {
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, (a) => {
+        this.waiting.delete(id);
+        if ("error" in a) reject(new Error(a.error));
+        else resolve(a);
+      });
+      this.child.send({ id, ...call } satisfies SearchCall);
+    });
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => {
+      this.child.once("exit", () => resolve());
+      this.child.disconnect();
+    });
+  }
 }
 
 async function startApi(db: BenchDb, issuer: TestIssuer): Promise<Api> {
@@ -197,28 +236,35 @@ async function startApi(db: BenchDb, issuer: TestIssuer): Promise<Api> {
   // Calls carry a root token from a test issuer (warm verification cache, as in production).
   const authorization = `Bearer ${await issuer.token({ sub: admin!.public_id, perms: ["root"], expiresIn: 6 * 3600 })}`;
   const server = await startResourcesServer({ sql: db.sql, config, logger, ports: { connect: 0, grpc: 0 } });
-  const transport = createConnectTransport({
-    baseUrl: `http://127.0.0.1:${server.connectPort}/api`,
-    httpVersion: "2",
-    useBinaryFormat: true,
-    interceptors: [(next) => (req) => (req.header.set("authorization", authorization), next(req))],
-  });
+  const rpc = RemoteClient.start(`http://127.0.0.1:${server.connectPort}/api`, authorization);
   const { services } = createContainer({ sql: db.sql, config, logger });
-  return { db, employees: createClient(EmployeeService, transport), service: services.employee, server };
+  return {
+    db,
+    rpc,
+    service: services.employee,
+    server,
+    async close() {
+      await rpc.stop();
+      await server.close();
+    },
+  };
 }
 
 type Path = "service" | "rpc";
 
+/** One query on one path; `ms` is its latency (for the RPC, as its client saw it). */
 async function queryOnce(
   api: Api,
   projectId: string,
   path: Path = "rpc",
   keyword = KEYWORD,
   filters: Record<string, { values: string[] }> = FILTER,
-) {
+): Promise<{ ms: number; rows: number; total: number }> {
+  if (path === "rpc") return api.rpc.query({ projectId, keyword, filters, pageSize });
   const req = create(QueryEmployeesRequestSchema, { projectId, query: { pagination: { page: 1, pageSize }, keyword, filters } });
-  const res = path === "rpc" ? await api.employees.queryEmployees(req) : await api.service.queryEmployees(req);
-  return { rows: res.data.length, total: res.meta?.rowCount ?? 0 };
+  const started = performance.now();
+  const res = await api.service.queryEmployees(req);
+  return { ms: performance.now() - started, rows: res.data.length, total: res.meta?.rowCount ?? 0 };
 }
 
 interface Percentiles {
@@ -307,9 +353,8 @@ async function scaleCase(serverUrl: string, issuer: TestIssuer): Promise<string[
         const project = projects[i % projects.length]!;
         // Both paths on the same project, in alternating order: neither always finds it warm.
         for (const path of i % 2 === 0 ? PATHS : [...PATHS].reverse()) {
-          const t = performance.now();
           const r = await queryOnce(api, project.publicId, path);
-          if (i >= warmup) samples[path].push(performance.now() - t);
+          if (i >= warmup) samples[path].push(r.ms);
           matched = r.total;
         }
       }
@@ -333,7 +378,7 @@ async function scaleCase(serverUrl: string, issuer: TestIssuer): Promise<string[
         "",
       ];
     } finally {
-      await api.server.close();
+      await api.close();
     }
   } finally {
     await db.drop();
@@ -380,9 +425,8 @@ async function ratioCase(serverUrl: string, issuer: TestIssuer): Promise<string[
       // ABBA: neither database (nor path) always goes first.
       for (const { k, path } of i % 2 === 0 ? combos : [...combos].reverse()) {
         const s = setup[k]!;
-        const t = performance.now();
         const r = await queryOnce(s.api, s.target.publicId, path);
-        if (i >= WARMUP_CALLS) samples.get(`${k}/${path}`)!.push(performance.now() - t);
+        if (i >= WARMUP_CALLS) samples.get(`${k}/${path}`)!.push(r.ms);
         results[k] = r.total;
       }
     }
@@ -423,7 +467,7 @@ async function ratioCase(serverUrl: string, issuer: TestIssuer): Promise<string[
       "",
     ];
   } finally {
-    for (const api of apis) await api.server.close();
+    for (const api of apis) await api.close();
     for (const db of dbs) await db.drop();
   }
 }
@@ -574,9 +618,9 @@ async function keywordsCase(serverUrl: string, issuer: TestIssuer): Promise<stri
         const times: number[] = [];
         let rowCount = 0;
         for (let i = 0; i < runs + 2; i++) {
-          const t = performance.now();
-          rowCount = (await queryOnce(api, big.publicId, "rpc", keyword, {})).total;
-          if (i >= 2) times.push(performance.now() - t); // two warm-up calls
+          const r = await queryOnce(api, big.publicId, "rpc", keyword, {});
+          rowCount = r.total;
+          if (i >= 2) times.push(r.ms); // two warm-up calls
         }
         return { median: percentiles(times).p50, rowCount };
       };
@@ -610,7 +654,7 @@ async function keywordsCase(serverUrl: string, issuer: TestIssuer): Promise<stri
         "",
       ];
     } finally {
-      await api.server.close();
+      await api.close();
     }
   } finally {
     await db.drop();
