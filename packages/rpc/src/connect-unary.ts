@@ -49,8 +49,9 @@ const GZIP_ON_THE_SPOT_MAX_BYTES = 64 * 1024;
 /**
  * connect-node's gzip, but a small answer (a page of a list: a few KiB) is compressed on the spot
  * with the same zlib call and options, so the same bytes: the hop to the thread pool and back cost
- * more latency than the work (~20–40 µs for a few KiB). Brotli stays on the pool: at its default
- * quality even a small body takes milliseconds, too long to hold the event loop.
+ * more latency than the work (gzipSync measured ~0.08 ms for 2 KiB, ~0.2 ms for 64 KiB, mostly
+ * zlib's setup). Brotli stays on the pool: at its default quality even a small body takes
+ * milliseconds, too long to hold the event loop.
  */
 const gzipOnTheSpot: Compression = {
   name: compressionGzip.name,
@@ -150,7 +151,8 @@ export class ConnectUnaryPath {
     const authority = "authority" in req ? req.authority : headers.host;
     if (authority === undefined || authority === "") return false;
     this.serve(route, binary, authority, length !== undefined, req, res).catch(() => {
-      // Only a request Node parsed but fetch Headers refuse gets here: nothing sane to answer.
+      // What the call's own error handling cannot answer (a header fetch Headers refuses, a failed
+      // compression or write): the request is ended rather than left to an unhandled rejection.
       res.destroy();
     });
     return true;
