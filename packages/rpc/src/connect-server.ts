@@ -64,6 +64,19 @@ function applyCors(policy: CorsPolicy, req: NodeRequest, res: NodeResponse): boo
   return true;
 }
 
+/** The request names a host (Host, or HTTP/2's :authority) that a URL can be built on. */
+function hasValidAuthority(req: NodeRequest): boolean {
+  const authority = "authority" in req ? req.authority : req.headers.host;
+  return authority !== undefined && authority !== "" && URL.canParse(`http://${authority}`);
+}
+
+const BAD_AUTHORITY_BODY = JSON.stringify({ code: "invalid_argument", message: "the request has no valid Host header (or :authority)" });
+
+function answerBadAuthority(res: NodeResponse): void {
+  res.writeHead(400, { "content-type": "application/json", "content-length": Buffer.byteLength(BAD_AUTHORITY_BODY) });
+  res.end(BAD_AUTHORITY_BODY);
+}
+
 const SECURITY_HEADERS: ReadonlyArray<readonly [string, string]> = [
   ["x-content-type-options", "nosniff"],
   ["x-frame-options", "DENY"],
@@ -115,6 +128,12 @@ export async function startConnectServer(opts: ConnectServerOptions, port: numbe
     const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
     const route = routes[path];
     if (route === undefined) {
+      // connect-node builds the request's URL from it and throws, outside any handler, when it is
+      // missing or not a host: refused here, before either path, so no request can crash the process.
+      if (!hasValidAuthority(req)) {
+        answerBadAuthority(res);
+        return;
+      }
       // Admitted before connect-node reads or parses anything; released when the answer is done
       // (or the client went away, pipelined requests included).
       if (pipeline.admit()) {

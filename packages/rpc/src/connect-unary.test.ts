@@ -1,5 +1,6 @@
 import http from "node:http";
 import http2 from "node:http2";
+import net from "node:net";
 import { Writable } from "node:stream";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -232,6 +233,25 @@ describe("the Connect port's unary path answers as connect-node does", () => {
     expect(reasons[0]).toBeInstanceOf(ConnectError);
     expect((reasons[0] as ConnectError).code).toBe(Code.Canceled);
     await expect.poll(() => pipeline.activeCalls).toBe(0);
+  });
+
+  it("refuses a request without a valid Host, on both paths, and stays up", async () => {
+    const raw = (port: number, head: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = net.connect(port, "127.0.0.1", () => socket.end(`${head}\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}`));
+        let answer = "";
+        socket.on("data", (chunk: Buffer) => (answer += chunk.toString("latin1")));
+        socket.on("end", () => resolve(answer));
+        socket.on("error", reject);
+      });
+    for (const server of [own, stock]) {
+      for (const head of [`POST ${GET_PROJECT} HTTP/1.0`, `POST ${GET_PROJECT} HTTP/1.1\r\nhost: a b`, `POST ${GET_PROJECT} HTTP/1.1\r\nhost: x:99999`, `GET /api/nope HTTP/1.0`]) {
+        const answer = await raw(server.port, head);
+        expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+        expect(answer).toContain('"code":"invalid_argument"');
+      }
+      expect((await h1(server.port, cases[0]!)).status).toBe(200);
+    }
   });
 
   it("serves connect-es clients, JSON and binary", async () => {

@@ -99,16 +99,22 @@ function nodeHeaders(headers: Headers): Record<string, string | string[]> {
 }
 
 /**
- * The whole body of a request whose Content-Length is within the limit (Node's parser holds the
- * client to it), or undefined when the client went away before sending it.
+ * The whole body of a request whose Content-Length is within the limit, or undefined when the
+ * client went away before sending it. Node's parsers hold the client to the length; more bytes
+ * than promised are refused here too, in connect's words, rather than buffered.
  */
-function readSizedBody(req: NodeRequest, res: NodeResponse): Promise<Uint8Array | undefined> {
-  return new Promise((resolve) => {
+function readSizedBody(req: NodeRequest, res: NodeResponse, promised: number): Promise<Uint8Array | undefined> {
+  return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on("data", (chunk: Buffer) => {
-      chunks.push(chunk);
       size += chunk.length;
+      if (size > promised) {
+        req.pause();
+        reject(new ConnectError(`protocol error: promised ${promised} bytes, received ${size}`, Code.InvalidArgument));
+        return;
+      }
+      chunks.push(chunk);
     });
     req.once("end", () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
     req.once("error", () => resolve(undefined));
@@ -148,9 +154,9 @@ export class ConnectUnaryPath {
     const length = headers["content-length"];
     // A length connect-node refuses (too large, not a number) is refused there, in its words.
     if (length !== undefined && (!DECIMAL.test(length) || Number(length) > this.opt.readMaxBytes)) return false;
-    const authority = "authority" in req ? req.authority : headers.host;
-    if (authority === undefined || authority === "") return false;
-    this.serve(route, binary, authority, length !== undefined, req, res).catch(() => {
+    // Checked by the port (connect-server.ts) before either path runs.
+    const authority = ("authority" in req ? req.authority : headers.host) ?? "";
+    this.serve(route, binary, authority, length === undefined ? undefined : Number(length), req, res).catch(() => {
       // What the call's own error handling cannot answer (a header fetch Headers refuses, a failed
       // compression or write): the request is ended rather than left to an unhandled rejection.
       res.destroy();
@@ -158,7 +164,7 @@ export class ConnectUnaryPath {
     return true;
   }
 
-  private async serve(route: Route, binary: boolean, authority: string, sized: boolean, req: NodeRequest, res: NodeResponse): Promise<void> {
+  private async serve(route: Route, binary: boolean, authority: string, length: number | undefined, req: NodeRequest, res: NodeResponse): Promise<void> {
     const ctx = new LazyCallContext({
       protocolName: "connect",
       service: route.service,
@@ -179,7 +185,7 @@ export class ConnectUnaryPath {
     let body: Uint8Array;
     try {
       // Without a length (chunked, or an HTTP/2 stream), connect's own reader enforces the limit.
-      const bytes = sized ? await readSizedBody(req, res) : await readAllBytes(req, this.opt.readMaxBytes, null);
+      const bytes = length !== undefined ? await readSizedBody(req, res, length) : await readAllBytes(req, this.opt.readMaxBytes, null);
       if (bytes === undefined) return;
       const input = route.serialization.getI(binary).parse(bytes);
       const output = create(route.method.output, (await route.handler(input, ctx)) as Parameters<typeof create>[1]);
