@@ -22,6 +22,9 @@ export interface CallContextInit {
  * AbortError with its stack, twice per call on the Connect port); almost no handler reads the
  * signal, so here it is made on first read: aborted at once if the call was already cancelled
  * or past its deadline, else armed then. Until it is read, a cancellation only records its reason.
+ * Unlike connect's, the signal is not aborted once the call is answered (no handler of ours keeps
+ * listening past its answer), and a client going away is always Canceled (connect maps HTTP/2
+ * reset codes to finer codes the handler never acts on).
  */
 export class LazyCallContext implements HandlerContext {
   readonly protocolName: string;
