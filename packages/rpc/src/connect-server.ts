@@ -64,10 +64,17 @@ function applyCors(policy: CorsPolicy, req: NodeRequest, res: NodeResponse): boo
   return true;
 }
 
+// Nearly every request names the same host: the last one found valid is not parsed again.
+let lastValidAuthority = "";
+
 /** The request names a host (Host, or HTTP/2's :authority) that a URL can be built on. */
 function hasValidAuthority(req: NodeRequest): boolean {
   const authority = "authority" in req ? req.authority : req.headers.host;
-  return authority !== undefined && authority !== "" && URL.canParse(`http://${authority}`);
+  if (authority === undefined || authority === "") return false;
+  if (authority === lastValidAuthority) return true;
+  if (!URL.canParse(`http://${authority}`)) return false;
+  lastValidAuthority = authority;
+  return true;
 }
 
 const BAD_AUTHORITY_BODY = JSON.stringify({ code: "invalid_argument", message: "the request has no valid Host header (or :authority)" });

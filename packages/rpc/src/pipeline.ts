@@ -155,7 +155,9 @@ export class CallPipeline {
 
   private wrapUnary(service: DescService, method: DescMethod, rule: AuthRule, handler: UnaryHandler): UnaryHandler {
     const { logger, authorize } = this.opts;
-    const accessLog = this.accessLog;
+    // The method's names are bound once (pino serializes a child's bindings when it is made), so
+    // the per-call line serializes only what changes per call.
+    const accessLog = this.accessLog.child({ service: service.typeName, method: method.name });
     const around: CallWrapper = this.opts.around ?? ((run) => run());
     const audited = this.opts.audit?.forMethod(service, method, rule);
     // An audited call's admission (auth step, validation), run inside its audit (call-audit.ts).
@@ -188,10 +190,7 @@ export class CallPipeline {
         throw error;
       } finally {
         const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
-        accessLog.info(
-          { requestId, service: service.typeName, method: method.name, transport: call.transport, code, durationMs },
-          "rpc",
-        );
+        accessLog.info({ requestId, transport: call.transport, code, durationMs }, "rpc");
         this.opts.observe?.(call, code, durationMs / 1000);
         if (span !== undefined) endRpcSpan(span, call.transport, code, requestId);
       }
