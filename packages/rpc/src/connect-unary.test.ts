@@ -2,7 +2,7 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import { Writable } from "node:stream";
-import { gunzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type HandlerContext } from "@connectrpc/connect";
@@ -38,6 +38,7 @@ const impl = {
         return { project: project(req.id) };
       }
     }
+    if (req.id === "timeoutprobe01") return { project: project(req.id, ctx.timeoutMs() === undefined ? "no deadline" : "deadline") };
     ctx.responseHeader.set("x-extra", "1");
     ctx.responseHeader.append("set-cookie", "a=1");
     ctx.responseHeader.append("set-cookie", "b=2");
@@ -170,12 +171,16 @@ const cases: Case[] = [
   { what: "large answer, br first", headers: { ...JSON_TYPE, "accept-encoding": "br, gzip" }, body: json("bigbigbigbig01"), status: 200, via: "own" },
   { what: "large answer, unsupported encoding", headers: { ...JSON_TYPE, "accept-encoding": "zstd" }, body: json("bigbigbigbig01"), status: 200, via: "own" },
   { what: "connect-protocol-version 1", headers: { ...JSON_TYPE, "connect-protocol-version": "1" }, body: json("p0000000000001"), status: 200, via: "own" },
-  // Not of the common shape: connect-node answers on both servers.
-  { what: "JSON with a charset", headers: { "content-type": "application/json; charset=utf-8" }, body: json("p0000000000001"), status: 200, via: "connect-node" },
-  { what: "with a timeout", headers: { ...JSON_TYPE, "connect-timeout-ms": "1000" }, body: json("p0000000000001"), status: 200, via: "connect-node" },
+  { what: "JSON with a charset", headers: { "content-type": "application/json; charset=utf-8" }, body: json("p0000000000001"), status: 200, via: "own" },
+  { what: "content type in capitals", headers: { "content-type": "Application/JSON" }, body: json("p0000000000001"), status: 200, via: "own" },
+  { what: "with a timeout", headers: { ...JSON_TYPE, "connect-timeout-ms": "1000" }, body: json("p0000000000001"), status: 200, via: "own" },
   { what: "timeout above the limit", headers: { ...JSON_TYPE, "connect-timeout-ms": "60000" }, body: json("p0000000000001"), status: 400 },
-  { what: "compressed request", headers: { ...JSON_TYPE, "content-encoding": "gzip" }, body: new Uint8Array([0x1f, 0x8b, 0x08, 0x00]), status: 400 },
+  { what: "timeout that is not a number", headers: { ...JSON_TYPE, "connect-timeout-ms": "soon" }, body: json("p0000000000001"), status: 400 },
+  { what: "gzipped request", headers: { ...JSON_TYPE, "content-encoding": "gzip" }, body: gzipSync(json("p0000000000001")), status: 200, via: "own" },
+  { what: "gzipped request, no accept-encoding: gzipped answer", headers: { ...JSON_TYPE, "content-encoding": "gzip" }, body: gzipSync(json("bigbigbigbig01")), status: 200, via: "own" },
+  { what: "compressed request cut short", headers: { ...JSON_TYPE, "content-encoding": "gzip" }, body: new Uint8Array([0x1f, 0x8b, 0x08, 0x00]), status: 400 },
   { what: "unsupported request encoding", headers: { ...JSON_TYPE, "content-encoding": "zstd" }, body: json("p0000000000001"), status: 501 },
+  // Not a unary Connect call sent with POST: connect-node answers on both servers.
   { what: "chunked body", headers: JSON_TYPE, body: json("p0000000000001"), chunked: true, status: 200, via: "own" },
   { what: "chunked body above the read limit", headers: JSON_TYPE, body: TOO_BIG, chunked: true, status: 429 },
   { what: "Content-Length above the read limit", headers: JSON_TYPE, body: TOO_BIG, status: 429 },
@@ -208,6 +213,14 @@ describe("the Connect port's unary path answers as connect-node does", () => {
       });
     }
   }
+
+  it("gives the handler the call's deadline", async () => {
+    const withTimeout = await h1(own.port, { what: "", headers: { ...JSON_TYPE, "connect-timeout-ms": "1000" }, body: json("timeoutprobe01"), status: 200 });
+    expect(JSON.parse(withTimeout.body.toString()).project.description).toBe("deadline");
+    const without = await h1(own.port, { what: "", headers: JSON_TYPE, body: json("timeoutprobe01"), status: 200 });
+    expect(JSON.parse(without.body.toString()).project.description).toBe("no deadline");
+    expect(withTimeout.body).toEqual((await h1(stock.port, { what: "", headers: { ...JSON_TYPE, "connect-timeout-ms": "1000" }, body: json("timeoutprobe01"), status: 200 })).body);
+  });
 
   it("compresses a large answer and leaves a small one alone", async () => {
     const big = await h1(own.port, cases.find((c) => c.what === "large answer, gzip")!);

@@ -12,15 +12,23 @@ import {
   type Compression,
   type MethodSerializationLookup,
 } from "@connectrpc/connect/protocol";
-import { codeToHttpStatus, contentTypeUnaryJson, contentTypeUnaryProto, errorToJsonBytes, trailerMux } from "@connectrpc/connect/protocol-connect";
+import {
+  codeToHttpStatus,
+  contentTypeUnaryJson,
+  contentTypeUnaryProto,
+  errorToJsonBytes,
+  parseContentType,
+  parseTimeout,
+  trailerMux,
+} from "@connectrpc/connect/protocol-connect";
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import { LazyCallContext } from "./call-context.js";
 
 /**
- * The Connect port's own path for the common unary call: POST with `application/json` or
- * `application/proto`, no request compression, no `connect-timeout-ms`, and a Content-Length (if
- * any) within the read limit. Everything else (GET, other content types, compressed bodies,
- * timeouts, unknown paths, gRPC-Web, gRPC) goes to connect-node, which answers it as it always did.
+ * The Connect port's own path for unary Connect calls sent with POST (a unary Connect content type,
+ * a Content-Length, if any, within the read limit). Everything else (GET, streaming and other
+ * content types, gRPC-Web, gRPC, unknown paths, a Content-Length above the limit) goes to
+ * connect-node, which answers it as it always did.
  *
  * Why: connect-node's adapter turns every request into a fetch-style one (a URL, a copy of the
  * headers, an async iterable body, three linked AbortControllers, each aborted at the end with an
@@ -36,11 +44,6 @@ type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
 type UnaryHandler = (request: Message, ctx: LazyCallContext) => Promise<unknown>;
 
-/** Content types this path takes, and whether each is binary. */
-const CONTENT_TYPES: ReadonlyMap<string, boolean> = new Map([
-  [contentTypeUnaryJson, false],
-  [contentTypeUnaryProto, true],
-]);
 const DECIMAL = /^[0-9]{1,10}$/;
 
 /** Answers up to this size are gzipped on the spot rather than on libuv's thread pool. */
@@ -149,14 +152,15 @@ export class ConnectUnaryPath {
     const route = this.routes.get(req.url ?? "");
     if (route === undefined) return false;
     const headers = req.headers;
-    const binary = CONTENT_TYPES.get(headers["content-type"] ?? "");
-    if (binary === undefined || headers["content-encoding"] !== undefined || headers["connect-timeout-ms"] !== undefined) return false;
+    // connect-node gives a unary Connect content type to the Connect protocol's handler.
+    const type = parseContentType(headers["content-type"] ?? null);
+    if (type === undefined || type.stream) return false;
     const length = headers["content-length"];
     // A length connect-node refuses (too large, not a number) is refused there, in its words.
     if (length !== undefined && (!DECIMAL.test(length) || Number(length) > this.opt.readMaxBytes)) return false;
     // Checked by the port (connect-server.ts) before either path runs.
     const authority = ("authority" in req ? req.authority : headers.host) ?? "";
-    this.serve(route, binary, authority, length === undefined ? undefined : Number(length), req, res).catch(() => {
+    this.serve(route, type.binary, authority, length === undefined ? undefined : Number(length), req, res).catch(() => {
       // What the call's own error handling cannot answer (a header fetch Headers refuses, a failed
       // compression or write): the request is ended rather than left to an unhandled rejection.
       res.destroy();
@@ -165,6 +169,7 @@ export class ConnectUnaryPath {
   }
 
   private async serve(route: Route, binary: boolean, authority: string, length: number | undefined, req: NodeRequest, res: NodeResponse): Promise<void> {
+    const timeout = parseTimeout(headers(req, "connect-timeout-ms"), this.opt.maxTimeoutMs);
     const ctx = new LazyCallContext({
       protocolName: "connect",
       service: route.service,
@@ -172,7 +177,7 @@ export class ConnectUnaryPath {
       path: req.url ?? "",
       authority,
       requestHeader: requestHeaders(req.headers),
-      timeoutMs: undefined,
+      timeoutMs: timeout.timeoutMs,
       responseHeader: new Headers({ "content-type": binary ? contentTypeUnaryProto : contentTypeUnaryJson }),
       values: this.options.contextValues(req),
     });
@@ -180,13 +185,17 @@ export class ConnectUnaryPath {
     res.once("close", () => {
       if (!answered) ctx.abort(new ConnectError("call cancelled by the client", Code.Canceled));
     });
-    const compression = compressionNegotiate(this.opt.acceptCompression, null, headers(req, "accept-encoding"), "accept-encoding");
+    const compression = compressionNegotiate(this.opt.acceptCompression, headers(req, "content-encoding"), headers(req, "accept-encoding"), "accept-encoding");
     let status = 200;
     let body: Uint8Array;
     try {
+      // In connect's order: an unsupported request encoding, then a bad timeout, before the body is read.
+      if (compression.error !== undefined) throw compression.error;
+      if (timeout.error !== undefined) throw timeout.error;
       // Without a length (chunked, or an HTTP/2 stream), connect's own reader enforces the limit.
-      const bytes = length !== undefined ? await readSizedBody(req, res, length) : await readAllBytes(req, this.opt.readMaxBytes, null);
+      let bytes = length !== undefined ? await readSizedBody(req, res, length) : await readAllBytes(req, this.opt.readMaxBytes, null);
       if (bytes === undefined) return;
+      if (compression.request !== null) bytes = await compression.request.decompress(bytes, this.opt.readMaxBytes);
       const input = route.serialization.getI(binary).parse(bytes);
       const output = create(route.method.output, (await route.handler(input, ctx)) as Parameters<typeof create>[1]);
       body = route.serialization.getO(binary).serialize(output);
