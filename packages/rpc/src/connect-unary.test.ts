@@ -2,7 +2,7 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import { Writable } from "node:stream";
-import { gunzipSync, gzipSync } from "node:zlib";
+import { brotliCompressSync, gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type HandlerContext } from "@connectrpc/connect";
@@ -178,6 +178,10 @@ const cases: Case[] = [
   { what: "timeout that is not a number", headers: { ...JSON_TYPE, "connect-timeout-ms": "soon" }, body: json("p0000000000001"), status: 400 },
   { what: "gzipped request", headers: { ...JSON_TYPE, "content-encoding": "gzip" }, body: gzipSync(json("p0000000000001")), status: 200, via: "own" },
   { what: "gzipped request, no accept-encoding: gzipped answer", headers: { ...JSON_TYPE, "content-encoding": "gzip" }, body: gzipSync(json("bigbigbigbig01")), status: 200, via: "own" },
+  { what: "brotli request", headers: { ...JSON_TYPE, "content-encoding": "br" }, body: brotliCompressSync(json("p0000000000001")), status: 200, via: "own" },
+  { what: "identity request encoding", headers: { ...JSON_TYPE, "content-encoding": "identity" }, body: json("p0000000000001"), status: 200, via: "own" },
+  { what: "gzipped request above the read limit once inflated", headers: { ...JSON_TYPE, "content-encoding": "gzip" }, body: gzipSync(TOO_BIG), status: 429 },
+  { what: "timeout of 0", headers: { ...JSON_TYPE, "connect-timeout-ms": "0" }, body: json("p0000000000001"), status: 200, via: "own" },
   { what: "compressed request cut short", headers: { ...JSON_TYPE, "content-encoding": "gzip" }, body: new Uint8Array([0x1f, 0x8b, 0x08, 0x00]), status: 400 },
   { what: "unsupported request encoding", headers: { ...JSON_TYPE, "content-encoding": "zstd" }, body: json("p0000000000001"), status: 501 },
   // Not a unary Connect call sent with POST: connect-node answers on both servers.
