@@ -146,7 +146,7 @@ export class ConnectUnaryPath {
     this.routes.set(path, { service, method, handler, serialization });
   }
 
-  /** Takes the request and answers it when it is of the common shape; false leaves it untouched. */
+  /** Takes and answers a unary Connect call sent with POST to a served method; false leaves the request to connect-node. */
   take(req: NodeRequest, res: NodeResponse): boolean {
     if (req.method !== "POST") return false;
     const route = this.routes.get(req.url ?? "");
